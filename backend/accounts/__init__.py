@@ -1,0 +1,1 @@
+"""Accounts: users, roles (customer, staff, admin) and authentication."""

@@ -1,0 +1,1 @@
+"""Catalog: the category tree and the products in it."""

@@ -1,0 +1,1 @@
+"""Cross-cutting platform pieces: health endpoints, system checks, the embedded database."""
