@@ -1,0 +1,83 @@
+"""README's configuration table and the decision index stay true to the code and the files."""
+
+import ast
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SETTINGS = ROOT / "backend" / "settings.py"
+README = ROOT / "README.md"
+DECISIONS = ROOT / "docs" / "decisions"
+# Files besides settings.py that read environment variables (make, shell scripts, compose).
+OTHER_READERS = [
+    ROOT / "Makefile",
+    ROOT / ".ci" / "run",
+    ROOT / "docker-compose.yml",
+    *sorted((ROOT / "scripts").iterdir()),
+]
+ENV_READERS = {"env_str", "env_bool", "env_int", "env_list"}
+
+
+def settings_variables() -> set[str]:
+    """Names passed to the settings' env_* helpers or os.environ lookups, found by parsing."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(SETTINGS.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        func = node.func
+        called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+        first = node.args[0]
+        if called in ENV_READERS | {"getenv", "get"} and isinstance(first, ast.Constant):
+            if called == "get" and not _is_os_environ(func):
+                continue
+            names.add(first.value)
+    return names
+
+
+def _is_os_environ(func: ast.expr) -> bool:
+    return isinstance(func, ast.Attribute) and ast.unparse(func.value) in {"os.environ", "environ"}
+
+
+def readme_configuration_variables() -> set[str]:
+    """Every name in the first column of the README's Configuration table."""
+    section = README.read_text(encoding="utf-8").split("## Configuration", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    names: set[str] = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            first_cell = line.split("|")[1]
+            names.update(re.findall(r"`([A-Z][A-Z0-9_]*)`", first_cell))
+    return names
+
+
+def test_settings_reader_finds_the_variables_it_must() -> None:
+    # Guards the parser itself: if it silently found nothing, the next test would prove nothing.
+    assert {"DEBUG", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "LOG_LEVEL"} <= settings_variables()
+
+
+def test_readme_documents_every_variable_the_settings_read() -> None:
+    undocumented = settings_variables() - readme_configuration_variables()
+    assert not undocumented, f"add to README's Configuration table: {sorted(undocumented)}"
+
+
+def test_readme_documents_no_variable_that_nothing_reads() -> None:
+    sources = SETTINGS.read_text(encoding="utf-8") + "".join(
+        path.read_text(encoding="utf-8") for path in OTHER_READERS if path.is_file()
+    )
+    unread = {
+        name for name in readme_configuration_variables() if not re.search(rf"\b{name}\b", sources)
+    }
+    assert not unread, f"README documents variables nothing reads: {sorted(unread)}"
+
+
+def test_decision_index_links_every_record_and_only_existing_ones() -> None:
+    records = {path.name for path in DECISIONS.glob("[0-9][0-9][0-9][0-9]-*.md")}
+    linked = set(re.findall(r"\]\(([0-9]{4}-[^)]+\.md)\)", (DECISIONS / "README.md").read_text()))
+    assert records, "docs/decisions holds no records"
+    assert linked == records
+
+
+def test_each_decision_record_has_context_decision_and_consequences() -> None:
+    for record in sorted(DECISIONS.glob("[0-9][0-9][0-9][0-9]-*.md")):
+        headings = set(re.findall(r"^## (.+)$", record.read_text(encoding="utf-8"), re.M))
+        assert {"Context", "Decision", "Consequences"} <= headings, record.name
