@@ -1,0 +1,49 @@
+# syntax=docker/dockerfile:1
+# Nexus image: daphne serving backend.asgi. The same image runs the Celery worker and beat
+# (docker-compose.yml overrides the command). Build: docker build -t nexus .
+
+# Both stages must use the same interpreter: the virtualenv's python links to /usr/local/bin.
+ARG PYTHON_IMAGE=python:3.12-slim
+
+# --- builder: resolve the locked dependencies into /opt/venv --------------------------------
+FROM ${PYTHON_IMAGE} AS builder
+# uv pinned to the version the Makefile uses, so the image and `make` resolve uv.lock alike.
+COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /bin/uv
+ENV UV_PROJECT_ENVIRONMENT=/opt/venv \
+    UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PYTHON=/usr/local/bin/python
+WORKDIR /src
+COPY pyproject.toml uv.lock ./
+# --frozen: install exactly uv.lock, fail if it is stale; --no-dev: no test or lint tools.
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --no-install-project
+
+# --- runtime: no uv, no compiler, no package caches -----------------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    DJANGO_SETTINGS_MODULE=backend.settings \
+    PORT=8000
+RUN groupadd --system --gid 10001 nexus \
+    && useradd --system --uid 10001 --gid nexus --home-dir /app --no-create-home \
+        --shell /usr/sbin/nologin nexus \
+    && install --directory --owner nexus --group nexus /var/lib/nexus
+WORKDIR /app
+COPY --from=builder /opt/venv /opt/venv
+# The code stays owned by root: the service user can run it but not rewrite it.
+COPY manage.py ./
+COPY backend ./backend
+COPY scripts/container_healthcheck.py ./scripts/
+# Static files are collected at build time into STATIC_ROOT (served by WhiteNoise). With DEBUG
+# off settings demand a SECRET_KEY; this one exists only for this command and is not kept.
+RUN DEBUG=false SECRET_KEY=collectstatic-at-build-time-only \
+        python manage.py collectstatic --noinput --verbosity 0 \
+    && python -m compileall -q backend
+USER nexus
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
+    CMD ["python", "/app/scripts/container_healthcheck.py", "web"]
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "backend.asgi:application"]

@@ -1,0 +1,150 @@
+"""Readers for the deployment files the ops tests check: docker-compose.yml, Dockerfile, settings.
+
+There is no Docker engine where the suite runs, so the files are parsed the way Docker and
+Compose would read them (YAML with merge keys, variable interpolation, Dockerfile stages) and
+what can run without Docker (settings, daphne, Celery, the health probes) is run for real.
+"""
+
+import ast
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "Dockerfile"
+SETTINGS_FILE = ROOT / "backend" / "settings.py"
+HEALTHCHECK_SCRIPT = ROOT / "scripts" / "container_healthcheck.py"
+
+APP_SERVICES = ("web", "worker", "beat")
+DATA_SERVICES = ("postgres", "rabbitmq", "redis")
+
+# What every app container must set, and why: left unset, each one falls back to a default
+# that is insecure or only works inside a single process.
+APP_REQUIRED_VARIABLES: dict[str, str] = {
+    "DEBUG": "on by default in the Makefile; production must say false",
+    "SECRET_KEY": "settings refuse to load without it when DEBUG is off",
+    "JWT_PRIVATE_KEY": "access tokens cannot be signed without it when DEBUG is off",
+    "ALLOWED_HOSTS": "the default admits only local names",
+    "CORS_ALLOWED_ORIGINS": "the default refuses every browser storefront",
+    "DATABASE_URL": "unset, each container would start its own embedded PostgreSQL",
+    "CELERY_BROKER_URL": "unset, tasks run inside web and the worker never receives any",
+    "REDIS_URL": "unset, the in-memory channel layer never carries worker events to web",
+}
+# Values that must never be baked into the compose file: required from the operator.
+SECRET_VARIABLES = ("SECRET_KEY", "JWT_PRIVATE_KEY")
+
+# The compose service host names, reached as localhost when the app runs outside Docker.
+SERVICE_HOSTS_OUTSIDE_DOCKER = {
+    "@postgres:": "@127.0.0.1:",
+    "@rabbitmq:": "@127.0.0.1:",
+    "//redis:": "//127.0.0.1:",
+}
+
+_INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?:(?P<operator>:-|:\?)(?P<argument>[^}]*))?\}")
+
+
+class MissingRequiredVariableError(LookupError):
+    """A ``${NAME:?message}`` reference met an environment without NAME: compose refuses."""
+
+
+def compose() -> dict[str, Any]:
+    with COMPOSE_FILE.open() as handle:
+        return yaml.safe_load(handle)
+
+
+def compose_interpolate(value: str, environment: Mapping[str, str]) -> str:
+    """``value`` with ``${NAME}``, ``${NAME:-default}``, ``${NAME:?error}`` as Compose does."""
+
+    def resolve(match: re.Match[str]) -> str:
+        name, operator, argument = match.group("name", "operator", "argument")
+        if environment.get(name):
+            return environment[name]
+        if operator == ":?":
+            raise MissingRequiredVariableError(f"{name}: {argument}")
+        return argument if operator == ":-" else ""
+
+    return _INTERPOLATION.sub(resolve, value)
+
+
+def compose_environment(service: str, shell: Mapping[str, str]) -> dict[str, str]:
+    """The service's environment as its container would see it, given the shell's variables."""
+    declared = compose()["services"][service].get("environment", {})
+    return {name: compose_interpolate(str(value), shell) for name, value in declared.items()}
+
+
+def outside_docker(environment: Mapping[str, str]) -> dict[str, str]:
+    """``environment`` with the compose service host names replaced by 127.0.0.1."""
+    result = dict(environment)
+    for name, value in result.items():
+        for service_host, local_host in SERVICE_HOSTS_OUTSIDE_DOCKER.items():
+            value = value.replace(service_host, local_host)
+        result[name] = value
+    return result
+
+
+def settings_environment_variables() -> set[str]:
+    """Every variable backend/settings.py reads through its env_* helpers."""
+    tree = ast.parse(SETTINGS_FILE.read_text())
+    return {
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id.startswith("env_")
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    }
+
+
+@dataclass
+class Instruction:
+    keyword: str
+    arguments: str
+
+
+@dataclass
+class Stage:
+    base: str
+    name: str | None
+    instructions: list[Instruction] = field(default_factory=list)
+
+    def all(self, keyword: str) -> list[str]:
+        return [i.arguments for i in self.instructions if i.keyword == keyword]
+
+
+def dockerfile_stages() -> list[Stage]:
+    """The Dockerfile's build stages in order, with global ARG defaults substituted in FROM."""
+    logical_lines: list[str] = []
+    pending = ""
+    for raw in DOCKERFILE.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        logical_lines.append(pending + line)
+        pending = ""
+
+    global_args: dict[str, str] = {}
+    stages: list[Stage] = []
+    for line in logical_lines:
+        keyword, _, arguments = line.partition(" ")
+        keyword, arguments = keyword.upper(), " ".join(arguments.split())
+        if keyword == "FROM":
+            words = re.sub(r"--platform=\S+\s*", "", arguments).split()
+            base = compose_interpolate(words[0], global_args)
+            name = words[2] if len(words) == 3 and words[1].upper() == "AS" else None
+            stages.append(Stage(base=base, name=name))
+        elif not stages and keyword == "ARG":
+            arg_name, _, default = arguments.partition("=")
+            global_args[arg_name] = default
+        elif stages:
+            stages[-1].instructions.append(Instruction(keyword, arguments))
+    return stages

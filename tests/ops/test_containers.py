@@ -1,0 +1,439 @@
+"""The container files describe a stack that can start: Dockerfile, docker-compose.yml, probes.
+
+No Docker engine runs here, so the files are checked as Docker reads them, and what the
+containers would run (settings loading, daphne, a Celery worker, the health probes) runs for
+real outside Docker with the compose environment, its service hosts mapped to localhost.
+"""
+
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+from uuid import uuid4
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from tests.conftest import service_url
+from tests.ops.deployment import (
+    APP_REQUIRED_VARIABLES,
+    APP_SERVICES,
+    DATA_SERVICES,
+    HEALTHCHECK_SCRIPT,
+    ROOT,
+    SECRET_VARIABLES,
+    MissingRequiredVariableError,
+    compose,
+    compose_environment,
+    dockerfile_stages,
+    outside_docker,
+    settings_environment_variables,
+)
+
+VENV_BIN = Path(sys.executable).parent
+BUILD_TOOLS = re.compile(r"\b(gcc|g\+\+|build-essential|clang|make|libpq-dev|python3-dev)\b")
+
+
+# --- docker-compose.yml -----------------------------------------------------------------------
+
+
+def test_compose_declares_the_whole_stack() -> None:
+    services = compose()["services"]
+    assert set(DATA_SERVICES + APP_SERVICES) <= set(services)
+
+
+def test_every_service_has_an_image_or_a_build() -> None:
+    for name, service in compose()["services"].items():
+        assert service.get("image") or service.get("build"), name
+
+
+def test_app_services_build_this_repository_into_one_image() -> None:
+    services = compose()["services"]
+    images = {services[name]["image"] for name in APP_SERVICES}
+    assert len(images) == 1
+    assert all(services[name]["build"] == "." for name in APP_SERVICES)
+
+
+def test_data_services_run_the_supported_server_versions() -> None:
+    services = compose()["services"]
+    assert services["postgres"]["image"] == "postgres:18"
+    assert services["rabbitmq"]["image"].startswith("rabbitmq:4")
+    assert services["redis"]["image"] == "redis:7"
+
+
+def test_web_worker_and_beat_run_daphne_and_celery_on_the_backend_package() -> None:
+    services = compose()["services"]
+    assert services["web"]["command"] == [
+        "daphne", "-b", "0.0.0.0", "-p", "8000", "backend.asgi:application",
+    ]  # fmt: skip
+    assert services["worker"]["command"][:4] == ["celery", "-A", "backend", "worker"]
+    assert services["beat"]["command"][:4] == ["celery", "-A", "backend", "beat"]
+
+
+def test_every_long_running_service_has_a_health_check() -> None:
+    services = compose()["services"]
+    for name in DATA_SERVICES + APP_SERVICES:
+        healthcheck = services[name].get("healthcheck", {})
+        assert healthcheck.get("test"), f"{name} has no health check"
+        assert not healthcheck.get("disable"), name
+    assert services["postgres"]["healthcheck"]["test"][-1].startswith("pg_isready")
+    assert services["rabbitmq"]["healthcheck"]["test"] == [
+        "CMD", "rabbitmq-diagnostics", "-q", "ping",
+    ]  # fmt: skip
+    assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    for name in APP_SERVICES:
+        assert services[name]["healthcheck"]["test"][-2:] == [
+            "/app/scripts/container_healthcheck.py",
+            name,
+        ]
+
+
+def test_settings_still_read_every_variable_the_containers_require() -> None:
+    """A renamed setting must not leave the compose file setting a variable nobody reads."""
+    assert set(APP_REQUIRED_VARIABLES) <= settings_environment_variables()
+
+
+def test_app_services_set_every_variable_production_settings_require() -> None:
+    services = compose()["services"]
+    for name in APP_SERVICES:
+        environment = services[name]["environment"]
+        missing = set(APP_REQUIRED_VARIABLES) - set(environment)
+        assert not missing, f"{name} lacks {sorted(missing)}"
+        assert environment["DEBUG"] == "false"
+
+
+def test_app_services_set_only_variables_the_settings_read() -> None:
+    """Catches a misspelt variable, which Compose would pass on and settings silently ignore."""
+    known = settings_environment_variables()
+    for name in APP_SERVICES:
+        assert set(compose()["services"][name]["environment"]) <= known, name
+
+
+def test_compose_refuses_to_start_without_each_secret() -> None:
+    complete = {name: "set" for name in SECRET_VARIABLES}
+    for secret in SECRET_VARIABLES:
+        without = {name: value for name, value in complete.items() if name != secret}
+        with pytest.raises(MissingRequiredVariableError, match=secret):
+            compose_environment("web", without)
+
+
+def test_app_services_point_at_the_compose_postgres_rabbitmq_and_redis() -> None:
+    environment = compose_environment("web", dict.fromkeys(SECRET_VARIABLES, "set"))
+    assert re.fullmatch(r"postgres://[^@]+@postgres:5432/\w+", environment["DATABASE_URL"])
+    assert re.fullmatch(r"amqp://[^@]+@rabbitmq:5672/\w*", environment["CELERY_BROKER_URL"])
+    assert re.fullmatch(r"redis://redis:6379/\d+", environment["REDIS_URL"])
+
+
+def test_app_services_start_only_after_healthy_dependencies_and_migrations() -> None:
+    services = compose()["services"]
+    for name in APP_SERVICES:
+        depends_on = services[name]["depends_on"]
+        for dependency in ("postgres", "rabbitmq", "redis"):
+            assert depends_on[dependency]["condition"] == "service_healthy", (name, dependency)
+        assert depends_on["migrate"]["condition"] == "service_completed_successfully", name
+
+
+def test_migrations_run_once_in_a_job_that_waits_for_postgres() -> None:
+    migrate = compose()["services"]["migrate"]
+    assert "manage.py migrate --noinput" in " ".join(migrate["command"])
+    assert migrate["restart"] == "no"
+    assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def test_data_lives_on_declared_named_volumes() -> None:
+    document = compose()
+    expected_mounts = {
+        "postgres": "/var/lib/postgresql",  # PostgreSQL 18 images: the parent of 18/docker
+        "rabbitmq": "/var/lib/rabbitmq",
+        "redis": "/data",
+        "beat": "/var/lib/nexus",
+    }
+    for service, target in expected_mounts.items():
+        volume, mount = document["services"][service]["volumes"][0].split(":")[:2]
+        assert mount == target, service
+        assert volume in document["volumes"], f"{service} uses undeclared volume {volume}"
+    beat_command = document["services"]["beat"]["command"]
+    assert beat_command[beat_command.index("--schedule") + 1].startswith("/var/lib/nexus/")
+
+
+def test_rabbitmq_keeps_a_fixed_node_name_so_its_volume_is_reused() -> None:
+    assert compose()["services"]["rabbitmq"]["hostname"] == "rabbitmq"
+
+
+# --- Dockerfile -------------------------------------------------------------------------------
+
+
+def test_dockerfile_builds_in_stages_and_runs_on_slim_python() -> None:
+    stages = dockerfile_stages()
+    assert len(stages) >= 2
+    assert re.fullmatch(r"python:3\.1[2-9]-slim", stages[-1].base)
+    assert stages[0].base == stages[-1].base, "the venv links to the builder's interpreter"
+
+
+def test_dependencies_install_from_the_lock_file_with_the_makefiles_uv() -> None:
+    builder = dockerfile_stages()[0]
+    makefile_uv = re.search(r"^UV_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert makefile_uv
+    assert f"--from=ghcr.io/astral-sh/uv:{makefile_uv.group(1)} " in " ".join(builder.all("COPY"))
+    sync = next(run for run in builder.all("RUN") if "uv sync" in run)
+    assert "--frozen" in sync
+    assert "--no-dev" in sync
+
+
+def test_final_image_runs_as_a_non_root_user_without_build_tools() -> None:
+    final = dockerfile_stages()[-1]
+    users = final.all("USER")
+    assert users
+    assert users[-1] not in {"root", "0"}
+    assert users[-1].split(":")[0] not in {"root", "0"}
+    for run in final.all("RUN"):
+        assert not BUILD_TOOLS.search(run), run
+    copied_from = [arg for arg in final.all("COPY") if arg.startswith("--from=")]
+    assert all("uv" not in arg.split()[0] for arg in copied_from), "uv stays in the builder"
+
+
+def test_final_image_collects_static_files_at_build_time() -> None:
+    runs = " ".join(dockerfile_stages()[-1].all("RUN"))
+    assert "manage.py collectstatic --noinput" in runs
+    assert "DEBUG=false SECRET_KEY=" in runs  # production settings, a build-only key
+
+
+def test_image_serves_backend_asgi_with_daphne_on_port_8000() -> None:
+    final = dockerfile_stages()[-1]
+    assert final.all("CMD")[-1] == (
+        '["daphne", "-b", "0.0.0.0", "-p", "8000", "backend.asgi:application"]'
+    )
+    assert "8000" in final.all("EXPOSE")
+
+
+def test_image_health_check_probes_healthz() -> None:
+    healthcheck = dockerfile_stages()[-1].all("HEALTHCHECK")[-1]
+    assert healthcheck.endswith('CMD ["python", "/app/scripts/container_healthcheck.py", "web"]')
+    assert "COPY scripts/container_healthcheck.py ./scripts/" in [
+        f"COPY {arg}" for arg in dockerfile_stages()[-1].all("COPY")
+    ]
+
+
+def test_build_context_leaves_out_local_state_and_secrets() -> None:
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {".git", ".venv", ".tools", ".data", "staticfiles", ".env"} <= ignored
+
+
+# --- What the containers run, run here with the compose environment ---------------------------
+
+
+@pytest.fixture(scope="module")
+def app_environment() -> dict[str, str]:
+    """The web container's environment outside Docker: fresh secrets, hosts on localhost."""
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    shell = {
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        # Written the way docker-compose.yml's header tells operators to: newlines as "\n".
+        "JWT_PRIVATE_KEY": pem.decode().replace("\n", "\\n"),
+    }
+    # Only what a container would have: nothing leaks in from the test run (DEBUG=true...).
+    base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8"}
+    return base | outside_docker(compose_environment("web", shell))
+
+
+@pytest.fixture(scope="module")
+def app_environment_on_real_database(app_environment: dict[str, str]) -> dict[str, str]:
+    """``app_environment`` on the test run's PostgreSQL server, as containers start on theirs.
+
+    System checks (run by ``check`` and at Celery worker start) ask the server its version, so
+    they need a server; its ``postgres`` maintenance database always exists.
+    """
+    server = urlsplit(service_url("DATABASE_URL"))
+    return app_environment | {"DATABASE_URL": urlunsplit(server._replace(path="/postgres"))}
+
+
+def probe(
+    process: str, *arguments: str, environment: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(HEALTHCHECK_SCRIPT), process, *arguments],
+        cwd="/",  # the probe must find the project on its own, as from Docker's exec
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def until_healthy(
+    check: Callable[[], subprocess.CompletedProcess[str]],
+    server: subprocess.Popen[str],
+    *,
+    seconds: float = 90,  # generous: a loaded CI machine starts Django slowly
+) -> subprocess.CompletedProcess[str]:
+    """The first passing result of ``check``, or its last failure once ``seconds`` are up."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = check()
+        if result.returncode == 0 or time.monotonic() > deadline:
+            return result
+        if server.poll() is not None:
+            pytest.fail(
+                f"the server exited with {server.returncode} (its output is in the captured stderr)"
+            )
+        time.sleep(0.5)
+
+
+def manage(*arguments: str, environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", *arguments],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def check_ids(output: str) -> set[str]:
+    """The ids of the issues ``manage.py check`` reported, e.g. ``{"security.W004"}``."""
+    return set(re.findall(r"\(([\w.]+\.[EW]\d+)\)", output))
+
+
+def test_settings_load_in_production_mode_and_pass_the_start_up_checks(
+    app_environment_on_real_database: dict[str, str],
+) -> None:
+    """What migrate and the Celery worker run at start: every system check, warnings included."""
+    check = manage("check", "--fail-level", "WARNING", environment=app_environment_on_real_database)
+    assert check.returncode == 0, check.stderr
+    assert check_ids(check.stderr) == set()
+
+    report = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django, json; django.setup()\n"
+            "from django.conf import settings\n"
+            "from backend.accounts.tokens import signing_key\n"
+            "signing_key()\n"
+            "print(json.dumps([settings.DEBUG, settings.DATABASES['default']['ENGINE'],"
+            " settings.CHANNEL_LAYERS['default']['BACKEND'], settings.CELERY_TASK_ALWAYS_EAGER]))",
+        ],
+        cwd=ROOT,
+        env=app_environment_on_real_database | {"DJANGO_SETTINGS_MODULE": "backend.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert report.returncode == 0, report.stderr
+    # No single-process fallback survives: real PostgreSQL, Redis channel layer, queued tasks.
+    assert report.stdout.strip() == (
+        '[false, "django.db.backends.postgresql", "channels_redis.core.RedisChannelLayer", false]'
+    )
+
+
+def test_deployment_checks_find_no_errors_with_the_compose_environment(
+    app_environment_on_real_database: dict[str, str],
+) -> None:
+    """``check --deploy`` errors block a release; its warnings (HSTS, secure cookies) do not."""
+    check = manage("check", "--deploy", environment=app_environment_on_real_database)
+    errors = {issue for issue in check_ids(check.stderr) if ".E" in issue}
+    assert errors == set(), check.stderr
+
+
+def test_web_probe_passes_against_daphne_serving_a_deployments_own_host_name(
+    app_environment: dict[str, str],
+) -> None:
+    port = free_port()
+    # The probe must work when ALLOWED_HOSTS does not include localhost, as in production.
+    environment = app_environment | {"ALLOWED_HOSTS": ".shop.example", "PORT": str(port)}
+    server = subprocess.Popen(
+        [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "backend.asgi:application"],
+        cwd=ROOT,
+        env=environment,
+        text=True,
+    )
+    try:
+        result = until_healthy(lambda: probe("web", environment=environment), server)
+        assert result.returncode == 0, result.stderr
+        # The host check is live, so the probe's Host header is what made it pass.
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/healthz")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=5)
+        assert refused.value.code == 400
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_web_probe_fails_when_nothing_serves(app_environment: dict[str, str]) -> None:
+    result = probe("web", "--port", str(free_port()), environment=app_environment)
+    assert result.returncode == 1
+    assert "unhealthy: /healthz on port" in result.stderr
+
+
+def test_worker_probe_passes_only_while_that_worker_consumes(
+    app_environment_on_real_database: dict[str, str],
+) -> None:
+    import kombu
+
+    broker = service_url("CELERY_BROKER_URL")
+    # A queue of its own, so this worker never takes another test's (or session's) tasks.
+    queue = f"ops-probe-{uuid4().hex}"
+    node = f"{queue}@{socket.gethostname()}"
+    environment = app_environment_on_real_database | {
+        "CELERY_BROKER_URL": broker,
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+    }
+    worker = subprocess.Popen(
+        [
+            *(str(VENV_BIN / "celery"), "-A", "backend", "worker", "-n", node, "-Q", queue),
+            *("--pool", "solo", "--without-gossip", "--without-mingle", "-l", "warning"),
+        ],
+        cwd=ROOT,
+        env=environment,
+        text=True,
+    )
+    try:
+        result = until_healthy(
+            lambda: probe("worker", "--node", node, environment=environment), worker
+        )
+        assert result.returncode == 0, result.stderr
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+        with kombu.Connection(broker) as connection:
+            connection.default_channel.queue_delete(queue)
+
+    stopped = probe("worker", "--node", node, environment=environment)
+    assert stopped.returncode == 1
+    assert f"Celery worker {node} did not answer" in stopped.stderr
+
+
+def test_beat_probe_passes_when_the_broker_accepts_connections(
+    app_environment: dict[str, str],
+) -> None:
+    broker = service_url("CELERY_BROKER_URL")
+    result = probe("beat", environment=app_environment | {"CELERY_BROKER_URL": broker})
+    assert result.returncode == 0, result.stderr
+
+
+def test_beat_probe_fails_when_the_broker_is_unreachable(app_environment: dict[str, str]) -> None:
+    unreachable = f"amqp://guest:guest@127.0.0.1:{free_port()}//"
+    result = probe("beat", environment=app_environment | {"CELERY_BROKER_URL": unreachable})
+    assert result.returncode == 1
+    assert "unhealthy: broker unreachable" in result.stderr
