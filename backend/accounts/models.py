@@ -61,3 +61,40 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self) -> None:
         super().clean()
         self.email = type(self).objects.normalize_email(self.email)
+
+
+class RefreshToken(models.Model):
+    """One issued refresh token, stored only as its SHA-256 hash.
+
+    A login starts a family; every refresh marks the presented token used and issues its
+    successor in the same family. Presenting a used token again means it was stolen (or
+    replayed): the whole family is revoked (see services.token_refresh).
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="refresh_tokens")
+    family_id = models.UUIDField()
+    token_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    replaced_by = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replaces"
+    )
+
+    class Meta:
+        constraints = [
+            # Serves the lookup of a presented token (token_hash = sha256(token)).
+            models.UniqueConstraint(fields=["token_hash"], name="accounts_refresh_hash_unique"),
+        ]
+        indexes = [
+            # Serves family revocation (tokenRevoke, reuse detection): family_id = ...
+            models.Index(fields=["family_id"], name="accounts_refresh_family_idx"),
+            # Serves "log out everywhere": user_id = ... AND revoked_at IS NULL.
+            models.Index(fields=["user", "revoked_at"], name="accounts_refresh_user_idx"),
+            # Serves purging expired tokens: expires_at < now().
+            models.Index(fields=["expires_at"], name="accounts_refresh_expiry_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"refresh token {self.pk} of user {self.user_id}"

@@ -4,18 +4,27 @@ Permissions are Django model permissions (``app_label.codename``) so the admin s
 and REST check the same thing.
 """
 
+from enum import Enum
+
+import strawberry
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
-CUSTOMER = "customer"
-STAFF = "staff"
-ADMIN = "admin"
+
+@strawberry.enum(name="Role", description="A role; each is a Django group of the same name.")
+class Role(Enum):
+    CUSTOMER = strawberry.enum_value("customer", description="Shops and sees their own orders.")
+    STAFF = strawberry.enum_value(
+        "staff", description="Manages the catalog and every order (the is_staff flag)."
+    )
+    ADMIN = strawberry.enum_value("admin", description="Every permission (a superuser).")
+
 
 # Customers act on their own orders through object-level rules in the services, so the
 # customer group carries no model-wide permission.
-ROLE_PERMISSIONS: dict[str, list[str]] = {
-    CUSTOMER: [],
-    STAFF: [
+ROLE_PERMISSIONS: dict[Role, list[str]] = {
+    Role.CUSTOMER: [],
+    Role.STAFF: [
         "catalog.add_category",
         "catalog.change_category",
         "catalog.delete_category",
@@ -30,7 +39,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "orders.view_orderevent",
         "accounts.view_user",
     ],
-    ADMIN: [],  # admins are superusers: every permission, without listing them
+    Role.ADMIN: [],  # admins are superusers: every permission, without listing them
 }
 
 
@@ -42,10 +51,10 @@ def roles_sync() -> dict[str, int]:
     """
     result: dict[str, int] = {}
     for role, codenames in ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=role)
+        group, _ = Group.objects.get_or_create(name=role.value)
         permissions = [_permission(name) for name in codenames]
         group.permissions.set(permissions)
-        result[role] = len(permissions)
+        result[role.value] = len(permissions)
     return result
 
 

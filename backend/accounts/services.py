@@ -1,0 +1,255 @@
+"""Account services: registration, login, refresh-token rotation, revocation, password change.
+
+Every function takes keyword-only arguments, runs in one transaction and raises AccountError
+for business failures, leaving the database unchanged; the one exception is documented on
+``token_refresh`` (reuse detection commits its revocation before raising).
+"""
+
+import hashlib
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth.models import Group, update_last_login
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from backend.accounts import throttling
+from backend.accounts.errors import AccountError, AccountErrorCode, AccountErrorDetail
+from backend.accounts.models import RefreshToken, User
+from backend.accounts.roles import Role
+from backend.accounts.tokens import access_token_create
+
+logger = logging.getLogger(__name__)
+
+# Django's validator codes, mapped to the codes clients see.
+PASSWORD_CODES = {
+    "password_too_short": AccountErrorCode.PASSWORD_TOO_SHORT,
+    "password_too_common": AccountErrorCode.PASSWORD_TOO_COMMON,
+    "password_too_similar": AccountErrorCode.PASSWORD_TOO_SIMILAR,
+    "password_entirely_numeric": AccountErrorCode.PASSWORD_ENTIRELY_NUMERIC,
+}
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    user: User
+
+
+def _hash(refresh_token: str) -> str:
+    return hashlib.sha256(refresh_token.encode()).hexdigest()
+
+
+def _password_errors(password: str, user: User, field: str) -> list[AccountErrorDetail]:
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as error:
+        return [
+            AccountErrorDetail(
+                PASSWORD_CODES.get(item.code or "", AccountErrorCode.PASSWORD_INVALID),
+                " ".join(item.messages),
+                field,
+            )
+            for item in error.error_list
+        ]
+    return []
+
+
+def _refresh_token_issue(*, user: User, family_id: uuid.UUID) -> tuple[str, RefreshToken]:
+    token = secrets.token_urlsafe(32)
+    row = RefreshToken.objects.create(
+        user=user,
+        family_id=family_id,
+        token_hash=_hash(token),
+        expires_at=timezone.now() + timedelta(seconds=settings.JWT_REFRESH_TTL_SECONDS),
+    )
+    return token, row
+
+
+def _token_pair_issue(*, user: User, family_id: uuid.UUID | None = None) -> TokenPair:
+    refresh_token, _ = _refresh_token_issue(user=user, family_id=family_id or uuid.uuid4())
+    return TokenPair(access_token_create(user), refresh_token, user)
+
+
+@transaction.atomic
+def account_register(*, email: str, password: str, name: str = "") -> User:
+    """Create a customer account. All field problems are reported together.
+
+    Guarantees: the email is unique case-insensitively (EMAIL_TAKEN, also under a concurrent
+    duplicate, through the database constraint), the password passes Django's validators and
+    is stored with Argon2, and the user is in the customer group.
+    """
+    errors: list[AccountErrorDetail] = []
+    email = User.objects.normalize_email(email.strip())
+    try:
+        validate_email(email)
+    except ValidationError:
+        errors.append(
+            AccountErrorDetail(AccountErrorCode.INVALID, "Enter a valid email address.", "email")
+        )
+    else:
+        if User.objects.filter(email__iexact=email).exists():
+            errors.append(_email_taken())
+    user = User(email=email, name=name.strip())
+    errors += _password_errors(password, user, "password")
+    if errors:
+        raise AccountError.from_details(errors)
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        # Lost a race with a concurrent registration of the same address.
+        raise AccountError.from_details([_email_taken()]) from None
+    customer_group, _ = Group.objects.get_or_create(name=Role.CUSTOMER.value)
+    user.groups.add(customer_group)
+    return user
+
+
+def _email_taken() -> AccountErrorDetail:
+    return AccountErrorDetail(
+        AccountErrorCode.EMAIL_TAKEN, "An account with this email address exists.", "email"
+    )
+
+
+@transaction.atomic
+def token_create(*, email: str, password: str, ip: str) -> TokenPair:
+    """Log in: an access token and the first refresh token of a new family.
+
+    Throttled per IP and per IP+account (LOGIN_ATTEMPT_DELAYED with ``retry_after``); an
+    unknown email, a wrong password and an inactive account give the same INVALID_CREDENTIALS
+    and take the same hashing time (Django's ModelBackend hashes for unknown users too).
+    """
+    scopes = throttling.login_scopes(ip=ip, email=email)
+    retry_after = throttling.login_retry_after(scopes)
+    if retry_after:
+        raise AccountError(
+            AccountErrorCode.LOGIN_ATTEMPT_DELAYED,
+            f"Too many failed logins. Try again in {retry_after} seconds.",
+            retry_after=retry_after,
+        )
+    user = authenticate(username=email.strip(), password=password)
+    if user is None:
+        throttling.login_failure_record(scopes)
+        raise AccountError(
+            AccountErrorCode.INVALID_CREDENTIALS, "Please enter a correct email and password."
+        )
+    throttling.login_success_record(scopes)
+    update_last_login(None, user)
+    return _token_pair_issue(user=user)
+
+
+def token_refresh(*, refresh_token: str) -> TokenPair:
+    """Rotate: mark the presented refresh token used, issue its successor and an access token.
+
+    Row-locked, so two concurrent refreshes with one token cannot both succeed. Presenting a
+    token that was already used revokes its whole family and raises REFRESH_TOKEN_REUSED; that
+    revocation is committed in its own durable transaction before the error is raised, so the
+    caller must not wrap this in an outer transaction (durable=True enforces it).
+    """
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        row = (
+            RefreshToken.objects.select_for_update(of=("self",))
+            .select_related("user")
+            .filter(token_hash=_hash(refresh_token))
+            .first()
+        )
+        if row is None or row.revoked_at is not None or row.expires_at <= now:
+            raise _invalid_refresh_token()
+        if row.used_at is not None:
+            revoked = RefreshToken.objects.filter(
+                family_id=row.family_id, revoked_at__isnull=True
+            ).update(revoked_at=now)
+            reused = True
+        elif not row.user.is_active:
+            raise _invalid_refresh_token()
+        else:
+            reused = False
+            successor_token, successor = _refresh_token_issue(
+                user=row.user, family_id=row.family_id
+            )
+            row.used_at = now
+            row.replaced_by = successor
+            row.save(update_fields=["used_at", "replaced_by"])
+    if reused:
+        logger.warning(
+            "Refresh token reuse: revoked family %s of user %s (%d tokens).",
+            row.family_id,
+            row.user_id,
+            revoked,
+        )
+        raise AccountError(
+            AccountErrorCode.REFRESH_TOKEN_REUSED,
+            "This refresh token was already used; the session has been ended. Log in again.",
+            field="refresh_token",
+        )
+    return TokenPair(access_token_create(row.user), successor_token, row.user)
+
+
+def _invalid_refresh_token() -> AccountError:
+    return AccountError(
+        AccountErrorCode.INVALID_REFRESH_TOKEN,
+        "The refresh token is invalid, expired or revoked.",
+        field="refresh_token",
+    )
+
+
+@transaction.atomic
+def token_revoke(*, refresh_token: str) -> None:
+    """Log out one session: revoke the family of ``refresh_token`` (idempotent).
+
+    Its access tokens stay valid until they expire (at most JWT_ACCESS_TTL_SECONDS).
+    """
+    row = RefreshToken.objects.filter(token_hash=_hash(refresh_token)).first()
+    if row is None:
+        raise _invalid_refresh_token()
+    RefreshToken.objects.filter(family_id=row.family_id, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def token_revoke_all(*, user: User) -> None:
+    """Log out everywhere: revoke every refresh family and invalidate every access token now.
+
+    Access tokens die at once because ``user_from_access_token`` compares the bumped
+    ``token_version`` with the token's ``ver`` claim.
+    """
+    RefreshToken.objects.filter(user=user, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    User.objects.filter(pk=user.pk).update(token_version=F("token_version") + 1)
+    user.refresh_from_db(fields=["token_version"])
+
+
+@transaction.atomic
+def password_change(*, user: User, old_password: str, new_password: str) -> TokenPair:
+    """Change the password, end every other session and return a fresh pair for this one.
+
+    A password change is what a user does after a suspected compromise, so every existing
+    refresh family and access token is revoked (as ``token_revoke_all``); the caller gets new
+    tokens to stay signed in.
+    """
+    if not user.check_password(old_password):
+        raise AccountError(
+            AccountErrorCode.INVALID_PASSWORD,
+            "The old password is incorrect.",
+            field="old_password",
+        )
+    errors = _password_errors(new_password, user, "new_password")
+    if errors:
+        raise AccountError.from_details(errors)
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    token_revoke_all(user=user)
+    return _token_pair_issue(user=user)
