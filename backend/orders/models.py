@@ -42,6 +42,10 @@ class Order(models.Model):
     subtotal = models.DecimalField(**MONEY)
     total = models.DecimalField(**MONEY)
     idempotency_key = models.CharField(max_length=255)
+    # sha256 of the normalised lines: a replay with the same key must carry the same request.
+    request_fingerprint = models.CharField(max_length=64)
+    # Set once the confirmation email went out, so a redelivered task does not send it twice.
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -139,3 +143,69 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.from_status} -> {self.to_status}"
+
+
+class PaymentOutcome(models.TextChoices):
+    SUCCEEDED = "SUCCEEDED", "Succeeded"
+    DECLINED = "DECLINED", "Declined"
+    FAILED = "FAILED", "Failed (gateway error, retried)"
+
+
+class PaymentAttempt(models.Model):
+    """One call to the payment gateway for an order, whatever its outcome."""
+
+    order = models.ForeignKey(
+        Order, on_delete=models.CASCADE, related_name="payment_attempts", db_index=False
+    )
+    outcome = models.CharField(max_length=16, choices=PaymentOutcome)
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+    gateway_reference = models.CharField(max_length=128, blank=True)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(outcome__in=PaymentOutcome.values),
+                name="orders_payattempt_outcome_ok",
+            ),
+        ]
+        indexes = [
+            # Serves an order's payment attempts in order.
+            models.Index(fields=["order", "id"], name="orders_payattempt_order_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.outcome}"
+
+
+class StockAlert(models.Model):
+    """The order that took a product's stock below the low-stock threshold.
+
+    Written in the order's own transaction, so the alert cannot be lost between commit and
+    dispatch, and ``sent_at`` makes the email task idempotent.
+    """
+
+    product = models.ForeignKey(
+        "catalog.Product", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="+", db_index=False)
+    stock_quantity = models.IntegerField(help_text="Stock left right after the order.")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            # Also serves the alerts of an order (order_id is its leading column).
+            models.UniqueConstraint(fields=["order", "product"], name="orders_stockalert_unique"),
+        ]
+        indexes = [
+            # Serves a product's alert history, newest first.
+            models.Index(fields=["product", "-id"], name="orders_stockalert_product_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Stock alert: product {self.product_id} at {self.stock_quantity}"
