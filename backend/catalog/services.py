@@ -1,10 +1,33 @@
 """Catalog business rules. Every transport (GraphQL, REST, admin, commands) calls these."""
 
-from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import QuerySet
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from enum import Enum
 
-from backend.catalog.models import Category
+from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramSimilarity
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import DataError, IntegrityError, connection, transaction
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    When,
+)
+from django.db.models.functions import Cast
+
+from backend.catalog.errors import CatalogError, CatalogErrorCode, CatalogErrorDetail
+from backend.catalog.models import Category, Product
 
 
 def category_subtree(*, category: Category, include_self: bool = True) -> QuerySet[Category]:
@@ -44,7 +67,466 @@ def category_move(
 
 
 def category_delete(*, category: Category) -> None:
-    """Delete an empty category. One with products or subcategories is refused by PROTECT."""
-    if category.children.exists() or category.products.exists():
-        raise ValidationError("A category with subcategories or products cannot be deleted.")
-    category.delete()
+    """Delete an empty category; ``CatalogError`` CATEGORY_NOT_EMPTY if it has products or
+    subcategories, NOT_FOUND if it is already gone.
+
+    The category row is locked (``FOR UPDATE``) before the emptiness check, and product and
+    category writes lock the category they attach to: a product or child added concurrently
+    either commits first (and this refuses) or waits and then finds the category gone.
+    """
+    with catalog_errors(), transaction.atomic():
+        locked = _locked(Category, category.pk, field="id")
+        if locked.children.exists() or locked.products.exists():
+            raise CatalogError(
+                CatalogErrorCode.CATEGORY_NOT_EMPTY,
+                "A category with subcategories or products cannot be deleted.",
+                field="id",
+            )
+        locked.delete()
+
+
+# --- Writes (every one atomic; a CatalogError leaves the database as it was) -----------------
+
+
+class Unchanged(Enum):
+    """The type of ``UNCHANGED``: "leave this field as it is" in an update service."""
+
+    UNCHANGED = "UNCHANGED"
+
+
+UNCHANGED = Unchanged.UNCHANGED
+PRICE_QUANTUM = Decimal("0.01")
+
+_UNIQUE_FIELD_CODES = {"slug": CatalogErrorCode.SLUG_TAKEN, "sku": CatalogErrorCode.SKU_TAKEN}
+# Codes that mean "missing", not "malformed": not a price problem even on the price field.
+_MISSING_VALUE_CODES = {"null", "blank", "required"}
+
+
+def _error_code(field: str, code: str | None) -> CatalogErrorCode:
+    if code == "unique" and field in _UNIQUE_FIELD_CODES:
+        return _UNIQUE_FIELD_CODES[field]
+    if field == "price" and code not in _MISSING_VALUE_CODES:
+        return CatalogErrorCode.PRICE_INVALID
+    return CatalogErrorCode.INVALID
+
+
+def _from_validation_error(error: ValidationError) -> CatalogError:
+    """One CatalogError detail per Django field error (``field`` None for model-wide ones)."""
+    details: list[CatalogErrorDetail] = []
+    for field, items in error.update_error_dict({}).items():
+        for item in items:
+            detail = CatalogErrorDetail(
+                _error_code(field, item.code),
+                " ".join(item.messages),
+                None if field == NON_FIELD_ERRORS else field,
+            )
+            if detail not in details:
+                details.append(detail)
+    return CatalogError.from_details(details)
+
+
+# Constraint name fragment -> (code, field) for races the up-front validation cannot see.
+_CONSTRAINT_ERRORS: tuple[tuple[str, CatalogErrorCode, str], ...] = (
+    ("catalog_category_no_cycle", CatalogErrorCode.CATEGORY_CYCLE, "parent"),
+    ("catalog_category_not_own_parent", CatalogErrorCode.CATEGORY_CYCLE, "parent"),
+    ("catalog_product_price_not_negative", CatalogErrorCode.PRICE_INVALID, "price"),
+    ("catalog_product_stock_not_negative", CatalogErrorCode.INSUFFICIENT_STOCK, "delta"),
+    ("_sku_", CatalogErrorCode.SKU_TAKEN, "sku"),
+    ("_slug_", CatalogErrorCode.SLUG_TAKEN, "slug"),
+    ("_category_id_", CatalogErrorCode.NOT_FOUND, "category"),
+    ("_parent_id_", CatalogErrorCode.NOT_FOUND, "parent"),
+)
+
+
+def _from_integrity_error(error: IntegrityError) -> CatalogError | None:
+    diag = getattr(error.__cause__, "diag", None)
+    constraint = f"{getattr(diag, 'constraint_name', None) or ''}_"
+    for fragment, code, field in _CONSTRAINT_ERRORS:
+        if fragment in constraint:
+            return CatalogError(code, "The change conflicts with a concurrent one.", field=field)
+    return None
+
+
+@contextmanager
+def catalog_errors() -> Iterator[None]:
+    """Turn Django validation and constraint failures into ``CatalogError``.
+
+    Wraps the outermost ``transaction.atomic`` of a write, so a constraint the database checks
+    at COMMIT (deferred foreign keys) is translated too. An IntegrityError of a constraint not
+    listed here is a bug and propagates unchanged.
+    """
+    try:
+        yield
+    except CatalogError:
+        raise
+    except ValidationError as error:
+        raise _from_validation_error(error) from error
+    except IntegrityError as error:
+        translated = _from_integrity_error(error)
+        if translated is None:
+            raise
+        raise translated from error
+
+
+def _locked[M: Category | Product](
+    model: type[M], pk: int | None, *, field: str, for_reference: bool = False
+) -> M:
+    """The current row of ``model`` locked for this transaction; NOT_FOUND (on ``field``) when
+    it does not exist. ``for_reference`` takes the weaker ``FOR NO KEY UPDATE``: enough to stop
+    a concurrent delete while a row that points at it is written."""
+    try:
+        return model._default_manager.select_for_update(no_key=for_reference).get(pk=pk)
+    except model.DoesNotExist:
+        raise CatalogError(
+            CatalogErrorCode.NOT_FOUND,
+            f"No {model._meta.verbose_name} with this id exists.",
+            field=field,
+        ) from None
+
+
+def _exact_price(price: Decimal | None) -> Decimal | None:
+    """``10.100`` is the same amount as ``10.10`` and is stored as such; an amount that needs a
+    third decimal (``10.105``) is kept as given, so validation refuses it instead of rounding."""
+    if price is None or not price.is_finite():
+        return price
+    try:
+        rounded = price.quantize(PRICE_QUANTUM)
+    except InvalidOperation:  # more digits than the decimal context holds: refused later
+        return price
+    return rounded if rounded == price else price
+
+
+def _full_clean_and_save(instance: Category | Product) -> None:
+    """Validate like a form would (fields, uniqueness, named constraints), then write."""
+    instance.full_clean()
+    instance.save()
+
+
+def category_create(
+    *,
+    name: str,
+    slug: str,
+    description: str = "",
+    parent: Category | None = None,
+    position: int = 0,
+) -> Category:
+    """Create a category, at the top level or under ``parent``.
+
+    Validated with ``full_clean`` (SLUG_TAKEN, INVALID per field); the parent is locked
+    against a concurrent delete (NOT_FOUND if it is gone). One transaction.
+    """
+    with catalog_errors(), transaction.atomic():
+        if parent is not None:
+            parent = _locked(Category, parent.pk, field="parent", for_reference=True)
+        category = Category(
+            name=name, slug=slug, description=description, parent=parent, position=position
+        )
+        _full_clean_and_save(category)
+        return category
+
+
+def category_update(
+    *,
+    category: Category,
+    name: str | Unchanged = UNCHANGED,
+    slug: str | Unchanged = UNCHANGED,
+    description: str | Unchanged = UNCHANGED,
+    position: int | Unchanged = UNCHANGED,
+    parent: Category | Unchanged | None = UNCHANGED,
+) -> Category:
+    """Change the given fields of a category; ``parent`` (None: the top level) moves it with
+    its whole subtree through ``category_move``.
+
+    A move under itself or its own subtree is CATEGORY_CYCLE, checked on locked rows before
+    any write (and refused by the database trigger as a last line). One transaction: on any
+    error nothing changed, the renames included.
+    """
+    with catalog_errors(), transaction.atomic():
+        locked = _locked(Category, category.pk, field="id")
+        if isinstance(parent, Category):
+            parent = _locked(Category, parent.pk, field="parent", for_reference=True)
+            if parent.path.startswith(locked.path):
+                raise CatalogError(
+                    CatalogErrorCode.CATEGORY_CYCLE,
+                    "A category cannot move under itself or one of its subcategories.",
+                    field="parent",
+                )
+        changes = {"name": name, "slug": slug, "description": description, "position": position}
+        for field, value in changes.items():
+            if value is not UNCHANGED:
+                setattr(locked, field, value)
+        _full_clean_and_save(locked)
+        if parent is not UNCHANGED and locked.parent_id != (parent.pk if parent else None):
+            locked = category_move(category=locked, parent=parent)
+        return locked
+
+
+def product_create(
+    *,
+    name: str,
+    slug: str,
+    sku: str,
+    price: Decimal,
+    category: Category,
+    description: str = "",
+    stock_quantity: int = 0,
+    is_published: bool = True,
+) -> Product:
+    """Create a product in ``category``.
+
+    Validated with ``full_clean``: SLUG_TAKEN, SKU_TAKEN, PRICE_INVALID (negative, a third
+    decimal, more than 12 digits), INVALID per field, all reported together; the category is
+    locked against a concurrent delete (NOT_FOUND if it is gone). One transaction.
+    """
+    with catalog_errors(), transaction.atomic():
+        category = _locked(Category, category.pk, field="category", for_reference=True)
+        product = Product(
+            name=name,
+            slug=slug,
+            sku=sku,
+            price=_exact_price(price),
+            category=category,
+            description=description,
+            stock_quantity=stock_quantity,
+            is_published=is_published,
+        )
+        _full_clean_and_save(product)
+        return product
+
+
+def product_update(
+    *,
+    product: Product,
+    name: str | Unchanged = UNCHANGED,
+    slug: str | Unchanged = UNCHANGED,
+    sku: str | Unchanged = UNCHANGED,
+    description: str | Unchanged = UNCHANGED,
+    price: Decimal | Unchanged = UNCHANGED,
+    category: Category | Unchanged = UNCHANGED,
+    is_published: bool | Unchanged = UNCHANGED,
+) -> Product:
+    """Change the given fields of a product (stock changes go through ``product_stock_adjust``).
+
+    The product row is locked for the transaction, so concurrent updates apply one after the
+    other; errors as in ``product_create``, and on any error nothing changed.
+    """
+    with catalog_errors(), transaction.atomic():
+        locked = _locked(Product, product.pk, field="id")
+        if isinstance(category, Category):
+            locked.category = _locked(Category, category.pk, field="category", for_reference=True)
+        if price is not UNCHANGED:
+            locked.price = _exact_price(price)
+        changes = {
+            "name": name,
+            "slug": slug,
+            "sku": sku,
+            "description": description,
+            "is_published": is_published,
+        }
+        for field, value in changes.items():
+            if value is not UNCHANGED:
+                setattr(locked, field, value)
+        _full_clean_and_save(locked)
+        return locked
+
+
+def product_delete(*, product: Product) -> None:
+    """Delete a product; NOT_FOUND if it is already gone. Order history keeps its lines (their
+    product reference becomes null; name, SKU and price were copied onto each line)."""
+    with catalog_errors(), transaction.atomic():
+        _locked(Product, product.pk, field="id").delete()
+
+
+def product_stock_adjust(*, product_id: int, delta: int) -> int:
+    """Add ``delta`` (negative: remove) units to a product's stock; returns the new quantity.
+
+    ONE conditional statement, ``UPDATE ... SET stock_quantity = stock_quantity + delta
+    WHERE id = ... AND stock_quantity + delta >= 0 RETURNING stock_quantity``: concurrent
+    adjustments serialize on the row lock and each re-checks the condition on the latest
+    value, so stock never goes below zero and no adjustment is lost. A refused one is
+    INSUFFICIENT_STOCK carrying the units available, or NOT_FOUND.
+    """
+    with catalog_errors(), transaction.atomic(), connection.cursor() as cursor:
+        try:
+            cursor.execute(
+                "UPDATE catalog_product SET stock_quantity = stock_quantity + %s, "
+                "updated_at = now() WHERE id = %s AND stock_quantity + %s >= 0 "
+                "RETURNING stock_quantity",
+                [delta, product_id, delta],
+            )
+        except DataError:  # the sum leaves PostgreSQL's integer range
+            raise CatalogError(
+                CatalogErrorCode.INVALID, "The adjustment is too large.", field="delta"
+            ) from None
+        row = cursor.fetchone()
+        if row is not None:
+            return int(row[0])
+        available = (
+            Product.objects.filter(pk=product_id).values_list("stock_quantity", flat=True).first()
+        )
+        if available is None:
+            raise CatalogError(
+                CatalogErrorCode.NOT_FOUND, "No product with this id exists.", field="id"
+            )
+        raise CatalogError(
+            CatalogErrorCode.INSUFFICIENT_STOCK,
+            f"Only {available} units are in stock; cannot remove {-delta}.",
+            field="delta",
+            available_quantity=available,
+        )
+
+
+# --- Selectors (read paths shared by GraphQL and REST) --------------------------------------
+
+SEARCH_MAX_LENGTH = 200
+PRICE_BOUND_LIMIT = Decimal(10) ** 10  # Product.price is numeric(12, 2)
+SEARCH_MAX_TERMS = 8
+# Letters and digits only: every tsquery operator and LIKE/regex metacharacter is dropped.
+_SEARCH_TERM = re.compile(r"\w+", re.UNICODE)
+
+
+def search_terms(*, text: str) -> list[str]:
+    """The searchable words of ``text``; ``ValidationError`` when too long or empty.
+
+    The terms contain only letters, digits and underscores, so they are safe to join into a
+    raw ``to_tsquery`` expression.
+    """
+    if len(text) > SEARCH_MAX_LENGTH:
+        raise ValidationError(
+            f"Search text is limited to {SEARCH_MAX_LENGTH} characters.", code="search_too_long"
+        )
+    terms = _SEARCH_TERM.findall(text.lower())[:SEARCH_MAX_TERMS]
+    if not terms:
+        raise ValidationError(
+            "Search text must contain at least one letter or digit.", code="search_empty"
+        )
+    return terms
+
+
+def product_visible(*, products: QuerySet[Product], include_unpublished: bool) -> QuerySet[Product]:
+    """The visibility rule: unpublished products exist only for staff (``include_unpublished``)."""
+    return products if include_unpublished else products.filter(is_published=True)
+
+
+def product_list(
+    *,
+    category_id: int | None = None,
+    include_descendants: bool = False,
+    price_min: Decimal | None = None,
+    price_max: Decimal | None = None,
+    in_stock: bool | None = None,
+    published: bool | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    updated_after: datetime | None = None,
+    updated_before: datetime | None = None,
+    search: str | None = None,
+) -> QuerySet[Product]:
+    """Products matching every given filter, unordered (the caller orders and paginates, and
+    applies ``product_visible``).
+
+    Stays ONE statement whatever the filters: the subtree filter reads the category's path in
+    a subquery, and search is a single query too. With ``search`` the rows carry
+    ``search_rank``: full-text matches (``to_tsquery`` with each term as a prefix, ranked by
+    ``ts_rank``) or, only when nothing in the filtered set matches that way, names similar by
+    trigram (typos), ranked by similarity. Raises ``ValidationError`` for an unusable search
+    or an inverted range.
+    """
+    products = Product.objects.all()
+    if published is not None:
+        products = products.filter(is_published=published)
+    if category_id is not None:
+        if include_descendants:
+            path = Category.objects.filter(pk=category_id).values("path")[:1]
+            products = products.filter(category__path__startswith=Subquery(path))
+        else:
+            products = products.filter(category_id=category_id)
+    for bound in (price_min, price_max):
+        # A bound PostgreSQL's numeric(12, 2) column cannot compare against is a client error.
+        if bound is not None and (not bound.is_finite() or abs(bound) >= PRICE_BOUND_LIMIT):
+            raise ValidationError(
+                f"Price bounds must be numbers below {PRICE_BOUND_LIMIT:,}.", code="price_bound"
+            )
+    for low, high, field in (
+        (price_min, price_max, "price"),
+        (created_after, created_before, "created_at"),
+        (updated_after, updated_before, "updated_at"),
+    ):
+        if low is not None and high is not None and low > high:
+            raise ValidationError(f"The {field} range is empty (minimum above maximum).")
+        if low is not None:
+            products = products.filter(**{f"{field}__gte": low})
+        if high is not None:
+            products = products.filter(**{f"{field}__lte": high})
+    if in_stock is not None:
+        products = (
+            products.filter(stock_quantity__gt=0) if in_stock else products.filter(stock_quantity=0)
+        )
+    if search is not None:
+        products = _product_search(products, terms=search_terms(text=search))
+    return products
+
+
+def _product_search(products: QuerySet[Product], *, terms: list[str]) -> QuerySet[Product]:
+    query = SearchQuery(
+        " & ".join(f"{term}:*" for term in terms), search_type="raw", config="english"
+    )
+    phrase = " ".join(terms)
+    full_text = Q(search_vector=query)
+    any_full_text_match = Exists(products.filter(full_text))
+    return products.filter(
+        full_text | (~any_full_text_match & Q(name__trigram_similar=phrase))
+    ).annotate(
+        # double precision, not ts_rank's real: a real read back as text loses digits, and
+        # keyset cursors must compare equal to the stored rank.
+        search_rank=Cast(
+            Case(
+                When(full_text, then=SearchRank(F("search_vector"), query)),
+                default=TrigramSimilarity("name", phrase),
+                output_field=FloatField(),
+            ),
+            FloatField(),
+        )
+    )
+
+
+def category_list(
+    *, top_level_only: bool = False, parent_id: int | None = None
+) -> QuerySet[Category]:
+    """Categories, optionally only the top level or only one category's children."""
+    categories = Category.objects.all()
+    if top_level_only:
+        categories = categories.filter(parent__isnull=True)
+    if parent_id is not None:
+        categories = categories.filter(parent_id=parent_id)
+    return categories
+
+
+def category_product_counts(
+    *, category_ids: list[int], include_unpublished: bool
+) -> dict[int, int]:
+    """Products in each category's whole subtree, for many categories in ONE statement.
+
+    A correlated subquery per category row (``path LIKE parent_path || '%'`` on the path
+    index); categories absent from the database are absent from the result.
+    """
+    in_subtree = Product.objects.filter(category__path__startswith=OuterRef("path"))
+    if not include_unpublished:
+        in_subtree = in_subtree.filter(is_published=True)
+    count = in_subtree.order_by().annotate(n=Func(F("id"), function="COUNT")).values("n")
+    return dict(
+        Category.objects.filter(pk__in=category_ids)
+        .annotate(product_count=Subquery(count[:1], output_field=IntegerField()))
+        .values_list("pk", "product_count")
+    )
+
+
+def category_children_counts(*, parent_ids: list[int]) -> dict[int, int]:
+    """How many direct subcategories each parent has: one GROUP BY statement."""
+    return dict(
+        Category.objects.filter(parent_id__in=parent_ids)
+        .order_by()
+        .values("parent_id")
+        .annotate(n=Count("id"))
+        .values_list("parent_id", "n")
+    )

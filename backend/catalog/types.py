@@ -1,0 +1,328 @@
+"""GraphQL types of the catalog: ``Category`` and ``Product``, generated from the models.
+
+Batching: plain columns and foreign keys are fetched by the strawberry-django optimizer (every
+computed field states the columns it reads); ``productCount``, ``ancestors`` and ``children``
+go through per-request DataLoaders, one statement each for a whole page, so a query's
+statement count does not depend on its page size.
+"""
+
+from collections import defaultdict
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from functools import partial
+from typing import Annotated, Any, ClassVar
+
+import strawberry
+import strawberry_django
+from asgiref.sync import sync_to_async
+from django.db.models import QuerySet
+from strawberry import Info, relay
+from strawberry.dataloader import DataLoader
+
+from backend.catalog import services
+from backend.catalog.models import Category, Product
+from backend.core.graphql.context import request_loader, viewer_is_staff
+from backend.core.graphql.errors import BadUserInputError
+from backend.core.graphql.ids import ModelNode
+from backend.core.graphql.money import Money
+from backend.core.graphql.ordering import OrderDirection
+from backend.core.graphql.pagination import (
+    KeysetConnection,
+    KeysetOrder,
+    PageWindow,
+    SortKey,
+    keyset_pages_per_parent,
+    optimize_connection,
+)
+
+CATEGORY_ORDER = KeysetOrder(
+    name="Category:POSITION:ASC",
+    keys=(SortKey("position", int), SortKey("name", str), SortKey("id", int)),
+    descending=False,
+)
+
+FirstArgument = Annotated[
+    int | None, strawberry.argument(description="Page forwards: how many items (1..100).")
+]
+AfterArgument = Annotated[
+    str | None, strawberry.argument(description="Page forwards from this cursor (exclusive).")
+]
+LastArgument = Annotated[
+    int | None, strawberry.argument(description="Page backwards: how many items (1..100).")
+]
+BeforeArgument = Annotated[
+    str | None, strawberry.argument(description="Page backwards from this cursor (exclusive).")
+]
+
+
+@strawberry_django.type(
+    Category,
+    name="Category",
+    description="A node of the category tree; products belong to exactly one category.",
+)
+class CategoryType(ModelNode):
+    name: strawberry.auto = strawberry_django.field(description="Display name.")
+    slug: strawberry.auto = strawberry_django.field(
+        description="Unique, URL-safe identifier; stable across renames."
+    )
+    description: strawberry.auto = strawberry_django.field(
+        description="Long description (may be empty)."
+    )
+    position: strawberry.auto = strawberry_django.field(
+        description="Order among its siblings (ascending)."
+    )
+    parent: "CategoryType | None" = strawberry_django.field(
+        description="The parent category; null for a top-level category."
+    )
+    created_at: strawberry.auto = strawberry_django.field(description="When it was created.")
+    updated_at: strawberry.auto = strawberry_django.field(description="When it last changed.")
+
+    @strawberry_django.field(
+        only=["path"],
+        description="The breadcrumbs: ancestors from the root down to the parent (empty for a "
+        "top-level category). A list, not a connection: it is bounded by the tree depth.",
+    )
+    async def ancestors(self, root: Category, info: Info) -> list["CategoryType"]:
+        loader = request_loader(info, "category_by_id", lambda: DataLoader(_load_categories))
+        found = await loader.load_many(root.ancestor_ids)
+        return [category for category in found if category is not None]
+
+    @strawberry_django.field(
+        only=["id"],
+        description="Products in this category and all its subcategories (published ones only, "
+        "unless the viewer is staff).",
+    )
+    async def product_count(self, root: Category, info: Info) -> int:
+        include_unpublished = viewer_is_staff(info)
+
+        async def load(ids: list[int]) -> list[int]:
+            counts = await sync_to_async(services.category_product_counts)(
+                category_ids=ids, include_unpublished=include_unpublished
+            )
+            return [counts.get(pk, 0) for pk in ids]
+
+        loader = request_loader(info, "category_product_count", lambda: DataLoader(load))
+        return await loader.load(root.pk)
+
+    @strawberry_django.field(
+        only=["id"],
+        description="The direct subcategories, in sibling order (position, then name).",
+    )
+    async def children(
+        self,
+        root: Category,
+        info: Info,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
+    ) -> "CategoryConnection":
+        window = PageWindow.from_arguments(
+            order=CATEGORY_ORDER, first=first, last=last, after=after, before=before
+        )
+        # Optimize the children's own selection (only/select_related) like any connection.
+        children = optimize_connection(Category.objects.all(), info)
+
+        async def load(parent_ids: list[int]) -> list[CategoryConnection]:
+            pages = await sync_to_async(_children_pages)(children, parent_ids, window)
+            return [
+                CategoryConnection.from_rows(
+                    rows,
+                    order=CATEGORY_ORDER,
+                    window=window,
+                    count_total=partial(_children_count, info, parent_id),
+                )
+                for parent_id, rows in zip(parent_ids, pages, strict=True)
+            ]
+
+        loader = request_loader(info, ("category_children", window), lambda: DataLoader(load))
+        return await loader.load(root.pk)
+
+
+async def _load_categories(ids: list[int]) -> list[Category | None]:
+    found = await sync_to_async(Category.objects.in_bulk)(ids)
+    return [found.get(pk) for pk in ids]
+
+
+def _children_pages(
+    children: QuerySet[Category], parent_ids: list[int], window: PageWindow
+) -> list[list[Category]]:
+    """One page of children for each parent, all in ONE statement."""
+    rows = keyset_pages_per_parent(
+        children.filter(parent_id__in=parent_ids),
+        parent_field="parent_id",
+        order=CATEGORY_ORDER,
+        window=window,
+    )
+    by_parent: dict[int, list[Category]] = defaultdict(list)
+    for row in rows:
+        by_parent[row.parent_id].append(row)  # type: ignore[index]
+    return [by_parent[pk] for pk in parent_ids]
+
+
+async def _children_count(info: Info, parent_id: int) -> int:
+    """``children.totalCount``: one GROUP BY for every parent on the page, when selected."""
+
+    async def load(parent_ids: list[int]) -> list[int]:
+        counts = await sync_to_async(services.category_children_counts)(parent_ids=parent_ids)
+        return [counts.get(pk, 0) for pk in parent_ids]
+
+    loader = request_loader(info, "category_children_count", lambda: DataLoader(load))
+    return await loader.load(parent_id)
+
+
+@strawberry.type(name="CategoryConnection", description="A page of categories.")
+class CategoryConnection(KeysetConnection[CategoryType]):
+    keyset_name: ClassVar[str] = "Category"
+
+    @classmethod
+    def keyset_order(cls, **kwargs: Any) -> KeysetOrder:
+        return CATEGORY_ORDER
+
+
+@strawberry_django.type(
+    Product,
+    name="Product",
+    description="A product for sale. Unpublished products are visible to staff only.",
+)
+class ProductType(ModelNode):
+    name: strawberry.auto = strawberry_django.field(description="Display name.")
+    slug: strawberry.auto = strawberry_django.field(
+        description="Unique, URL-safe identifier for product pages."
+    )
+    sku: strawberry.auto = strawberry_django.field(description="Unique stock-keeping unit.")
+    description: strawberry.auto = strawberry_django.field(
+        description="Long description (may be empty)."
+    )
+    is_published: strawberry.auto = strawberry_django.field(
+        description="Whether customers can see it (always true for non-staff viewers, who "
+        "never see unpublished products)."
+    )
+    category: CategoryType = strawberry_django.field(description="The category it belongs to.")
+    created_at: strawberry.auto = strawberry_django.field(description="When it was created.")
+    updated_at: strawberry.auto = strawberry_django.field(description="When it last changed.")
+
+    @strawberry_django.field(only=["price"], description="Unit price in the store currency.")
+    def price(self, root: Product) -> Money:
+        return Money.in_store_currency(root.price)
+
+    @strawberry_django.field(
+        only=["stock_quantity"], description="Whether at least one unit can be ordered."
+    )
+    def in_stock(self, root: Product) -> bool:
+        return root.in_stock
+
+    @strawberry_django.field(
+        only=["stock_quantity"],
+        description="Units available; null unless the viewer is staff (storefronts use inStock).",
+    )
+    def stock_quantity(self, root: Product, info: Info) -> int | None:
+        return root.stock_quantity if viewer_is_staff(info) else None
+
+    @classmethod
+    def get_queryset(cls, queryset: QuerySet[Product], info: Info, **kwargs: Any) -> QuerySet:
+        """The one visibility rule, shared by ``product``, ``products``, ``node`` and ``nodes``:
+        unpublished products exist only for staff."""
+        return services.product_visible(
+            products=queryset, include_unpublished=viewer_is_staff(info)
+        )
+
+
+@strawberry.enum(description="What to order products by; the id always breaks ties.")
+class ProductOrderField(Enum):
+    PRICE = strawberry.enum_value("PRICE", description="Unit price.")
+    NAME = strawberry.enum_value("NAME", description="Name.")
+    CREATED_AT = strawberry.enum_value("CREATED_AT", description="Creation time.")
+    UPDATED_AT = strawberry.enum_value("UPDATED_AT", description="Last change.")
+    RELEVANCE = strawberry.enum_value(
+        "RELEVANCE", description="Search relevance; only valid together with `filter.search`."
+    )
+
+
+PRODUCT_SORT_KEYS: dict[ProductOrderField, SortKey] = {
+    ProductOrderField.PRICE: SortKey("price", Decimal),
+    ProductOrderField.NAME: SortKey("name", str),
+    ProductOrderField.CREATED_AT: SortKey("created_at", datetime),
+    ProductOrderField.UPDATED_AT: SortKey("updated_at", datetime),
+    ProductOrderField.RELEVANCE: SortKey("search_rank", float),
+}
+
+
+@strawberry.input(description="How to order products.")
+class ProductOrder:
+    field: ProductOrderField = strawberry.field(description="The sort key.")
+    direction: OrderDirection = strawberry.field(
+        default=OrderDirection.ASC, description="Ascending (default) or descending."
+    )
+
+
+@strawberry.input(description="An inclusive decimal range; either bound may be omitted.")
+class DecimalRange:
+    min: Decimal | None = strawberry.field(default=None, description="Lowest value (inclusive).")
+    max: Decimal | None = strawberry.field(default=None, description="Highest value (inclusive).")
+
+
+@strawberry.input(description="An inclusive time range; either bound may be omitted.")
+class DateTimeRange:
+    gte: datetime | None = strawberry.field(default=None, description="At or after this time.")
+    lte: datetime | None = strawberry.field(default=None, description="At or before this time.")
+
+
+@strawberry.input(description="Product filters; all given conditions must hold.")
+class ProductFilter:
+    category: relay.GlobalID | None = strawberry.field(
+        default=None, description="Only products of this category (a Category id)."
+    )
+    include_descendants: bool = strawberry.field(
+        default=False, description="With `category`: also products of all its subcategories."
+    )
+    price: DecimalRange | None = strawberry.field(default=None, description="Unit price range.")
+    in_stock: bool | None = strawberry.field(
+        default=None, description="true: orderable now; false: sold out."
+    )
+    published: bool | None = strawberry.field(
+        default=None, description="Staff only: filter by published state."
+    )
+    created_at: DateTimeRange | None = strawberry.field(
+        default=None, description="Creation time range."
+    )
+    updated_at: DateTimeRange | None = strawberry.field(
+        default=None, description="Last-change time range."
+    )
+    search: str | None = strawberry.field(
+        default=None,
+        description="Full-text search on name, SKU and description, each word as a prefix; "
+        "falls back to similar names (typos) when nothing matches. At most 200 characters.",
+    )
+
+
+@strawberry.type(name="ProductConnection", description="A page of products.")
+class ProductConnection(KeysetConnection[ProductType]):
+    keyset_name: ClassVar[str] = "Product"
+
+    @classmethod
+    def keyset_order(
+        cls,
+        *,
+        filter: ProductFilter | None = None,
+        sort: ProductOrder | None = None,
+        **kwargs: Any,
+    ) -> KeysetOrder:
+        """Default: relevance when searching, else newest first. Relevance needs a search."""
+        searching = filter is not None and filter.search is not None
+        order = sort
+        if order is None:
+            order = ProductOrder(
+                field=ProductOrderField.RELEVANCE if searching else ProductOrderField.CREATED_AT,
+                direction=OrderDirection.DESC,
+            )
+        if order.field is ProductOrderField.RELEVANCE and not searching:
+            raise BadUserInputError(
+                "Ordering by RELEVANCE needs a search: pass `filter.search`.", field="order"
+            )
+        return KeysetOrder(
+            name=f"{cls.keyset_name}:{order.field.value}:{order.direction.value}",
+            keys=(PRODUCT_SORT_KEYS[order.field], SortKey("id", int)),
+            descending=order.direction is OrderDirection.DESC,
+        )

@@ -1,0 +1,43 @@
+"""The per-request GraphQL context: the resolved viewer and the request's DataLoaders."""
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.http import HttpRequest
+from strawberry import Info
+from strawberry.dataloader import DataLoader
+from strawberry.django.context import StrawberryDjangoContext
+
+
+@dataclass
+class NexusContext(StrawberryDjangoContext):
+    """``request.user`` is resolved before execution starts, so resolvers running on the event
+    loop can read it without a database query; DataLoaders live exactly one request."""
+
+    loaders: dict[Hashable, DataLoader[Any, Any]] = field(default_factory=dict)
+
+
+def request_is_staff(request: HttpRequest) -> bool:
+    """The single staff check of the API: an authenticated, active staff user.
+
+    ``request.user`` is set by Django's authentication middleware (or the JWT middleware).
+    """
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated and user.is_active and user.is_staff)
+
+
+def viewer_is_staff(info: Info) -> bool:
+    """Whether the viewer of this GraphQL request is staff (see ``request_is_staff``)."""
+    return request_is_staff(info.context.request)
+
+
+def request_loader[LoaderT: DataLoader[Any, Any]](
+    info: Info, key: Hashable, factory: Callable[[], LoaderT]
+) -> LoaderT:
+    """The request's DataLoader for ``key``, created on first use: batching and caching never
+    outlive the request, so one viewer's visibility never leaks into another's answers."""
+    loaders = info.context.loaders
+    if key not in loaders:
+        loaders[key] = factory()
+    return loaders[key]  # type: ignore[return-value]

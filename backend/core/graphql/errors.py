@@ -1,0 +1,54 @@
+"""Client-facing GraphQL errors: every one carries a stable ``extensions.code``.
+
+Codes follow the Apollo conventions storefront clients already switch on:
+``BAD_USER_INPUT`` (the request is well-formed but an argument is wrong), ``FORBIDDEN``,
+``GRAPHQL_PARSE_FAILED``, ``GRAPHQL_VALIDATION_FAILED`` and ``INTERNAL_SERVER_ERROR``.
+"""
+
+import re
+from typing import Any
+
+from graphql import GraphQLError
+
+BAD_USER_INPUT = "BAD_USER_INPUT"
+FORBIDDEN = "FORBIDDEN"
+GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+
+# graphql-core's wording when a variable's VALUE is wrong (as opposed to a malformed document).
+_VARIABLE_VALUE_ERRORS = re.compile(r"(got|has) invalid value|of required type .* was not provided")
+
+
+class BadUserInputError(GraphQLError):
+    """An argument the client sent is invalid; ``field`` names the argument when known."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        extensions: dict[str, Any] = {"code": BAD_USER_INPUT}
+        if field is not None:
+            extensions["field"] = field
+        super().__init__(message, extensions=extensions)
+
+
+class ForbiddenError(GraphQLError):
+    """The viewer may not use this argument or read this object."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, extensions={"code": FORBIDDEN})
+
+
+def error_code_for(error: GraphQLError) -> str:
+    """The code of an error raised without one (by graphql-core or by an unexpected bug).
+
+    Request-level errors (no ``path``) come from parsing, validation or variable coercion;
+    an error with a ``path`` and a non-GraphQL cause is a server fault.
+    """
+    if error.path is None:
+        if error.message.startswith("Syntax Error"):
+            return GRAPHQL_PARSE_FAILED
+        if error.message.startswith("Variable") and _VARIABLE_VALUE_ERRORS.search(error.message):
+            return BAD_USER_INPUT
+        return GRAPHQL_VALIDATION_FAILED
+    if error.original_error is None or isinstance(error.original_error, GraphQLError):
+        return BAD_USER_INPUT
+    return INTERNAL_SERVER_ERROR

@@ -1,0 +1,50 @@
+"""The ``/graphql/`` endpoint: Strawberry's async Django view, served under ASGI."""
+
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from strawberry.django.views import AsyncGraphQLView
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+
+from backend.core.graphql.context import NexusContext, request_is_staff
+from backend.core.graphql.errors import error_code_for
+
+
+class NexusGraphQLView(AsyncGraphQLView[NexusContext, None]):
+    """Resolves the viewer before execution and gives every error an ``extensions.code``.
+
+    GraphiQL is served only where introspection is allowed (``GRAPHQL_INTROSPECTION``,
+    default ``DEBUG``): an IDE that cannot read the schema is no use, and production shows
+    neither.
+    """
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # Read per request rather than when the URLconf is built, so the setting is authoritative.
+        allowed = getattr(settings, "GRAPHQL_INTROSPECTION", settings.DEBUG)
+        return bool(allowed) and super().should_render_graphql_ide(request)
+
+    async def get_context(self, request: HttpRequest, response: HttpResponse) -> NexusContext:
+        # Evaluate the lazy ``request.user`` once, in a thread (it may query the session), so
+        # resolvers on the event loop can read it freely.
+        await sync_to_async(request_is_staff)(request)
+        return NexusContext(request=request, response=response)
+
+    async def process_result(
+        self, request: HttpRequest, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        response: dict[str, Any] = dict(await super().process_result(request, result))
+        if result.errors:
+            response["errors"] = [
+                {
+                    **formatted,
+                    "extensions": {
+                        "code": error_code_for(error),
+                        **(formatted.get("extensions") or {}),
+                    },
+                }
+                for error, formatted in zip(result.errors, response["errors"], strict=True)
+            ]
+        return response  # type: ignore[return-value]

@@ -1,0 +1,86 @@
+"""The SQL statement count of a catalog query does not depend on its page size."""
+
+from typing import Any
+
+from tests.factories import category_create, product_create
+from tests.graphql_catalog.conftest import GraphQLClient
+
+PRODUCT_PAGE = """query($n: Int!) { products(first: $n) { edges { cursor node {
+  name slug price { amount currency } inStock
+  category { name parent { name } productCount }
+} } pageInfo { hasNextPage endCursor } } }"""
+
+
+def seed_catalog(products: int) -> None:
+    """Products spread over a two-level tree, so categories and parents differ per row."""
+    roots = [category_create() for _ in range(3)]
+    leaves = [category_create(parent=roots[i % 3]) for i in range(10)]
+    for i in range(products):
+        product_create(category=leaves[i % 10])
+
+
+def statements(gql: GraphQLClient, count_queries: Any, query: str, variables: dict) -> int:
+    with count_queries() as captured:
+        gql.data(query, variables)
+    assert all("OFFSET" not in q["sql"] for q in captured.captured_queries)
+    return captured.count
+
+
+def test_product_page_costs_2_statements_at_any_page_size(
+    gql: GraphQLClient, count_queries: Any
+) -> None:
+    """1: products joined to category and parent (select_related); 2: productCount of every
+    category on the page (one correlated-subquery statement through a DataLoader)."""
+    seed_catalog(120)
+    small = statements(gql, count_queries, PRODUCT_PAGE, {"n": 1})
+    large = statements(gql, count_queries, PRODUCT_PAGE, {"n": 100})
+    assert small == large == 2
+
+
+def test_product_list_without_total_count_is_1_statement_and_2_with_it(
+    gql: GraphQLClient, count_queries: Any
+) -> None:
+    seed_catalog(30)
+    query = (
+        "query($n: Int!) { products(first: $n) { %s "
+        "nodes { name price { amount } category { name } } } }"
+    )
+    for size in (1, 30):
+        assert statements(gql, count_queries, query % "", {"n": size}) == 1
+        assert statements(gql, count_queries, query % "totalCount", {"n": size}) == 2
+
+
+def test_deep_page_costs_the_same_as_the_first_page(gql: GraphQLClient, count_queries: Any) -> None:
+    seed_catalog(30)
+    query = """query($after: String) { products(first: 5, after: $after,
+        order: {field: PRICE}) { nodes { name } pageInfo { endCursor } } }"""
+    first = gql.data(query)["products"]["pageInfo"]["endCursor"]
+    assert statements(gql, count_queries, query, {}) == 1
+    assert statements(gql, count_queries, query, {"after": first}) == 1
+
+
+def test_category_page_with_children_costs_4_statements_at_any_page_size(
+    gql: GraphQLClient, count_queries: Any
+) -> None:
+    """1: the categories; 2: every category's first children in one window-function
+    statement; 3: their totalCount in one GROUP BY; 4: productCount of all children."""
+    roots = [category_create() for _ in range(12)]
+    for root in roots:
+        for _ in range(3):
+            product_create(category=category_create(parent=root))
+    query = """query($n: Int!) { categories(first: $n, filter: {topLevelOnly: true}) { nodes {
+        name ancestors { name }
+        children(first: 2) { totalCount nodes { name parent { name } productCount } }
+    } } }"""
+    small = statements(gql, count_queries, query, {"n": 1})
+    large = statements(gql, count_queries, query, {"n": 12})
+    # ancestors of top-level categories are empty: no statement for them.
+    assert small == large == 4
+
+
+def test_nodes_of_100_products_cost_1_statement(gql: GraphQLClient, count_queries: Any) -> None:
+    seed_catalog(100)
+    query = (
+        "query($n: Int!) { products(first: $n) { nodes { name category { parent { name } } } } }"
+    )
+    assert statements(gql, count_queries, query, {"n": 100}) == 1

@@ -1,0 +1,28 @@
+"""The /graphql/ endpoint itself: GET as well as POST, GraphiQL only where allowed."""
+
+from typing import Any
+
+from django.test import Client
+
+from tests.factories import product_create
+
+
+def test_get_request_runs_a_query(db: None) -> None:
+    product_create(name="Lamp")
+    response = Client().get("/graphql/", {"query": "{ products(first: 1) { nodes { name } } }"})
+    assert response.status_code == 200
+    assert response.json()["data"]["products"]["nodes"] == [{"name": "Lamp"}]
+
+
+def test_graphiql_is_served_to_browsers_only_where_introspection_is_allowed(
+    db: None, settings: Any
+) -> None:
+    settings.GRAPHQL_INTROSPECTION = True
+    response = Client().get("/graphql/", headers={"accept": "text/html"})
+    assert response.status_code == 200
+    assert b"graphiql" in response.content.lower()
+
+    settings.GRAPHQL_INTROSPECTION = False
+    response = Client().get("/graphql/", headers={"accept": "text/html"})
+    assert b"graphiql" not in response.content.lower()
+    assert response.status_code == 400  # a GET without a query is then just a bad request
