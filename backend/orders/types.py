@@ -1,0 +1,363 @@
+"""GraphQL types of orders: ``Order``, ``OrderItem``, ``OrderEvent``, their enums and errors.
+
+Visibility: ``OrderType.get_queryset`` applies ``services.orders_visible_to``, so ``order``,
+``orders``, ``node`` and ``nodes`` all answer "not found" for another customer's order.
+
+Batching: columns and relations come through the strawberry-django optimizer (each computed
+field states what it reads); ``items`` is one prefetch for the whole page and ``events`` one
+window-function statement for every order on the page (plus one GROUP BY for ``totalCount``
+when selected), so a page of orders costs the same number of statements whatever its size.
+"""
+
+from collections import defaultdict
+from datetime import datetime
+from enum import Enum
+from functools import partial
+from typing import Annotated, Any, ClassVar
+
+import strawberry
+import strawberry_django
+from asgiref.sync import sync_to_async
+from django.db.models import Count, QuerySet
+from strawberry import Info
+from strawberry.dataloader import DataLoader
+
+from backend.accounts.permissions import viewer
+from backend.accounts.types import UserType
+from backend.catalog.types import ProductType
+from backend.core.graphql.context import request_loader
+from backend.core.graphql.ids import ModelNode
+from backend.core.graphql.money import Money
+from backend.core.graphql.pagination import (
+    KeysetConnection,
+    KeysetOrder,
+    PageWindow,
+    SortKey,
+    keyset_pages_per_parent,
+    optimize_connection,
+)
+from backend.orders import services
+from backend.orders.errors import OrderError, OrderErrorCode
+from backend.orders.models import Order, OrderEvent, OrderItem
+from backend.orders.models import OrderStatus as OrderStatusChoice
+
+_STATUS_DESCRIPTIONS: dict[OrderStatusChoice, str] = {
+    OrderStatusChoice.PENDING: "Placed, stock reserved, awaiting payment; expires if unpaid.",
+    OrderStatusChoice.PAID: "Paid; awaiting shipment.",
+    OrderStatusChoice.SHIPPED: "Handed to the carrier.",
+    OrderStatusChoice.DELIVERED: "Delivered to the customer (final).",
+    OrderStatusChoice.CANCELLED: "Cancelled by the customer or staff; stock returned (final).",
+    OrderStatusChoice.EXPIRED: "Not paid in time; stock returned (final).",
+}
+
+# Built from the model's choices, so the GraphQL enum cannot drift from the database values;
+# a status without a description fails here, at import.
+OrderStatus = strawberry.enum(
+    Enum("OrderStatus", {status.value: status.value for status in OrderStatusChoice}),  # type: ignore[misc]
+    name="OrderStatus",
+    description="Where an order is in its process. PENDING -> PAID | CANCELLED | EXPIRED; "
+    "PAID -> SHIPPED | CANCELLED; SHIPPED -> DELIVERED.",
+)
+for _value in OrderStatus.__strawberry_definition__.values:  # type: ignore[attr-defined]
+    _value.description = _STATUS_DESCRIPTIONS[OrderStatusChoice(_value.value)]
+
+_ERROR_CODE_DESCRIPTIONS: dict[OrderErrorCode, str] = {
+    OrderErrorCode.EMPTY_ORDER: "The order has no lines.",
+    OrderErrorCode.QUANTITY_INVALID: "A quantity is below 1 or above the per-line maximum.",
+    OrderErrorCode.DUPLICATE_PRODUCT: "A product appears on two lines; add the quantities.",
+    OrderErrorCode.TOO_MANY_ITEMS: "More lines than an order may have (ORDER_MAX_LINES).",
+    OrderErrorCode.PRODUCT_UNAVAILABLE: "A product does not exist or is not published.",
+    OrderErrorCode.INSUFFICIENT_STOCK: "Not enough units in stock; `available` says how many.",
+    OrderErrorCode.AMOUNT_TOO_LARGE: "The order total exceeds the largest storable amount.",
+    OrderErrorCode.IDEMPOTENCY_KEY_INVALID: "The idempotency key is empty or too long.",
+    OrderErrorCode.IDEMPOTENCY_KEY_REUSED: "The idempotency key was used for a different order.",
+    OrderErrorCode.ORDER_TRANSITION_INVALID: "The order's status does not allow this change; "
+    "`from` and `to` name the refused move.",
+    OrderErrorCode.NOT_FOUND: "No order with this id is visible to the viewer.",
+    OrderErrorCode.PERMISSION_DENIED: "Never in a payload: the API reports this as a "
+    "top-level FORBIDDEN error.",
+}
+
+OrderErrorCodeEnum = strawberry.enum(
+    Enum("OrderErrorCode", {code.value: code.value for code in OrderErrorCode}),  # type: ignore[misc]
+    name="OrderErrorCode",
+    description="Why an order mutation was refused.",
+)
+for _value in OrderErrorCodeEnum.__strawberry_definition__.values:  # type: ignore[attr-defined]
+    _value.description = _ERROR_CODE_DESCRIPTIONS[OrderErrorCode(_value.value)]
+
+EVENT_ORDER = KeysetOrder(name="OrderEvent:ID:ASC", keys=(SortKey("id", int),), descending=False)
+ORDER_ORDER = KeysetOrder(
+    name="Order:CREATED_AT:DESC",
+    keys=(SortKey("created_at", datetime), SortKey("id", int)),
+    descending=True,
+)
+
+FirstArgument = Annotated[
+    int | None, strawberry.argument(description="Page forwards: how many items (1..100).")
+]
+AfterArgument = Annotated[
+    str | None, strawberry.argument(description="Page forwards from this cursor (exclusive).")
+]
+LastArgument = Annotated[
+    int | None, strawberry.argument(description="Page backwards: how many items (1..100).")
+]
+BeforeArgument = Annotated[
+    str | None, strawberry.argument(description="Page backwards from this cursor (exclusive).")
+]
+
+
+def _status(value: str | None) -> Any:
+    return None if value is None else OrderStatus(value)
+
+
+@strawberry_django.type(
+    OrderItem,
+    name="OrderItem",
+    description="One line of an order: what was bought, as it was at purchase time.",
+)
+class OrderItemType(ModelNode):
+    product_name: strawberry.auto = strawberry_django.field(
+        description="The product's name when the order was placed."
+    )
+    product_sku: strawberry.auto = strawberry_django.field(
+        description="The product's SKU when the order was placed."
+    )
+    quantity: strawberry.auto = strawberry_django.field(description="Units ordered.")
+    product: ProductType | None = strawberry_django.field(
+        description="The product now; null if it was deleted or is no longer visible to the "
+        "viewer. The snapshot fields stay correct either way."
+    )
+
+    @strawberry_django.field(
+        only=["unit_price", "order__currency"],
+        select_related=["order"],
+        description="Price of one unit at purchase time, in the order's currency.",
+    )
+    def unit_price(self, root: OrderItem) -> Money:
+        return Money(amount=root.unit_price, currency=root.order.currency)
+
+    @strawberry_django.field(
+        only=["line_total", "order__currency"],
+        select_related=["order"],
+        description="Unit price times quantity, in the order's currency.",
+    )
+    def line_total(self, root: OrderItem) -> Money:
+        return Money(amount=root.line_total, currency=root.order.currency)
+
+    @classmethod
+    def get_queryset(cls, queryset: QuerySet[OrderItem], info: Info, **kwargs: Any) -> QuerySet:
+        """Items are visible exactly when their order is (``node(id)`` included)."""
+        return queryset.filter(order__in=services.orders_visible_to(viewer(info)))
+
+
+@strawberry_django.type(
+    OrderEvent,
+    name="OrderEvent",
+    description="One status change of an order, in the order's audit log.",
+)
+class OrderEventType(ModelNode):
+    note: strawberry.auto = strawberry_django.field(
+        description="Why it happened, when recorded (for example the payment reference)."
+    )
+    created_at: strawberry.auto = strawberry_django.field(description="When it happened.")
+    actor: UserType | None = strawberry_django.field(
+        description="Who made the change; null for the system (payment, expiry) or when the "
+        "viewer may not see that user (customers see only themselves)."
+    )
+
+    @strawberry_django.field(
+        only=["from_status"], description="The status before; null for the order's creation."
+    )
+    def from_status(self, root: OrderEvent) -> OrderStatus | None:  # type: ignore[valid-type]
+        return _status(root.from_status)
+
+    @strawberry_django.field(only=["to_status"], description="The status after.")
+    def to_status(self, root: OrderEvent) -> OrderStatus:  # type: ignore[valid-type]
+        return _status(root.to_status)
+
+    @classmethod
+    def get_queryset(cls, queryset: QuerySet[OrderEvent], info: Info, **kwargs: Any) -> QuerySet:
+        """Events are visible exactly when their order is (``node(id)`` included)."""
+        return queryset.filter(order__in=services.orders_visible_to(viewer(info)))
+
+
+@strawberry.type(name="OrderEventConnection", description="A page of order events, oldest first.")
+class OrderEventConnection(KeysetConnection[OrderEventType]):
+    keyset_name: ClassVar[str] = "OrderEvent"
+
+    @classmethod
+    def keyset_order(cls, **kwargs: Any) -> KeysetOrder:
+        return EVENT_ORDER
+
+
+@strawberry_django.type(
+    Order,
+    name="Order",
+    description="A customer's order. Visible only to its customer and to staff.",
+)
+class OrderType(ModelNode):
+    number: strawberry.auto = strawberry_django.field(
+        description="The public order number (unique, increasing, not the id)."
+    )
+    email: strawberry.auto = strawberry_django.field(
+        description="Where order emails go (the customer's email when the order was placed)."
+    )
+    currency: strawberry.auto = strawberry_django.field(
+        description="ISO 4217 currency code of every amount of the order."
+    )
+    created_at: strawberry.auto = strawberry_django.field(description="When it was placed.")
+    updated_at: strawberry.auto = strawberry_django.field(description="When it last changed.")
+    customer: UserType = strawberry_django.field(description="Who placed it.")
+    # A list, not a connection: order_place refuses more than ORDER_MAX_LINES lines (50 by
+    # default), so the list is bounded at write time, and every storefront shows all lines.
+    items: list[OrderItemType] = strawberry_django.field(
+        description="The order's lines in the order the customer gave them; at most "
+        "ORDER_MAX_LINES (50 by default), so not paginated."
+    )
+
+    @strawberry_django.field(only=["status"], description="The current status.")
+    def status(self, root: Order) -> OrderStatus:  # type: ignore[valid-type]
+        return _status(root.status)
+
+    @strawberry_django.field(only=["subtotal", "currency"], description="Sum of the line totals.")
+    def subtotal(self, root: Order) -> Money:
+        return Money(amount=root.subtotal, currency=root.currency)
+
+    @strawberry_django.field(only=["total", "currency"], description="The amount to pay.")
+    def total(self, root: Order) -> Money:
+        return Money(amount=root.total, currency=root.currency)
+
+    @strawberry_django.field(
+        only=["status"],
+        description="The statuses this order may move to next (at most three), from the order "
+        "process; empty once it is DELIVERED, CANCELLED or EXPIRED.",
+    )
+    def next_statuses(self, root: Order) -> list[OrderStatus]:  # type: ignore[valid-type]
+        return [_status(status) for status in services.order_next_statuses(root)]
+
+    @strawberry_django.field(only=["id"], description="The status changes, oldest first.")
+    async def events(
+        self,
+        root: Order,
+        info: Info,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
+    ) -> OrderEventConnection:
+        window = PageWindow.from_arguments(
+            order=EVENT_ORDER, first=first, last=last, after=after, before=before
+        )
+        # The parent order is already visible; optimize the events' own selection (actor...).
+        events = optimize_connection(OrderEvent.objects.all(), info)
+
+        async def load(order_ids: list[int]) -> list[OrderEventConnection]:
+            pages = await sync_to_async(_event_pages)(events, order_ids, window)
+            return [
+                OrderEventConnection.from_rows(
+                    rows,
+                    order=EVENT_ORDER,
+                    window=window,
+                    count_total=partial(_events_count, info, order_id),
+                )
+                for order_id, rows in zip(order_ids, pages, strict=True)
+            ]
+
+        loader = request_loader(info, ("order_events", window), lambda: DataLoader(load))
+        return await loader.load(root.pk)
+
+    @classmethod
+    def get_queryset(cls, queryset: QuerySet[Order], info: Info, **kwargs: Any) -> QuerySet:
+        """The one visibility rule for ``order``, ``orders``, ``node`` and ``nodes``: staff see
+        every order, a customer their own, anonymous none. Another customer's order is simply
+        not found, never "forbidden": its existence is not theirs to learn."""
+        # ``&`` merges the rule's WHERE into this queryset (no subquery), so the customer's
+        # list can walk orders_order_customer_idx in keyset order.
+        return queryset & services.orders_visible_to(viewer(info))
+
+
+def _event_pages(
+    events: QuerySet[OrderEvent], order_ids: list[int], window: PageWindow
+) -> list[list[OrderEvent]]:
+    """One page of events for each order, all in ONE statement."""
+    rows = keyset_pages_per_parent(
+        events.filter(order_id__in=order_ids),
+        parent_field="order_id",
+        order=EVENT_ORDER,
+        window=window,
+    )
+    by_order: dict[int, list[OrderEvent]] = defaultdict(list)
+    for row in rows:
+        by_order[row.order_id].append(row)  # type: ignore[attr-defined]
+    return [by_order[pk] for pk in order_ids]
+
+
+async def _events_count(info: Info, order_id: int) -> int:
+    """``events.totalCount``: one GROUP BY for every order on the page, when selected."""
+
+    async def load(order_ids: list[int]) -> list[int]:
+        counts = await sync_to_async(_event_counts)(order_ids)
+        return [counts.get(pk, 0) for pk in order_ids]
+
+    loader = request_loader(info, "order_events_count", lambda: DataLoader(load))
+    return await loader.load(order_id)
+
+
+def _event_counts(order_ids: list[int]) -> dict[int, int]:
+    rows = (
+        OrderEvent.objects.filter(order_id__in=order_ids)
+        .values("order_id")
+        .annotate(count=Count("id"))
+        .values_list("order_id", "count")
+    )
+    return dict(rows)
+
+
+@strawberry.type(name="OrderConnection", description="A page of orders, newest first.")
+class OrderConnection(KeysetConnection[OrderType]):
+    keyset_name: ClassVar[str] = "Order"
+
+    @classmethod
+    def keyset_order(cls, **kwargs: Any) -> KeysetOrder:
+        return ORDER_ORDER
+
+
+@strawberry.type(name="OrderError", description="A business failure of an order mutation.")
+class OrderErrorType:
+    field: str | None = strawberry.field(
+        description="The input path at fault, e.g. `lines.2.quantity`; null when the request "
+        "as a whole was refused."
+    )
+    message: str = strawberry.field(description="Human-readable explanation, in English.")
+    code: OrderErrorCodeEnum = strawberry.field(description="Machine-readable reason.")  # type: ignore[valid-type]
+    available: int | None = strawberry.field(
+        description="Units in stock; set with INSUFFICIENT_STOCK only."
+    )
+    from_: OrderStatus | None = strawberry.field(  # type: ignore[valid-type]
+        name="from", description="The order's status; set with ORDER_TRANSITION_INVALID only."
+    )
+    to: OrderStatus | None = strawberry.field(  # type: ignore[valid-type]
+        description="The refused target status; set with ORDER_TRANSITION_INVALID only."
+    )
+
+    @classmethod
+    def from_error(cls, error: OrderError) -> "OrderErrorType":
+        return cls(
+            field=error.field,
+            message=error.message,
+            code=OrderErrorCodeEnum(error.code.value),
+            available=error.available,
+            from_=_status(error.from_status),
+            to=_status(error.to_status),
+        )
+
+
+@strawberry.type(description="Result of an order mutation.")
+class OrderPayload:
+    order: OrderType | None = strawberry.field(
+        description="The order after the change; null on failure."
+    )
+    errors: list[OrderErrorType] = strawberry.field(
+        description="Business failures; empty on success (at most one)."
+    )
