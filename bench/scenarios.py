@@ -1,0 +1,240 @@
+"""The benchmark scenarios: each a GraphQL operation as a storefront sends it, plus the
+hand-written floor (one SQL statement, PostgreSQL builds the same JSON with ``json_agg``).
+
+The floor answers the same request body (``{"query", "variables"}``) with the same
+``data`` shape: same nodes, same fields, same order. It applies the same visibility rule
+(published only, the viewer is anonymous) and the same keyset pagination. Global ids are
+computed in SQL the way Strawberry encodes them; cursors are opaque strings in both.
+"""
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+# The fields of one product in a list page: what a product card shows.
+_PRODUCT_CARD = """
+    edges {
+      cursor
+      node { id name slug price { amount currency } category { id name } }
+    }
+    pageInfo { hasNextPage endCursor }
+"""
+
+LIST_QUERY = (
+    "query ProductListPage($first: Int!, $after: String) {\n"
+    "  products(first: $first, after: $after) {" + _PRODUCT_CARD + "  }\n}\n"
+)
+FILTERED_QUERY = (
+    "query ProductListFiltered($first: Int!, $category: ID!, $min: Decimal, $max: Decimal) {\n"
+    "  products(\n"
+    "    first: $first\n"
+    "    filter: {\n"
+    "      category: $category, includeDescendants: true, price: { min: $min, max: $max }\n"
+    "    }\n"
+    "    order: { field: PRICE, direction: ASC }\n"
+    "  ) {" + _PRODUCT_CARD + "  }\n}\n"
+)
+SEARCH_QUERY = (
+    "query ProductSearch($first: Int!, $search: String!) {\n"
+    "  products(first: $first, filter: { search: $search }) {" + _PRODUCT_CARD + "  }\n}\n"
+)
+DETAIL_QUERY = """query ProductDetail($slug: String!) {
+  product(slug: $slug) {
+    id name slug sku description
+    price { amount currency }
+    inStock
+    category { id name slug ancestors { id name slug } }
+  }
+}
+"""
+
+
+def _global_id(type_name: str, column: str) -> str:
+    # Strawberry's relay GlobalID: standard base64 of "<Type>:<pk>" (short: no line breaks).
+    return f"encode(convert_to('{type_name}:' || {column}, 'UTF8'), 'base64')"
+
+
+def _cursor(order_name: str, key_column: str) -> str:
+    # An opaque urlsafe-base64 JSON cursor, like the API's (PostgreSQL's base64 wraps lines
+    # every 76 characters: the newlines are dropped).
+    payload = (
+        f"json_build_object('o', '{order_name}', 'k', json_build_array({key_column}, p.id))::text"
+    )
+    return f"translate(encode(convert_to({payload}, 'UTF8'), 'base64'), E'+/\\n', '-_')"
+
+
+def _connection_sql(*, where: str, order_by: str, cursor: str, root_field: str) -> str:
+    """One statement: the page (size + 1 look-ahead row) in a CTE, aggregated to JSON."""
+    return f"""
+WITH page AS (
+  SELECT p.id, p.name, p.slug, p.price, c.id AS category_id, c.name AS category_name,
+         {cursor} AS cursor,
+         row_number() OVER (ORDER BY {order_by}) AS position
+  FROM catalog_product p JOIN catalog_category c ON c.id = p.category_id
+  WHERE {where}
+  ORDER BY {order_by}
+  LIMIT %(size)s::int + 1
+)
+SELECT json_build_object('data', json_build_object('{root_field}', json_build_object(
+  'edges', COALESCE(json_agg(json_build_object(
+      'cursor', cursor,
+      'node', json_build_object(
+        'id', {_global_id("Product", "id")},
+        'name', name,
+        'slug', slug,
+        'price', json_build_object('amount', price::text, 'currency', %(currency)s::text),
+        'category', json_build_object('id', {_global_id("Category", "category_id")},
+                                      'name', category_name)))
+    ORDER BY position) FILTER (WHERE position <= %(size)s::int), '[]'),
+  'pageInfo', json_build_object(
+    'hasNextPage', count(*) > %(size)s::int,
+    'endCursor',
+      (array_agg(cursor ORDER BY position DESC) FILTER (WHERE position <= %(size)s::int))[1])
+)))::text
+FROM page
+"""
+
+
+def _decode_cursor(cursor: str | None) -> list[Any] | None:
+    """The key values of an API cursor (the floor accepts the API's own cursors)."""
+    if not cursor:
+        return None
+    return json.loads(base64.urlsafe_b64decode(cursor.encode()))["k"]
+
+
+def _pk_of(global_id: str) -> int:
+    return int(base64.b64decode(global_id).decode().split(":", 1)[1])
+
+
+def _list_params(variables: dict[str, Any]) -> dict[str, Any]:
+    after = _decode_cursor(variables.get("after"))
+    return {
+        "size": variables["first"],
+        "after_key": after[0] if after else None,
+        "after_id": after[1] if after else None,
+    }
+
+
+def _filtered_params(variables: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "size": variables["first"],
+        "category": _pk_of(variables["category"]),
+        "min": variables.get("min"),
+        "max": variables.get("max"),
+    }
+
+
+def _search_params(variables: dict[str, Any]) -> dict[str, Any]:
+    # The API's prefix semantics: every word must match as a prefix.
+    terms = variables["search"].split()
+    return {"size": variables["first"], "tsquery": " & ".join(f"{t}:*" for t in terms)}
+
+
+def _detail_params(variables: dict[str, Any]) -> dict[str, Any]:
+    return {"slug": variables["slug"]}
+
+
+DETAIL_SQL = f"""
+SELECT json_build_object('data', json_build_object('product', (
+  SELECT json_build_object(
+    'id', {_global_id("Product", "p.id")},
+    'name', p.name, 'slug', p.slug, 'sku', p.sku, 'description', p.description,
+    'price', json_build_object('amount', p.price::text, 'currency', %(currency)s::text),
+    'inStock', p.stock_quantity > 0,
+    'category', json_build_object(
+      'id', {_global_id("Category", "c.id")}, 'name', c.name, 'slug', c.slug,
+      'ancestors', COALESCE((
+        SELECT json_agg(json_build_object(
+                 'id', {_global_id("Category", "a.id")}, 'name', a.name, 'slug', a.slug)
+               ORDER BY length(a.path))
+        FROM catalog_category a
+        WHERE c.path LIKE a.path || '%%' AND a.id <> c.id), '[]')))
+  FROM catalog_product p JOIN catalog_category c ON c.id = p.category_id
+  WHERE p.slug = %(slug)s AND p.is_published)))::text
+"""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One benchmark request: ``variables`` are filled in by the harness from the data."""
+
+    key: str
+    title: str
+    query: str
+    baseline_sql: str
+    baseline_params: Callable[[dict[str, Any]], dict[str, Any]]
+
+
+SCENARIOS: dict[str, Scenario] = {
+    scenario.key: scenario
+    for scenario in (
+        Scenario(
+            key="a",
+            title="product list page (first 20, category, price)",
+            query=LIST_QUERY,
+            baseline_sql=_connection_sql(
+                where="p.is_published AND (%(after_key)s::timestamptz IS NULL"
+                " OR (p.created_at, p.id) < (%(after_key)s::timestamptz, %(after_id)s::bigint))",
+                order_by="p.created_at DESC, p.id DESC",
+                cursor=_cursor("Product:CREATED_AT:DESC", "p.created_at"),
+                root_field="products",
+            ),
+            baseline_params=_list_params,
+        ),
+        Scenario(
+            key="b",
+            title="category subtree + price range, by price",
+            query=FILTERED_QUERY,
+            baseline_sql=_connection_sql(
+                where="p.is_published"
+                " AND c.path LIKE (SELECT path FROM catalog_category WHERE id = %(category)s)"
+                " || '%%'"
+                " AND (%(min)s::numeric IS NULL OR p.price >= %(min)s::numeric)"
+                " AND (%(max)s::numeric IS NULL OR p.price <= %(max)s::numeric)",
+                order_by="p.price, p.id",
+                cursor=_cursor("Product:PRICE:ASC", "p.price::text"),
+                root_field="products",
+            ),
+            baseline_params=_filtered_params,
+        ),
+        Scenario(
+            key="c",
+            title="deep page (cursor after row N/2)",
+            query=LIST_QUERY,
+            baseline_sql="",  # same statement as (a), with the cursor's bound
+            baseline_params=_list_params,
+        ),
+        Scenario(
+            key="d",
+            title="full-text search (first 20, by relevance)",
+            query=SEARCH_QUERY,
+            baseline_sql=_connection_sql(
+                where="p.is_published AND p.search_vector @@ to_tsquery('english', %(tsquery)s)",
+                order_by="ts_rank(p.search_vector, to_tsquery('english', %(tsquery)s)) DESC,"
+                " p.id DESC",
+                cursor=_cursor(
+                    "Product:RELEVANCE:DESC",
+                    "ts_rank(p.search_vector, to_tsquery('english', %(tsquery)s))",
+                ),
+                root_field="products",
+            ),
+            baseline_params=_search_params,
+        ),
+        Scenario(
+            key="e",
+            title="product detail by slug (with breadcrumbs)",
+            query=DETAIL_QUERY,
+            baseline_sql=DETAIL_SQL,
+            baseline_params=_detail_params,
+        ),
+    )
+}
+
+
+def baseline_statement(key: str, variables: dict[str, Any], currency: str) -> tuple[str, dict]:
+    """The floor's one SQL statement and its parameters for scenario ``key``."""
+    scenario = SCENARIOS[key]
+    sql = scenario.baseline_sql or SCENARIOS["a"].baseline_sql
+    return sql, {**scenario.baseline_params(variables), "currency": currency}
