@@ -1,0 +1,506 @@
+"""REST views for the catalog: thin over ``backend.catalog.services`` (every rule lives there)."""
+
+from decimal import Decimal
+from typing import Any
+
+import django_filters
+from django.conf import settings
+from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from backend.accounts.permissions import is_staff_user
+from backend.catalog import services
+from backend.catalog.errors import CatalogError, CatalogErrorCode
+from backend.catalog.models import Category, Product
+from backend.core.rest import Requires, problem_example, problem_responses, requirement_text
+
+# --- Money ----------------------------------------------------------------------------------
+
+
+class MoneySerializer(serializers.Serializer):
+    amount = serializers.DecimalField(
+        max_digits=None,  # the service decides (PRICE_INVALID), as for GraphQL
+        decimal_places=None,
+        coerce_to_string=True,
+        help_text='A decimal string, e.g. "12.50".',
+    )
+    currency = serializers.CharField(help_text="ISO 4217 code; only the store currency.")
+
+
+@extend_schema_field(MoneySerializer)
+class MoneyField(serializers.Field):
+    """``{"amount": "12.50", "currency": "USD"}``: a decimal string, never a float."""
+
+    def to_representation(self, value: Decimal) -> dict[str, str]:
+        return {"amount": f"{value:.2f}", "currency": settings.STORE_CURRENCY}
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        money = MoneySerializer(data=data)
+        money.is_valid(raise_exception=True)
+        if money.validated_data["currency"].upper() != settings.STORE_CURRENCY:
+            raise serializers.ValidationError(
+                {"currency": [f"The store sells in {settings.STORE_CURRENCY} only."]}
+            )
+        return money.validated_data["amount"]
+
+
+# --- Serializers ----------------------------------------------------------------------------
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    parent = serializers.IntegerField(source="parent_id", allow_null=True, read_only=True)
+    depth = serializers.IntegerField(read_only=True, help_text="0 for a top-level category.")
+
+    class Meta:
+        model = Category
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "description",
+            "parent",
+            "position",
+            "path",
+            "depth",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class CategoryWriteSerializer(serializers.Serializer):
+    """Shapes only; lengths, uniqueness and cycles are checked by the services."""
+
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    description = serializers.CharField(required=False, allow_blank=True)
+    parent = serializers.IntegerField(
+        required=False, allow_null=True, help_text="Parent category id; null: top level."
+    )
+    position = serializers.IntegerField(required=False, min_value=0)
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    price = MoneyField()
+    category = serializers.IntegerField(source="category_id", read_only=True)
+    in_stock = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Product
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "sku",
+            "description",
+            "price",
+            "stock_quantity",
+            "in_stock",
+            "category",
+            "is_published",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ProductWriteSerializer(serializers.Serializer):
+    """Shapes only; every catalog rule is the service's (SKU_TAKEN, PRICE_INVALID, ...)."""
+
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    sku = serializers.CharField()
+    description = serializers.CharField(required=False, allow_blank=True)
+    price = MoneyField()
+    category = serializers.IntegerField(help_text="Category id.")
+    stock_quantity = serializers.IntegerField(
+        required=False, help_text="Initial stock (create only; later use stock-adjust)."
+    )
+    is_published = serializers.BooleanField(required=False)
+
+
+class StockAdjustSerializer(serializers.Serializer):
+    delta = serializers.IntegerField(help_text="Units to add; negative removes.")
+
+
+# --- Categories -----------------------------------------------------------------------------
+
+
+_CATEGORY_PERMISSIONS: dict[str, str] = {
+    "create": "catalog.add_category",
+    "partial_update": "catalog.change_category",
+    "destroy": "catalog.delete_category",
+}
+_CATEGORY_EXAMPLE = OpenApiExample(
+    "Category",
+    value={"name": "Shoes", "slug": "shoes", "description": "", "parent": None, "position": 0},
+    request_only=True,
+)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List categories",
+        description="Every category in tree order (by path), cursor-paginated. "
+        + requirement_text(None),
+        responses={200: CategorySerializer(many=True), **problem_responses(400)},
+    ),
+    retrieve=extend_schema(
+        summary="Get a category by id or slug",
+        description="`{id_or_slug}` is a numeric id or a slug. " + requirement_text(None),
+        parameters=[
+            OpenApiParameter("id_or_slug", OpenApiTypes.STR, OpenApiParameter.PATH),
+        ],
+        responses={200: CategorySerializer, **problem_responses(404)},
+    ),
+    create=extend_schema(
+        summary="Create a category",
+        description=requirement_text(_CATEGORY_PERMISSIONS["create"]),
+        request=CategoryWriteSerializer,
+        examples=[_CATEGORY_EXAMPLE],
+        responses={
+            201: CategorySerializer,
+            **problem_responses(
+                400,
+                401,
+                403,
+                409,
+                examples=[problem_example(409, "SLUG_TAKEN", "Slug already exists.", "slug")],
+            ),
+        },
+    ),
+    partial_update=extend_schema(
+        summary="Update a category",
+        description="Changes the given fields; `parent` moves the whole subtree. "
+        + requirement_text(_CATEGORY_PERMISSIONS["partial_update"]),
+        parameters=[
+            OpenApiParameter("id_or_slug", OpenApiTypes.STR, OpenApiParameter.PATH),
+        ],
+        request=CategoryWriteSerializer(partial=True),
+        examples=[OpenApiExample("Rename", value={"name": "Footwear"}, request_only=True)],
+        responses={
+            200: CategorySerializer,
+            **problem_responses(
+                400,
+                401,
+                403,
+                404,
+                409,
+                examples=[
+                    problem_example(
+                        400,
+                        "CATEGORY_CYCLE",
+                        "A category cannot move under itself.",
+                        "parent",
+                    )
+                ],
+            ),
+        },
+    ),
+    destroy=extend_schema(
+        summary="Delete an empty category",
+        description=requirement_text(_CATEGORY_PERMISSIONS["destroy"]),
+        parameters=[
+            OpenApiParameter("id_or_slug", OpenApiTypes.STR, OpenApiParameter.PATH),
+        ],
+        responses={
+            204: None,
+            **problem_responses(
+                401,
+                403,
+                404,
+                409,
+                examples=[
+                    problem_example(
+                        409, "CATEGORY_NOT_EMPTY", "A category with products cannot be deleted."
+                    )
+                ],
+            ),
+        },
+    ),
+)
+class CategoryViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Category]
+):
+    serializer_class = CategorySerializer
+    lookup_field = "id_or_slug"
+    lookup_value_regex = "[^/]+"
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Category]:
+        return services.category_list()
+
+    def cursor_ordering(self, request: Request) -> tuple[str, ...]:
+        return ("path",)  # unique and indexed: tree order, parents before children
+
+    def get_permissions(self) -> list[BasePermission]:
+        permission = _CATEGORY_PERMISSIONS.get(self.action or "")
+        return [Requires.of(permission)()] if permission else [AllowAny()]
+
+    def get_object(self) -> Category:
+        key = self.kwargs["id_or_slug"]
+        lookup = {"pk": int(key)} if key.isdigit() else {"slug": key}
+        category = self.get_queryset().filter(**lookup).first()
+        if category is None:
+            raise CatalogError(
+                CatalogErrorCode.NOT_FOUND, "No category with this id exists.", field="id"
+            )
+        return category
+
+    def create(self, request: Request) -> Response:
+        data = _valid(CategoryWriteSerializer(data=request.data))
+        category = services.category_create(**_with_references(data, parent=Category))
+        return Response(CategorySerializer(category).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, id_or_slug: str) -> Response:
+        data = _valid(CategoryWriteSerializer(data=request.data, partial=True))
+        category = services.category_update(
+            category=self.get_object(), **_with_references(data, parent=Category)
+        )
+        return Response(CategorySerializer(category).data)
+
+    def destroy(self, request: Request, id_or_slug: str) -> Response:
+        services.category_delete(category=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _valid(serializer: serializers.Serializer) -> dict[str, Any]:
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _with_references(data: dict[str, Any], **references: type[Category]) -> dict[str, Any]:
+    """Ids of referenced rows as unsaved instances: the service locks them and answers
+    NOT_FOUND on that field when they do not exist, so no extra lookup here."""
+    for field, model in references.items():
+        if field in data:
+            data[field] = None if data[field] is None else model(pk=data[field])
+    return data
+
+
+# --- Products -------------------------------------------------------------------------------
+
+
+class ProductFilterSet(django_filters.FilterSet):
+    """Validates the query string; the filtering itself is ``services.product_list``."""
+
+    category = django_filters.NumberFilter(
+        help_text="Category id; products of its whole subtree (descendants included)."
+    )
+    price_min = django_filters.NumberFilter(help_text="Lowest price, inclusive.")
+    price_max = django_filters.NumberFilter(help_text="Highest price, inclusive.")
+    # A choice, not BooleanFilter: that one silently ignores values it cannot read ("maybe").
+    in_stock = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")],
+        help_text="true: stock > 0; false: sold out.",
+    )
+    search = django_filters.CharFilter(
+        help_text="Full-text search over name, SKU and description (prefix matches; typo "
+        "tolerant on names)."
+    )
+
+    class Meta:
+        model = Product
+        fields: list[str] = []
+
+    def filter_queryset(self, queryset: QuerySet[Product]) -> QuerySet[Product]:
+        given = {k: v for k, v in self.form.cleaned_data.items() if v is not None and v != ""}
+        products = services.product_list(
+            category_id=int(given["category"]) if "category" in given else None,
+            include_descendants=True,
+            price_min=given.get("price_min"),
+            price_max=given.get("price_max"),
+            in_stock=given["in_stock"] == "true" if "in_stock" in given else None,
+            search=given.get("search"),
+        )
+        return products
+
+
+# ?ordering= value -> keyset ordering; each ends in the unique id so pages are stable.
+PRODUCT_ORDERINGS: dict[str, tuple[str, str]] = {
+    "created": ("created_at", "id"),
+    "-created": ("-created_at", "-id"),
+    "price": ("price", "id"),
+    "-price": ("-price", "-id"),
+    "name": ("name", "id"),
+    "-name": ("-name", "-id"),
+}
+DEFAULT_PRODUCT_ORDERING = "-created"
+
+_PRODUCT_PERMISSIONS: dict[str, str] = {
+    "create": "catalog.add_product",
+    "partial_update": "catalog.change_product",
+    "destroy": "catalog.delete_product",
+    "stock_adjust": "catalog.change_product",
+}
+_PRODUCT_EXAMPLE = OpenApiExample(
+    "Product",
+    value={
+        "name": "Trail shoe",
+        "slug": "trail-shoe",
+        "sku": "TS-001",
+        "description": "Grippy.",
+        "price": {"amount": "89.90", "currency": "USD"},
+        "category": 1,
+        "stock_quantity": 10,
+        "is_published": True,
+    },
+    request_only=True,
+)
+_VISIBILITY = "Unpublished products are visible to staff only. "
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List products",
+        description=_VISIBILITY + requirement_text(None),
+        parameters=[
+            OpenApiParameter(
+                "ordering",
+                OpenApiTypes.STR,
+                enum=list(PRODUCT_ORDERINGS),
+                description=f"Sort key; default `{DEFAULT_PRODUCT_ORDERING}`. Ties break by id.",
+            )
+        ],
+        responses={200: ProductSerializer(many=True), **problem_responses(400)},
+    ),
+    retrieve=extend_schema(
+        summary="Get a product",
+        description=_VISIBILITY + requirement_text(None),
+        responses={200: ProductSerializer, **problem_responses(404)},
+    ),
+    create=extend_schema(
+        summary="Create a product",
+        description=requirement_text(_PRODUCT_PERMISSIONS["create"]),
+        request=ProductWriteSerializer,
+        examples=[_PRODUCT_EXAMPLE],
+        responses={
+            201: ProductSerializer,
+            **problem_responses(
+                400,
+                401,
+                403,
+                409,
+                examples=[
+                    problem_example(400, "PRICE_INVALID", "Ensure this value is >= 0.", "price"),
+                    problem_example(409, "SKU_TAKEN", "SKU already exists.", "sku"),
+                ],
+            ),
+        },
+    ),
+    partial_update=extend_schema(
+        summary="Update a product",
+        description="Changes the given fields (stock: use stock-adjust). "
+        + requirement_text(_PRODUCT_PERMISSIONS["partial_update"]),
+        request=ProductWriteSerializer(partial=True),
+        examples=[
+            OpenApiExample(
+                "Reprice",
+                value={"price": {"amount": "79.90", "currency": "USD"}},
+                request_only=True,
+            )
+        ],
+        responses={200: ProductSerializer, **problem_responses(400, 401, 403, 404, 409)},
+    ),
+    destroy=extend_schema(
+        summary="Delete a product",
+        description="Order history keeps its lines. "
+        + requirement_text(_PRODUCT_PERMISSIONS["destroy"]),
+        responses={204: None, **problem_responses(401, 403, 404)},
+    ),
+    stock_adjust=extend_schema(
+        summary="Adjust a product's stock",
+        description="Adds `delta` units (negative removes) atomically; stock never goes below "
+        "zero. " + requirement_text(_PRODUCT_PERMISSIONS["stock_adjust"]),
+        request=StockAdjustSerializer,
+        examples=[OpenApiExample("Receive 5", value={"delta": 5}, request_only=True)],
+        responses={
+            200: ProductSerializer,
+            **problem_responses(
+                400,
+                401,
+                403,
+                404,
+                409,
+                examples=[
+                    problem_example(
+                        409, "INSUFFICIENT_STOCK", "Only 2 units are in stock.", "delta"
+                    )
+                ],
+            ),
+        },
+    ),
+)
+class ProductViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Product]
+):
+    serializer_class = ProductSerializer
+    # Read by drf-spectacular to document the filters; filter_queryset below applies them.
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ProductFilterSet
+    lookup_value_regex = r"\d+"
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Product]:
+        return services.product_visible(
+            products=Product.objects.all(), include_unpublished=is_staff_user(self.request.user)
+        )
+
+    def filter_queryset(self, queryset: QuerySet[Product]) -> QuerySet[Product]:
+        if self.action != "list":
+            return queryset  # filters apply to the list only
+        filterset = ProductFilterSet(self.request.query_params, queryset=Product.objects.none())
+        if not filterset.is_valid():
+            raise serializers.ValidationError(filterset.errors)
+        return services.product_visible(
+            products=filterset.filter_queryset(Product.objects.all()),
+            include_unpublished=is_staff_user(self.request.user),
+        )
+
+    def cursor_ordering(self, request: Request) -> tuple[str, ...]:
+        key = request.query_params.get("ordering", DEFAULT_PRODUCT_ORDERING)
+        if key not in PRODUCT_ORDERINGS:
+            raise serializers.ValidationError(
+                {"ordering": [f"Must be one of: {', '.join(PRODUCT_ORDERINGS)}."]}
+            )
+        return PRODUCT_ORDERINGS[key]
+
+    def get_permissions(self) -> list[BasePermission]:
+        permission = _PRODUCT_PERMISSIONS.get(self.action or "")
+        return [Requires.of(permission)()] if permission else [AllowAny()]
+
+    def create(self, request: Request) -> Response:
+        data = _valid(ProductWriteSerializer(data=request.data))
+        product = services.product_create(**_with_references(data, category=Category))
+        return Response(ProductSerializer(product).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        data = _valid(ProductWriteSerializer(data=request.data, partial=True))
+        data.pop("stock_quantity", None)  # stock changes only through stock-adjust
+        product = services.product_update(
+            product=self.get_object(), **_with_references(data, category=Category)
+        )
+        return Response(ProductSerializer(product).data)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.product_delete(product=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=True, methods=["post"], url_path="stock-adjust")
+    def stock_adjust(self, request: Request, pk: str) -> Response:
+        data = _valid(StockAdjustSerializer(data=request.data))
+        services.product_stock_adjust(product_id=self.get_object().pk, delta=data["delta"])
+        return Response(ProductSerializer(self.get_object()).data)

@@ -1,0 +1,61 @@
+"""Property-based contract test: generated requests for every operation of ``/api/schema/``,
+as staff and as a customer, never get a 5xx nor a response the schema does not describe."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from backend.accounts.roles import Role
+from backend.accounts.tokens import access_token_create
+from tests.factories import order_create, product_create
+from tests.rest.conftest import user_in_role
+
+APP = WSGIHandler()
+SCHEMA = schemathesis.openapi.from_wsgi("/api/schema/", APP)
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
+@pytest.fixture
+def in_test_transaction() -> Iterator[None]:
+    """Requests go straight to the WSGI handler; like Django's test client, keep it from
+    closing the connection that holds the test's transaction."""
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in (request_started, request_finished):
+        signal.connect(close_old_connections)
+
+
+@pytest.fixture(params=[Role.STAFF, Role.CUSTOMER], ids=["staff", "customer"])
+def bearer(request: pytest.FixtureRequest, db: None, in_test_transaction: None) -> dict[str, str]:
+    user = user_in_role(request.param, is_staff=request.param == Role.STAFF)
+    product = product_create(stock_quantity=1000)  # ids 1.. exist for the generated paths
+    order_create(customer=user, products=[(product, 1)])
+    return {"Authorization": f"Bearer {access_token_create(user)}"}
+
+
+@SCHEMA.parametrize()
+@settings(
+    max_examples=5,  # per operation and role: bounded, so `make test` stays quick
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_api_conforms_to_its_schema(case: Any, bearer: dict[str, str]) -> None:
+    case.call_and_validate(app=APP, headers=bearer, checks=CHECKS)
