@@ -9,7 +9,7 @@ PORT ?= 8000
 # A development quickstart: DEBUG is on unless the environment says otherwise.
 export DEBUG ?= true
 
-.PHONY: install run test lint format erd bench api-check clean
+.PHONY: install run test lint format erd schema openapi api-check bench clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -25,7 +25,7 @@ run: install
 	$(VENV_PYTHON) manage.py migrate --noinput
 	$(VENV_PYTHON) manage.py demo_load
 	$(VENV_PYTHON) manage.py collectstatic --noinput --verbosity 0
-	exec .venv/bin/daphne -b $(HOST) -p $(PORT) backend.asgi:application
+	HOST=$(HOST) PORT=$(PORT) exec scripts/run
 
 test: install
 	$(VENV_PYTHON) -m pytest
@@ -40,6 +40,35 @@ format: install
 
 erd: install
 	$(VENV_PYTHON) manage.py erd --markdown docs/erd.md --png docs/diagrams/erd.png
+
+schema: install
+	$(VENV_PYTHON) manage.py export_schema --output schema.graphql
+
+# The REST shim's OpenAPI document (checked in; tests/rest/test_openapi.py fails on drift).
+openapi: install
+	$(VENV_PYTHON) manage.py spectacular --file docs/openapi.yaml --validate --fail-on-warn
+	$(VENV_PYTHON) scripts/postman_from_openapi.py docs/openapi.yaml docs/postman
+
+# The Postman collection with newman against a live server (embedded defaults unless
+# DATABASE_URL says otherwise): logs in as the demo admin, then every request must not 5xx.
+API_CHECK_PORT ?= 8765
+api-check: install
+	$(VENV_PYTHON) manage.py spectacular --validate --fail-on-warn > /dev/null
+	$(VENV_PYTHON) manage.py migrate --noinput
+	$(VENV_PYTHON) manage.py demo_load
+	HOST=127.0.0.1 PORT=$(API_CHECK_PORT) scripts/run & server=$$!; \
+	trap 'kill $$server' EXIT; \
+	for _ in $$(seq 60); do \
+		curl -fs http://127.0.0.1:$(API_CHECK_PORT)/healthz > /dev/null && break; sleep 1; \
+	done; \
+	npx --yes newman@6 run docs/postman/nexus.postman_collection.json \
+		-e docs/postman/nexus.postman_environment.json \
+		--env-var baseUrl=http://127.0.0.1:$(API_CHECK_PORT)
+
+# Not part of `make test`: seeds the catalog, serves it with Daphne and loads it with wrk.
+# e.g. `make bench BENCH_ARGS="--products 1000000"`; writes docs/performance.md.
+bench: install
+	$(VENV_PYTHON) bench/catalog.py $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv .tools .data staticfiles

@@ -70,8 +70,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "django_filters",
-    "strawberry_django",
+    # backend.core before strawberry_django: its export_schema command (sorted SDL, --check)
+    # replaces the one strawberry_django ships under the same name.
     "backend.core",
+    "strawberry_django",
     "backend.accounts",
     "backend.catalog",
     "backend.orders",
@@ -85,6 +87,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "backend.accounts.middleware.BearerTokenMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -151,6 +154,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# --- JWT (backend/accounts/tokens.py, docs/decisions/0004-jwt-on-pyjwt.md) -------------------
+# Ed25519 private key, PEM: inline (JWT_PRIVATE_KEY) or a file (JWT_PRIVATE_KEY_FILE). Required
+# when DEBUG is off (check nexus.E010); with DEBUG on, one is generated once under JWT_KEY_DIR.
+JWT_PRIVATE_KEY = env_str("JWT_PRIVATE_KEY")
+JWT_PRIVATE_KEY_FILE = env_str("JWT_PRIVATE_KEY_FILE")
+JWT_KEY_DIR = Path(env_str("JWT_KEY_DIR", str(BASE_DIR / ".data" / "jwt")))
+JWT_ISSUER = env_str("JWT_ISSUER", "nexus")
+JWT_AUDIENCE = env_str("JWT_AUDIENCE", "nexus-api")
+JWT_ACCESS_TTL_SECONDS = env_int("JWT_ACCESS_TTL_SECONDS", 5 * 60)
+JWT_REFRESH_TTL_SECONDS = env_int("JWT_REFRESH_TTL_SECONDS", 30 * 24 * 60 * 60)
+# Failed logins allowed per IP+account and per IP before the exponential delay starts.
+LOGIN_FREE_ATTEMPTS_PER_ACCOUNT = env_int("LOGIN_FREE_ATTEMPTS_PER_ACCOUNT", 3)
+LOGIN_FREE_ATTEMPTS_PER_IP = env_int("LOGIN_FREE_ATTEMPTS_PER_IP", 20)
+LOGIN_MAX_DELAY_SECONDS = env_int("LOGIN_MAX_DELAY_SECONDS", 15 * 60)
+
 # --- Commerce -------------------------------------------------------------------------------
 STORE_CURRENCY = env_str("STORE_CURRENCY", "USD").upper()
 
@@ -173,6 +191,12 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# GraphQL over WebSockets (backend/orders/consumers.py): operations one connection may run at
+# once, sockets one user may hold open, and how long a socket may wait for connection_init.
+GRAPHQL_WS_MAX_SUBSCRIPTIONS = env_int("GRAPHQL_WS_MAX_SUBSCRIPTIONS", 20)
+GRAPHQL_WS_MAX_CONNECTIONS_PER_USER = env_int("GRAPHQL_WS_MAX_CONNECTIONS_PER_USER", 10)
+GRAPHQL_WS_INIT_TIMEOUT_SECONDS = env_int("GRAPHQL_WS_INIT_TIMEOUT_SECONDS", 10)
+
 # With no broker configured, tasks run in-process right after the transaction commits.
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -182,8 +206,55 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# Lets deployments (and the real-worker test) share one broker without sharing a queue.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
+CELERY_BEAT_SCHEDULE = {
+    "orders-expire": {
+        "task": "orders.orders_expire",
+        "schedule": 60.0,
+        # A run that waited past the next tick is superseded by that tick: never a backlog.
+        "options": {"expires": 55.0},
+    },
+}
+
+# --- Orders and payments --------------------------------------------------------------------
+ORDER_PENDING_TTL_MINUTES = env_int("ORDER_PENDING_TTL_MINUTES", 30)
+ORDER_EXPIRE_BATCH_SIZE = env_int("ORDER_EXPIRE_BATCH_SIZE", 100)
+ORDER_MAX_LINES = env_int("ORDER_MAX_LINES", 50)
+ORDER_MAX_QUANTITY_PER_LINE = env_int("ORDER_MAX_QUANTITY_PER_LINE", 1000)
+# An order that takes a product's stock from >= this to below it alerts staff once.
+STOCK_LOW_THRESHOLD = env_int("STOCK_LOW_THRESHOLD", 5)
+# Stock alerts go here; when empty, to every active staff account's email.
+STAFF_ALERT_EMAILS = env_list("STAFF_ALERT_EMAILS", [])
+# The bundled dummy gateway: "success", "decline" or "error" (retryable), after a delay.
+PAYMENT_GATEWAY_OUTCOME = env_str("PAYMENT_GATEWAY_OUTCOME", "success").lower()
+if PAYMENT_GATEWAY_OUTCOME not in {"success", "decline", "error"}:
+    raise ImproperlyConfigured(
+        "PAYMENT_GATEWAY_OUTCOME must be success, decline or error, "
+        f"got {PAYMENT_GATEWAY_OUTCOME!r}"
+    )
+PAYMENT_GATEWAY_LATENCY_MS = env_int("PAYMENT_GATEWAY_LATENCY_MS", 200)
+
+# --- GraphQL limits (backend.core.graphql_limits) ------------------------------------------
+# Refused before execution: nesting depth, aliased fields, lexer tokens, and the static query
+# cost (objects 1, connections `first`/`last` times their items) that every response reports.
+GRAPHQL_MAX_DEPTH = env_int("GRAPHQL_MAX_DEPTH", 10)
+GRAPHQL_MAX_ALIASES = env_int("GRAPHQL_MAX_ALIASES", 15)
+GRAPHQL_MAX_TOKENS = env_int("GRAPHQL_MAX_TOKENS", 2000)
+GRAPHQL_MAX_COST = env_int("GRAPHQL_MAX_COST", 1000)
+# Introspection (and so GraphiQL, which needs it) is a development aid unless enabled explicitly.
+GRAPHQL_INTROSPECTION = env_bool("GRAPHQL_INTROSPECTION", DEBUG)
 
 # --- HTTP -----------------------------------------------------------------------------------
+# Behind a TLS-terminating proxy: trust its X-Forwarded-Proto only when told to.
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("TRUST_X_FORWARDED_PROTO") else None
+)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # in-container probes speak plain HTTP
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -196,18 +267,45 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+EMAIL_BACKEND_PATH = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+_SMTP_OPTIONS = {
+    "host": env_str("EMAIL_HOST", "localhost"),
+    "port": env_int("EMAIL_PORT", 587),
+    "username": env_str("EMAIL_HOST_USER"),
+    "password": env_str("EMAIL_HOST_PASSWORD"),
+    "use_tls": env_bool("EMAIL_USE_TLS", True),
+}
 MAILERS = {
     "default": {
-        "BACKEND": env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"),
+        "BACKEND": EMAIL_BACKEND_PATH,
+        "OPTIONS": _SMTP_OPTIONS if EMAIL_BACKEND_PATH.endswith(".smtp.EmailBackend") else {},
     }
 }
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Nexus <orders@nexus.local>")
 
-REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
+# The REST shim (/api/v1/): bearer tokens only, JSON only, problem+json errors, cursor pages.
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": ["backend.core.rest.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "backend.core.rest.StableCursorPagination",
+    "EXCEPTION_HANDLER": "backend.core.rest.problem_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "COERCE_DECIMAL_TO_STRING": True,
+}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Nexus REST API",
-    "DESCRIPTION": "REST shim for legacy clients; GraphQL at /graphql/ is the primary API.",
+    "DESCRIPTION": "REST shim for legacy clients; GraphQL at /graphql/ is the primary API. "
+    "Authenticate with 'Authorization: Bearer <access token>' from POST /api/v1/auth/token "
+    "(the same JWTs as GraphQL). Errors are RFC 9457 problem details "
+    "(application/problem+json) whose `code` matches the GraphQL error codes.",
     "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "backend.orders.models.OrderStatus"},
 }
 
 LOGGING = {

@@ -1,10 +1,28 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 
+from backend.accounts.views import jwks_view
+from backend.core.graphql.views import NexusGraphQLView
 from backend.core.views import healthz, readyz
+from backend.schema import schema
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path(
+        "graphql/",
+        NexusGraphQLView.as_view(schema=schema),
+        name="graphql",
+    ),
+    path(".well-known/jwks.json", jwks_view, name="jwks"),
+    path("api/v1/", include("backend.rest_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
 ]

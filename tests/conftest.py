@@ -1,10 +1,12 @@
 """Shared fixtures. Tests run on real PostgreSQL: DATABASE_URL's server, or the embedded one."""
 
 import os
+from collections.abc import Iterator
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from pytest_django.fixtures import Settings
 
 ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -30,3 +32,35 @@ class QueryCounter(CaptureQueriesContext):
 def count_queries() -> type[QueryCounter]:
     """``with count_queries() as q: ...`` then ``q.count``: SQL statements actually sent."""
     return lambda: QueryCounter(connection)  # type: ignore[return-value]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def celery_tasks_run_in_process() -> None:
+    """Unit tests run Celery tasks in-process even when CELERY_BROKER_URL names a real broker.
+
+    Tests that need a real worker take the ``real_celery_broker`` fixture instead.
+    """
+    from backend.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+
+
+@pytest.fixture
+def real_celery_broker() -> Iterator[str]:
+    """The real broker's URL, with tasks sent to it (not run in-process) for this test."""
+    from backend.celery import app
+
+    url = service_url("CELERY_BROKER_URL")
+    app.conf.task_always_eager = False
+    try:
+        yield url
+    finally:
+        app.conf.task_always_eager = True
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Settings) -> None:
+    """Argon2 costs ~100 ms a hash by design; tests not about hashing use a fast hasher
+    (Django's own advice). The Argon2 configuration has its own test in tests/accounts."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -243,6 +243,7 @@ def app_environment() -> dict[str, str]:
         "SECRET_KEY": secrets.token_urlsafe(50),
         # Written the way docker-compose.yml's header tells operators to: newlines as "\n".
         "JWT_PRIVATE_KEY": pem.decode().replace("\n", "\\n"),
+        "EMAIL_HOST": "smtp.example.com",
     }
     # Only what a container would have: nothing leaks in from the test run (DEBUG=true...).
     base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8"}

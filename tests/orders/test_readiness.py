@@ -19,7 +19,8 @@ def test_readyz_is_unavailable_when_the_configured_broker_is_down(client: Client
     with override_settings(CELERY_BROKER_URL="amqp://guest:guest@127.0.0.1:1//"):
         response = client.get("/readyz")
     assert response.status_code == 503
-    assert response.json()["checks"] == {"database": "ok", "broker": "failed"}
+    checks = response.json()["checks"]
+    assert (checks["database"], checks["broker"]) == ("ok", "failed")
 
 
 @pytest.mark.services
@@ -27,4 +28,5 @@ def test_readyz_reports_the_real_broker_ready(client: Client) -> None:
     with override_settings(CELERY_BROKER_URL=service_url("CELERY_BROKER_URL")):
         response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json()["checks"] == {"database": "ok", "broker": "ok"}
+    checks = response.json()["checks"]
+    assert (checks["database"], checks["broker"]) == ("ok", "ok")

@@ -1,0 +1,57 @@
+"""The one GraphQL schema of Nexus, merged from each domain's root types.
+
+A domain joins the API with one import and one entry in ``QUERY_TYPES`` (or
+``MUTATION_TYPES`` once a domain has mutations).
+"""
+
+import strawberry
+from strawberry import relay
+from strawberry.tools import merge_types
+from strawberry_django.optimizer import DjangoOptimizerExtension
+
+from backend.accounts.schema import AccountsMutation, AccountsQuery
+from backend.catalog.mutations import CatalogMutation
+from backend.catalog.schema import CatalogQuery
+from backend.core.graphql.ids import NodesLimitExtension
+from backend.core.graphql_limits import limit_extensions
+from backend.orders.schema import OrdersMutation, OrdersQuery
+from backend.orders.subscriptions import OrdersSubscription
+
+
+@strawberry.type(description="Fetching any object by its global id.")
+class NodeQuery:
+    # Defined here, not in a domain: a type holding relay.node() can be built into only one
+    # Schema, and this module builds the only one.
+    node: relay.Node | None = relay.node(
+        description="The object with this global id, or null if it does not exist or is not "
+        "visible to the viewer."
+    )
+    nodes: list[relay.Node | None] = relay.node(
+        description="The objects with these global ids (at most 100), in the same order; null "
+        "for each that does not exist or is not visible to the viewer.",
+        extensions=[NodesLimitExtension()],
+    )
+
+
+QUERY_TYPES: tuple[type, ...] = (NodeQuery, AccountsQuery, CatalogQuery, OrdersQuery)
+MUTATION_TYPES: tuple[type, ...] = (AccountsMutation, CatalogMutation, OrdersMutation)
+
+Query = merge_types("Query", QUERY_TYPES)
+# merge_types takes no description; the schema-wide description test requires one.
+Query.__strawberry_definition__.description = "The root of every read in the Nexus API."  # type: ignore[attr-defined]
+Mutation = merge_types("Mutation", MUTATION_TYPES)
+Mutation.__strawberry_definition__.description = "The root of every change in the Nexus API."  # type: ignore[attr-defined]
+# Served over WebSockets only (graphql-transport-ws at /graphql/, backend/core/websocket.py).
+SUBSCRIPTION_TYPES: tuple[type, ...] = (OrdersSubscription,)
+Subscription = merge_types("Subscription", SUBSCRIPTION_TYPES)
+Subscription.__strawberry_definition__.description = (  # type: ignore[attr-defined]
+    "The root of every live update in the Nexus API (WebSockets, graphql-transport-ws)."
+)
+
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    # A factory, not an instance: an instance would be shared by concurrent requests.
+    extensions=[*limit_extensions(), DjangoOptimizerExtension],
+)
