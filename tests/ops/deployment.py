@@ -37,6 +37,8 @@ APP_REQUIRED_VARIABLES: dict[str, str] = {
 }
 # Values that must never be baked into the compose file: required from the operator.
 SECRET_VARIABLES = ("SECRET_KEY", "JWT_PRIVATE_KEY")
+# Everything compose refuses to start without (``${NAME:?...}``): the secrets and the SMTP relay.
+OPERATOR_VARIABLES = (*SECRET_VARIABLES, "EMAIL_HOST")
 
 # The compose service host names, reached as localhost when the app runs outside Docker.
 SERVICE_HOSTS_OUTSIDE_DOCKER = {

@@ -29,8 +29,8 @@ from tests.ops.deployment import (
     APP_SERVICES,
     DATA_SERVICES,
     HEALTHCHECK_SCRIPT,
+    OPERATOR_VARIABLES,
     ROOT,
-    SECRET_VARIABLES,
     MissingRequiredVariableError,
     compose,
     compose_environment,
@@ -118,16 +118,16 @@ def test_app_services_set_only_variables_the_settings_read() -> None:
         assert set(compose()["services"][name]["environment"]) <= known, name
 
 
-def test_compose_refuses_to_start_without_each_secret() -> None:
-    complete = {name: "set" for name in SECRET_VARIABLES}
-    for secret in SECRET_VARIABLES:
+def test_compose_refuses_to_start_without_each_operator_variable() -> None:
+    complete = {name: "set" for name in OPERATOR_VARIABLES}
+    for secret in OPERATOR_VARIABLES:
         without = {name: value for name, value in complete.items() if name != secret}
         with pytest.raises(MissingRequiredVariableError, match=secret):
             compose_environment("web", without)
 
 
 def test_app_services_point_at_the_compose_postgres_rabbitmq_and_redis() -> None:
-    environment = compose_environment("web", dict.fromkeys(SECRET_VARIABLES, "set"))
+    environment = compose_environment("web", dict.fromkeys(OPERATOR_VARIABLES, "set"))
     assert re.fullmatch(r"postgres://[^@]+@postgres:5432/\w+", environment["DATABASE_URL"])
     assert re.fullmatch(r"amqp://[^@]+@rabbitmq:5672/\w*", environment["CELERY_BROKER_URL"])
     assert re.fullmatch(r"redis://redis:6379/\d+", environment["REDIS_URL"])
