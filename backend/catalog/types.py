@@ -6,11 +6,9 @@ go through per-request DataLoaders, one statement each for a whole page, so a qu
 statement count does not depend on its page size.
 """
 
-from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
-from functools import partial
 from typing import Annotated, Any, ClassVar
 
 import strawberry
@@ -32,7 +30,7 @@ from backend.core.graphql.pagination import (
     KeysetOrder,
     PageWindow,
     SortKey,
-    keyset_pages_per_parent,
+    nested_connection_load,
     optimize_connection,
 )
 
@@ -118,58 +116,25 @@ class CategoryType(ModelNode):
         last: LastArgument = None,
         before: BeforeArgument = None,
     ) -> "CategoryConnection":
-        window = PageWindow.from_arguments(
-            order=CATEGORY_ORDER, first=first, last=last, after=after, before=before
+        return await nested_connection_load(
+            info,
+            parent_pk=root.pk,
+            connection=CategoryConnection,
+            # Optimize the children's own selection (only/select_related) like any connection.
+            queryset=optimize_connection(Category.objects.all(), info),
+            parent_field="parent_id",
+            order=CATEGORY_ORDER,
+            window=PageWindow.from_arguments(
+                order=CATEGORY_ORDER, first=first, last=last, after=after, before=before
+            ),
+            counts=lambda parent_ids: services.category_children_counts(parent_ids=parent_ids),
+            loader_name="category_children",
         )
-        # Optimize the children's own selection (only/select_related) like any connection.
-        children = optimize_connection(Category.objects.all(), info)
-
-        async def load(parent_ids: list[int]) -> list[CategoryConnection]:
-            pages = await sync_to_async(_children_pages)(children, parent_ids, window)
-            return [
-                CategoryConnection.from_rows(
-                    rows,
-                    order=CATEGORY_ORDER,
-                    window=window,
-                    count_total=partial(_children_count, info, parent_id),
-                )
-                for parent_id, rows in zip(parent_ids, pages, strict=True)
-            ]
-
-        loader = request_loader(info, ("category_children", window), lambda: DataLoader(load))
-        return await loader.load(root.pk)
 
 
 async def _load_categories(ids: list[int]) -> list[Category | None]:
     found = await sync_to_async(Category.objects.in_bulk)(ids)
     return [found.get(pk) for pk in ids]
-
-
-def _children_pages(
-    children: QuerySet[Category], parent_ids: list[int], window: PageWindow
-) -> list[list[Category]]:
-    """One page of children for each parent, all in ONE statement."""
-    rows = keyset_pages_per_parent(
-        children.filter(parent_id__in=parent_ids),
-        parent_field="parent_id",
-        order=CATEGORY_ORDER,
-        window=window,
-    )
-    by_parent: dict[int, list[Category]] = defaultdict(list)
-    for row in rows:
-        by_parent[row.parent_id].append(row)  # type: ignore[index]
-    return [by_parent[pk] for pk in parent_ids]
-
-
-async def _children_count(info: Info, parent_id: int) -> int:
-    """``children.totalCount``: one GROUP BY for every parent on the page, when selected."""
-
-    async def load(parent_ids: list[int]) -> list[int]:
-        counts = await sync_to_async(services.category_children_counts)(parent_ids=parent_ids)
-        return [counts.get(pk, 0) for pk in parent_ids]
-
-    loader = request_loader(info, "category_children_count", lambda: DataLoader(load))
-    return await loader.load(parent_id)
 
 
 @strawberry.type(name="CategoryConnection", description="A page of categories.")

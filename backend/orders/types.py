@@ -9,23 +9,18 @@ window-function statement for every order on the page (plus one GROUP BY for ``t
 when selected), so a page of orders costs the same number of statements whatever its size.
 """
 
-from collections import defaultdict
 from datetime import datetime
 from enum import Enum
-from functools import partial
 from typing import Annotated, Any, ClassVar
 
 import strawberry
 import strawberry_django
-from asgiref.sync import sync_to_async
 from django.db.models import Count, QuerySet
 from strawberry import Info
-from strawberry.dataloader import DataLoader
 
 from backend.accounts.permissions import viewer
 from backend.accounts.types import UserType
 from backend.catalog.types import ProductType
-from backend.core.graphql.context import request_loader
 from backend.core.graphql.ids import ModelNode
 from backend.core.graphql.money import Money
 from backend.core.graphql.pagination import (
@@ -33,7 +28,7 @@ from backend.core.graphql.pagination import (
     KeysetOrder,
     PageWindow,
     SortKey,
-    keyset_pages_per_parent,
+    nested_connection_load,
     optimize_connection,
 )
 from backend.orders import services
@@ -246,26 +241,20 @@ class OrderType(ModelNode):
         last: LastArgument = None,
         before: BeforeArgument = None,
     ) -> OrderEventConnection:
-        window = PageWindow.from_arguments(
-            order=EVENT_ORDER, first=first, last=last, after=after, before=before
+        return await nested_connection_load(
+            info,
+            parent_pk=root.pk,
+            connection=OrderEventConnection,
+            # The parent order is already visible; optimize the events' own selection (actor...).
+            queryset=optimize_connection(OrderEvent.objects.all(), info),
+            parent_field="order_id",
+            order=EVENT_ORDER,
+            window=PageWindow.from_arguments(
+                order=EVENT_ORDER, first=first, last=last, after=after, before=before
+            ),
+            counts=_event_counts,
+            loader_name="order_events",
         )
-        # The parent order is already visible; optimize the events' own selection (actor...).
-        events = optimize_connection(OrderEvent.objects.all(), info)
-
-        async def load(order_ids: list[int]) -> list[OrderEventConnection]:
-            pages = await sync_to_async(_event_pages)(events, order_ids, window)
-            return [
-                OrderEventConnection.from_rows(
-                    rows,
-                    order=EVENT_ORDER,
-                    window=window,
-                    count_total=partial(_events_count, info, order_id),
-                )
-                for order_id, rows in zip(order_ids, pages, strict=True)
-            ]
-
-        loader = request_loader(info, ("order_events", window), lambda: DataLoader(load))
-        return await loader.load(root.pk)
 
     @classmethod
     def get_queryset(cls, queryset: QuerySet[Order], info: Info, **kwargs: Any) -> QuerySet:
@@ -275,33 +264,6 @@ class OrderType(ModelNode):
         # ``&`` merges the rule's WHERE into this queryset (no subquery), so the customer's
         # list can walk orders_order_customer_idx in keyset order.
         return queryset & services.orders_visible_to(viewer(info))
-
-
-def _event_pages(
-    events: QuerySet[OrderEvent], order_ids: list[int], window: PageWindow
-) -> list[list[OrderEvent]]:
-    """One page of events for each order, all in ONE statement."""
-    rows = keyset_pages_per_parent(
-        events.filter(order_id__in=order_ids),
-        parent_field="order_id",
-        order=EVENT_ORDER,
-        window=window,
-    )
-    by_order: dict[int, list[OrderEvent]] = defaultdict(list)
-    for row in rows:
-        by_order[row.order_id].append(row)  # type: ignore[attr-defined]
-    return [by_order[pk] for pk in order_ids]
-
-
-async def _events_count(info: Info, order_id: int) -> int:
-    """``events.totalCount``: one GROUP BY for every order on the page, when selected."""
-
-    async def load(order_ids: list[int]) -> list[int]:
-        counts = await sync_to_async(_event_counts)(order_ids)
-        return [counts.get(pk, 0) for pk in order_ids]
-
-    loader = request_loader(info, "order_events_count", lambda: DataLoader(load))
-    return await loader.load(order_id)
 
 
 def _event_counts(order_ids: list[int]) -> dict[int, int]:

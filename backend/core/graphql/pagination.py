@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any, ClassVar, Self
 
 import strawberry
@@ -28,6 +29,7 @@ from django.db.models.functions import RowNumber
 from django.db.models.lookups import GreaterThan, LessThan
 from graphql import FieldNode, InlineFragmentNode, NameNode, SelectionSetNode
 from strawberry import Info, relay
+from strawberry.dataloader import DataLoader
 from strawberry.relay import NodeType, PageInfo
 from strawberry.utils.inspect import in_async_context
 from strawberry_django.optimizer import optimizer
@@ -374,3 +376,54 @@ class KeysetConnection(relay.Connection[NodeType]):
             return cls.from_rows(list(page), order=order, window=window, count_total=count_total)
 
         return sync_to_async(fetch)() if in_async_context() else fetch()
+
+
+async def nested_connection_load[C: KeysetConnection[Any]](
+    info: Info,
+    *,
+    parent_pk: int,
+    connection: type[C],
+    queryset: QuerySet[Any],
+    parent_field: str,
+    order: KeysetOrder,
+    window: PageWindow,
+    counts: Callable[[list[int]], dict[int, int]],
+    loader_name: str,
+) -> C:
+    """A child connection (a category's children, an order's events) for one parent, batched
+    per request: the pages of every parent on the page come from ONE windowed statement, and
+    their ``totalCount`` from one GROUP BY (``counts``), run only when selected."""
+    from backend.core.graphql.context import request_loader  # context imports this module
+
+    def pages(parent_ids: list[int]) -> list[list[Any]]:
+        rows = keyset_pages_per_parent(
+            queryset.filter(**{f"{parent_field}__in": parent_ids}),
+            parent_field=parent_field,
+            order=order,
+            window=window,
+        )
+        by_parent: dict[int, list[Any]] = {pk: [] for pk in parent_ids}
+        for row in rows:
+            by_parent[getattr(row, parent_field)].append(row)
+        return [by_parent[pk] for pk in parent_ids]
+
+    async def load_totals(parent_ids: list[int]) -> list[int]:
+        totals = await sync_to_async(counts)(parent_ids)
+        return [totals.get(pk, 0) for pk in parent_ids]
+
+    async def total(parent_id: int) -> int:
+        totals = request_loader(info, (loader_name, "count"), lambda: DataLoader(load_totals))
+        return await totals.load(parent_id)
+
+    async def load_pages(parent_ids: list[int]) -> list[C]:
+        return [
+            connection.from_rows(
+                rows, order=order, window=window, count_total=partial(total, parent_id)
+            )
+            for parent_id, rows in zip(
+                parent_ids, await sync_to_async(pages)(parent_ids), strict=True
+            )
+        ]
+
+    loader = request_loader(info, (loader_name, window), lambda: DataLoader(load_pages))
+    return await loader.load(parent_pk)
