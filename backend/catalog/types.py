@@ -9,7 +9,7 @@ statement count does not depend on its page size.
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
 import strawberry
 import strawberry_django
@@ -26,8 +26,12 @@ from backend.core.graphql.ids import ModelNode
 from backend.core.graphql.money import Money
 from backend.core.graphql.ordering import OrderDirection
 from backend.core.graphql.pagination import (
+    AfterArgument,
+    BeforeArgument,
+    FirstArgument,
     KeysetConnection,
     KeysetOrder,
+    LastArgument,
     PageWindow,
     SortKey,
     nested_connection_load,
@@ -39,19 +43,6 @@ CATEGORY_ORDER = KeysetOrder(
     keys=(SortKey("position", int), SortKey("name", str), SortKey("id", int)),
     descending=False,
 )
-
-FirstArgument = Annotated[
-    int | None, strawberry.argument(description="Page forwards: how many items (1..100).")
-]
-AfterArgument = Annotated[
-    str | None, strawberry.argument(description="Page forwards from this cursor (exclusive).")
-]
-LastArgument = Annotated[
-    int | None, strawberry.argument(description="Page backwards: how many items (1..100).")
-]
-BeforeArgument = Annotated[
-    str | None, strawberry.argument(description="Page backwards from this cursor (exclusive).")
-]
 
 
 @strawberry_django.type(

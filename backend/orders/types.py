@@ -11,7 +11,7 @@ when selected), so a page of orders costs the same number of statements whatever
 
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
 import strawberry
 import strawberry_django
@@ -24,8 +24,12 @@ from backend.catalog.types import ProductType
 from backend.core.graphql.ids import ModelNode
 from backend.core.graphql.money import Money
 from backend.core.graphql.pagination import (
+    AfterArgument,
+    BeforeArgument,
+    FirstArgument,
     KeysetConnection,
     KeysetOrder,
+    LastArgument,
     PageWindow,
     SortKey,
     nested_connection_load,
@@ -87,19 +91,6 @@ ORDER_ORDER = KeysetOrder(
     keys=(SortKey("created_at", datetime), SortKey("id", int)),
     descending=True,
 )
-
-FirstArgument = Annotated[
-    int | None, strawberry.argument(description="Page forwards: how many items (1..100).")
-]
-AfterArgument = Annotated[
-    str | None, strawberry.argument(description="Page forwards from this cursor (exclusive).")
-]
-LastArgument = Annotated[
-    int | None, strawberry.argument(description="Page backwards: how many items (1..100).")
-]
-BeforeArgument = Annotated[
-    str | None, strawberry.argument(description="Page backwards from this cursor (exclusive).")
-]
 
 
 def _status(value: str | None) -> Any:

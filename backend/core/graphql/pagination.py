@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from functools import partial
-from typing import Any, ClassVar, Self
+from typing import Annotated, Any, ClassVar, Self
 
 import strawberry
 from asgiref.sync import sync_to_async
@@ -40,6 +40,21 @@ MAX_PAGE_SIZE = 100
 
 # The Python type of each sort key, so cursor values are parsed back strictly.
 KeyKind = type[Decimal] | type[int] | type[str] | type[datetime] | type[float]
+
+
+# Arguments of the nested connection fields (a category's children, an order's events).
+FirstArgument = Annotated[
+    int | None, strawberry.argument(description="Page forwards: how many items (1..100).")
+]
+AfterArgument = Annotated[
+    str | None, strawberry.argument(description="Page forwards from this cursor (exclusive).")
+]
+LastArgument = Annotated[
+    int | None, strawberry.argument(description="Page backwards: how many items (1..100).")
+]
+BeforeArgument = Annotated[
+    str | None, strawberry.argument(description="Page backwards from this cursor (exclusive).")
+]
 
 
 @dataclass(frozen=True)
