@@ -49,18 +49,22 @@ openapi: install
 	$(VENV_PYTHON) manage.py spectacular --file docs/openapi.yaml --validate --fail-on-warn
 	$(VENV_PYTHON) scripts/postman_from_openapi.py docs/openapi.yaml docs/postman
 
-# The Postman collection with newman against a live server (embedded defaults unless
-# DATABASE_URL says otherwise): logs in as the demo admin, then every request must not 5xx.
+# The Postman collection's scenario with newman against a live server on the embedded defaults
+# (DATABASE_URL is honoured; no broker, so a payment settles before the next request): it logs
+# in as the demo admin, and every request must answer the status its step expects.
+# tests/rest/test_newman.py runs the same collection in `make test`.
 API_CHECK_PORT ?= 8765
 api-check: install
 	$(VENV_PYTHON) manage.py spectacular --validate --fail-on-warn > /dev/null
 	$(VENV_PYTHON) manage.py migrate --noinput
 	$(VENV_PYTHON) manage.py demo_load
-	HOST=127.0.0.1 PORT=$(API_CHECK_PORT) scripts/run & server=$$!; \
-	trap 'kill $$server' EXIT; \
+	CELERY_BROKER_URL= REDIS_URL= HOST=127.0.0.1 PORT=$(API_CHECK_PORT) scripts/run & server=$$!; \
+	trap 'kill $$server; wait $$server' EXIT; \
 	for _ in $$(seq 60); do \
 		curl -fs http://127.0.0.1:$(API_CHECK_PORT)/healthz > /dev/null && break; sleep 1; \
 	done; \
+	curl -fs http://127.0.0.1:$(API_CHECK_PORT)/healthz > /dev/null \
+		|| { echo "api-check: the server did not answer /healthz" >&2; exit 1; }; \
 	npx --yes newman@6 run docs/postman/nexus.postman_collection.json \
 		-e docs/postman/nexus.postman_environment.json \
 		--env-var baseUrl=http://127.0.0.1:$(API_CHECK_PORT)

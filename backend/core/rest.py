@@ -41,6 +41,7 @@ PROBLEM_TYPE_BASE = "https://nexus.dev/problems/"
 UNAUTHENTICATED = "UNAUTHENTICATED"
 FORBIDDEN = "FORBIDDEN"
 INVALID = "INVALID"
+INVALID_DETAIL = "The request is invalid; see errors."
 NOT_FOUND = "NOT_FOUND"
 
 
@@ -255,7 +256,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         return _problem(404, NOT_FOUND, "Not found.")
     if isinstance(exc, exceptions.ValidationError):
         errors = _drf_field_errors(exc.detail)
-        return _problem(400, INVALID, "The request is invalid; see errors.", errors)
+        return _problem(400, INVALID, INVALID_DETAIL, errors)
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         reason = exc.get_codes() if isinstance(exc, exceptions.AuthenticationFailed) else None
         errors = [(None, str(reason), str(exc.detail))] if isinstance(reason, str) else []
@@ -299,9 +300,10 @@ def problem_responses(
 
 
 def problem_example(
-    status: int, code: str, detail: str, field: str | None = None
+    status: int, code: str, detail: str, field: str | None = None, message: str | None = None
 ) -> OpenApiExample:
-    """An ``OpenApiExample`` of a problem response."""
+    """An ``OpenApiExample`` of a problem response; the field error's ``message`` is ``detail``
+    unless given (input validation says "see errors" in ``detail``)."""
     return OpenApiExample(
         code,
         value={
@@ -310,7 +312,7 @@ def problem_example(
             "status": status,
             "detail": detail,
             "code": code,
-            "errors": [{"field": field, "code": code, "message": detail}],
+            "errors": [{"field": field, "code": code, "message": message or detail}],
         },
         response_only=True,
         status_codes=[str(status)],

@@ -3,8 +3,10 @@
 from collections.abc import Callable
 from typing import Any
 
+import django_filters
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Prefetch, QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -21,7 +23,14 @@ from rest_framework.response import Response
 
 from backend.accounts.roles import Role
 from backend.catalog.rest import MoneySerializer
-from backend.core.rest import Requires, problem_example, problem_responses, requirement_text
+from backend.core.rest import (
+    INVALID,
+    INVALID_DETAIL,
+    Requires,
+    problem_example,
+    problem_responses,
+    requirement_text,
+)
 from backend.orders import services
 from backend.orders.models import Order, OrderItem, OrderStatus
 
@@ -107,6 +116,25 @@ class OrderCreateSerializer(serializers.Serializer):
     lines = OrderLineSerializer(many=True, help_text="One line per product.")
 
 
+class OrderFilterSet(django_filters.FilterSet):
+    """The list's query parameters; an unknown status is a 400 INVALID naming ``status``."""
+
+    # Repeated, not comma separated: django-filter's (and OpenAPI's form/explode) convention.
+    status = django_filters.MultipleChoiceFilter(
+        choices=OrderStatus.choices,
+        help_text="Only orders in one of these statuses; repeat the parameter for several "
+        "(`?status=PAID&status=SHIPPED`).",
+    )
+
+    class Meta:
+        model = Order
+        fields: list[str] = []
+
+    def filter_queryset(self, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        statuses = [OrderStatus(value) for value in self.form.cleaned_data["status"]]
+        return services.orders_with_status(orders=queryset, statuses=statuses)
+
+
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
     OpenApiTypes.STR,
@@ -146,9 +174,24 @@ def _transition_schema(summary: str, permission: Role, rule: str) -> Any:
 @extend_schema_view(
     list=extend_schema(
         summary="List orders",
-        description="A customer sees their own orders, staff every order; newest first. "
-        + requirement_text(Role.CUSTOMER),
-        responses={200: OrderSerializer(many=True), **problem_responses(400, 401)},
+        description="A customer sees their own orders, staff every order; newest first, "
+        "optionally only those in the given statuses. " + requirement_text(Role.CUSTOMER),
+        responses={
+            200: OrderSerializer(many=True),
+            **problem_responses(
+                400,
+                401,
+                examples=[
+                    problem_example(
+                        400,
+                        INVALID,
+                        INVALID_DETAIL,
+                        "status",
+                        "Select a valid choice. LOST is not one of the available choices.",
+                    )
+                ],
+            ),
+        },
     ),
     retrieve=extend_schema(
         summary="Get an order",
@@ -209,12 +252,18 @@ class OrderViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Order]
 ):
     serializer_class = OrderSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = OrderFilterSet
     lookup_value_regex = r"\d+"
 
     def get_queryset(self) -> QuerySet[Order]:
         return services.orders_visible_to(self.request.user).prefetch_related(
             Prefetch("items", queryset=OrderItem.objects.order_by("id"))
         )
+
+    def filter_queryset(self, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        # The filters belong to the list: an order's URL names it whatever its status.
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
 
     def cursor_ordering(self, request: Request) -> tuple[str, ...]:
         return ("-created_at", "-id")  # orders_order_customer_idx / the primary key

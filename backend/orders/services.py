@@ -13,7 +13,7 @@ Every transport (GraphQL, REST, Celery tasks, admin) calls these functions. Guar
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -83,6 +83,16 @@ def orders_visible_to(user: Actor) -> QuerySet[Order]:
     if not user.is_authenticated or not user.is_active:
         return Order.objects.none()
     return Order.objects.filter(customer_id=user.pk)
+
+
+def orders_with_status(
+    *, orders: QuerySet[Order], statuses: Collection[OrderStatus]
+) -> QuerySet[Order]:
+    """The ``orders`` in any of ``statuses``; no statuses: all of them, unfiltered.
+
+    Every transport's status filter on an orders list; served by orders_order_status_idx.
+    """
+    return orders.filter(status__in=statuses) if statuses else orders
 
 
 def order_next_statuses(order: Order) -> list[OrderStatus]:

@@ -123,3 +123,34 @@ def test_unknown_order_is_404(staff: RestClient) -> None:
     assert_problem(staff.get("/api/v1/orders/999999"), 404, "NOT_FOUND")
     assert_problem(staff.post("/api/v1/orders/999999/ship"), 404, "NOT_FOUND")
     assert_problem(staff.post(f"/api/v1/orders/{10**30}/ship"), 404, "NOT_FOUND")
+
+
+def _listed(client: RestClient, params: dict[str, Any]) -> list[int]:
+    response = client.get("/api/v1/orders", params)
+    assert response.status_code == 200, response.content
+    return [order["id"] for order in response.json()["results"]]
+
+
+def test_orders_list_filters_by_status_repeated_for_several(staff: RestClient) -> None:
+    pending = order_create()
+    paid = order_create(status=OrderStatus.PAID)
+    shipped = order_create(status=OrderStatus.SHIPPED)
+    order_create(status=OrderStatus.CANCELLED)
+    assert _listed(staff, {"status": "PAID"}) == [paid.pk]
+    assert _listed(staff, {"status": ["PAID", "SHIPPED"]}) == [shipped.pk, paid.pk]
+    assert _listed(staff, {"status": "EXPIRED"}) == []
+    assert len(_listed(staff, {})) == 4
+    # The filter is the list's: an order's own URL answers whatever its status.
+    assert staff.get(f"/api/v1/orders/{pending.pk}", {"status": "PAID"}).status_code == 200
+
+
+def test_status_filter_keeps_a_customer_to_their_own_orders(customer: RestClient) -> None:
+    own = order_create(customer=customer.user, status=OrderStatus.PAID)
+    order_create(status=OrderStatus.PAID)
+    assert _listed(customer, {"status": "PAID"}) == [own.pk]
+
+
+def test_unknown_status_is_a_400_problem_naming_the_parameter(staff: RestClient) -> None:
+    for value in ("LOST", "paid", "PAID,SHIPPED", ["PAID", "LOST"], "x" * 10_000):
+        body = assert_problem(staff.get("/api/v1/orders", {"status": value}), 400, "INVALID")
+        assert [error["field"] for error in body["errors"]] == ["status"]

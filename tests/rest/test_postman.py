@@ -1,11 +1,17 @@
-"""The Postman collection covers every OpenAPI operation and is regenerated, not hand-edited."""
+"""The Postman collection covers every OpenAPI operation and is regenerated, not hand-edited.
 
+tests/rest/test_newman.py runs it against a live server.
+"""
+
+import copy
 import importlib.util
 import json
+import re
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +42,7 @@ def test_every_operation_appears_in_the_collection() -> None:
         if method in {"get", "post", "put", "patch", "delete"}
     }
     in_collection = {
-        (item["request"]["method"], item["request"]["url"]["raw"].removeprefix("{{baseUrl}}"))
+        (item["request"]["method"], "/" + "/".join(item["request"]["url"]["path"]))
         for item in _requests()
     }
     assert in_schema == in_collection
@@ -56,3 +62,26 @@ def test_login_stores_the_token_and_other_requests_use_it() -> None:
     assert COLLECTION["item"][0]["item"][0] is login  # runs first under newman
     (place,) = [item for item in _requests() if item["id"] == "orders_create"]
     assert {"key": "Idempotency-Key", "value": "{{$guid}}"} in place["request"]["header"]
+
+
+def test_every_request_checks_its_status_against_the_documented_ones() -> None:
+    for item in _requests():
+        script = "\n".join(item["event"][0]["script"]["exec"])
+        assert "pm.response.to.have.status(" in script, item["id"]
+        assert "pm.test('status is documented'" in script, item["id"]
+
+
+def test_an_operation_without_a_scenario_step_is_refused() -> None:
+    schema = copy.deepcopy(SCHEMA)
+    schema["paths"]["/api/v1/orders/{id}/refund"] = {
+        "post": {**SCHEMA["paths"]["/api/v1/orders/{id}/cancel"]["post"], "operationId": "refund"}
+    }
+    with pytest.raises(ValueError, match=re.escape("missing {'refund'}")):
+        _generator().collection_from_openapi(schema)
+
+
+def test_a_step_expecting_an_undocumented_status_is_refused() -> None:
+    schema = copy.deepcopy(SCHEMA)
+    del schema["paths"]["/api/v1/orders/{id}/cancel"]["post"]["responses"]["409"]
+    with pytest.raises(ValueError, match="orders_cancel_create: 409 is not documented"):
+        _generator().collection_from_openapi(schema)

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from backend.orders.models import OrderStatus
 from tests.factories import category_create, order_create, product_create, user_create
 from tests.rest.conftest import RestClient
 
@@ -66,3 +67,17 @@ def test_order_list_costs_three_statements(
     client = RestClient(customer)
     # The bearer user load, the page of orders, their items in one prefetch.
     assert _count(count_queries, client, f"/api/v1/orders?page_size={page_size}", page_size) == 3
+
+
+@pytest.mark.parametrize("page_size", [1, 50])
+def test_order_list_filtered_by_status_costs_three_statements(
+    db: None, count_queries: Callable[[], Any], page_size: int
+) -> None:
+    customer = user_create()
+    product = product_create()
+    for status in [OrderStatus.PAID, OrderStatus.SHIPPED] * 25 + [OrderStatus.PENDING] * 5:
+        order_create(customer=customer, products=[(product, 2)], status=status)
+    client = RestClient(customer)
+    url = f"/api/v1/orders?status=PAID&status=SHIPPED&page_size={page_size}"
+    # As unfiltered: the bearer user load, the page of orders, their items in one prefetch.
+    assert _count(count_queries, client, url, page_size) == 3

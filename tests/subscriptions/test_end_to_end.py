@@ -8,10 +8,6 @@ are committed (``transaction=True``) for the others to see.
 
 import asyncio
 import json
-import os
-import socket as sockets
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -29,68 +25,28 @@ from backend.orders.models import OrderEvent
 from backend.orders.services import OrderLine, order_place
 from tests.conftest import service_url
 from tests.factories import product_create, user_create
-from tests.orders.test_celery_worker import _test_database_url, worker_queue  # noqa: F401  the real worker fixture
+from tests.live_server import live_server
+from tests.orders.test_celery_worker import worker_queue  # noqa: F401  the real worker fixture
 from tests.subscriptions.conftest import SUBSCRIBE_STATUS, event_global_id, order_global_id
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
-SERVER_READY_TIMEOUT = 20
 EVENT_TIMEOUT = 5
 QUIET_SECONDS = 0.5
-
-
-def _free_port() -> int:
-    with sockets.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
 def daphne(worker_queue: str, test_signing_key: Ed25519PrivateKey, tmp_path: Path) -> Iterator[str]:  # noqa: F811  the imported fixture
     """Daphne on a free port, publishing tasks to the worker's queue; yields its base URL."""
-    port = _free_port()
-    log_path = tmp_path / "daphne.log"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "backend.settings",
-        "DEBUG": "true",
-        "DATABASE_URL": _test_database_url(),
-        "DATABASE_POOL_MAX_SIZE": "4",
+    environment = {
         "REDIS_URL": service_url("REDIS_URL"),
         "CELERY_BROKER_URL": service_url("CELERY_BROKER_URL"),
         "CELERY_TASK_DEFAULT_QUEUE": worker_queue,
         "JWT_PRIVATE_KEY": settings.JWT_PRIVATE_KEY,  # the key this test signs tokens with
         "JWT_PRIVATE_KEY_FILE": "",
     }
-    command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [*command, "backend.asgi:application"],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_READY_TIMEOUT
-        while True:
-            assert server.poll() is None, f"daphne exited:\n{log_path.read_text()}"
-            try:
-                urllib.request.urlopen(f"{base_url}/healthz", timeout=1)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, f"daphne not up:\n{log_path.read_text()}"
-                time.sleep(0.2)
+    with live_server(environment, tmp_path / "daphne.log") as base_url:
         yield base_url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        print(log_path.read_text())  # shown by pytest only when the test fails
 
 
 def graphql_post(base_url: str, token: str, query: str, variables: dict[str, Any]) -> Any:
