@@ -6,13 +6,14 @@ A domain joins the API with one import and one entry in ``QUERY_TYPES`` (or
 
 import strawberry
 from strawberry import relay
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.tools import merge_types
-from strawberry_django.optimizer import DjangoOptimizerExtension
 
 from backend.accounts.schema import AccountsMutation, AccountsQuery
 from backend.catalog.mutations import CatalogMutation
 from backend.catalog.schema import CatalogQuery
 from backend.core.graphql.ids import NodesLimitExtension
+from backend.core.graphql.optimizer import QuerySetOptimizer
 from backend.core.graphql_limits import limit_extensions
 from backend.orders.schema import OrdersMutation, OrdersQuery
 from backend.orders.subscriptions import OrdersSubscription
@@ -48,10 +49,21 @@ Subscription.__strawberry_definition__.description = (  # type: ignore[attr-defi
     "The root of every live update in the Nexus API (WebSockets, graphql-transport-ws)."
 )
 
+# Distinct documents whose parse and validation are kept (LRU, per process). A storefront sends
+# a few dozen; a client sending endless unique documents only evicts, it pays what it would
+# pay uncached. Parse options (the token limit) and the validation rules are part of the keys,
+# so a cached document is never exempt from a limit (tests/graphql_contract/test_limits.py).
+DOCUMENT_CACHE_SIZE = 256
+
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    # A factory, not an instance: an instance would be shared by concurrent requests.
-    extensions=[*limit_extensions(), DjangoOptimizerExtension],
+    # Factories, not instances: an instance would be shared by concurrent requests.
+    extensions=[
+        *limit_extensions(),
+        lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+        lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+        QuerySetOptimizer,
+    ],
 )

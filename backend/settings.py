@@ -79,17 +79,19 @@ INSTALLED_APPS = [
     "backend.orders",
 ]
 
+# Django's stock middleware (and WhiteNoise), as subclasses that run on the event loop under
+# ASGI instead of hopping to a thread for every hook: backend/core/middleware.py.
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "backend.core.middleware.SecurityMiddleware",
+    "backend.core.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "backend.core.middleware.SessionMiddleware",
+    "backend.core.middleware.CommonMiddleware",
+    "backend.core.middleware.CsrfViewMiddleware",
+    "backend.core.middleware.AuthenticationMiddleware",
     "backend.accounts.middleware.BearerTokenMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "backend.core.middleware.MessageMiddleware",
+    "backend.core.middleware.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "backend.urls"

@@ -23,7 +23,7 @@ from backend.catalog.types import (
 from backend.core.graphql.context import viewer_is_staff
 from backend.core.graphql.errors import BadUserInputError, ForbiddenError
 from backend.core.graphql.ids import global_id_to_pk
-from backend.core.graphql.pagination import optimize_connection
+from backend.core.graphql.pagination import keyset_connection, optimize_connection
 
 
 @strawberry.input(description="Category filters; all given conditions must hold.")
@@ -94,9 +94,8 @@ def _product_queryset(info: Info, filter: ProductFilter) -> QuerySet[Product]:
 
 @strawberry.type(description="Catalog queries: the category tree and products.")
 class CatalogQuery:
-    @strawberry_django.connection(
-        CategoryConnection,
-        description="Categories in sibling order (position, then name).",
+    @keyset_connection(
+        CategoryConnection, description="Categories in sibling order (position, then name)."
     )
     def categories(
         self,
@@ -124,7 +123,7 @@ class CatalogQuery:
     ) -> CategoryType | None:
         return _by_id_or_slug(Category, "Category", id, slug)  # type: ignore[return-value]
 
-    @strawberry_django.connection(
+    @keyset_connection(
         ProductConnection,
         description="Products, filtered and ordered; newest first by default, most relevant "
         "first when searching. Unpublished products are listed for staff only.",

@@ -22,6 +22,7 @@ from backend.catalog import services
 from backend.catalog.models import Category, Product
 from backend.core.graphql.context import request_loader, viewer_is_staff
 from backend.core.graphql.errors import BadUserInputError
+from backend.core.graphql.fields import row_field
 from backend.core.graphql.ids import ModelNode
 from backend.core.graphql.money import Money
 from backend.core.graphql.ordering import OrderDirection
@@ -159,17 +160,15 @@ class ProductType(ModelNode):
     created_at: strawberry.auto = strawberry_django.field(description="When it was created.")
     updated_at: strawberry.auto = strawberry_django.field(description="When it last changed.")
 
-    @strawberry_django.field(only=["price"], description="Unit price in the store currency.")
+    @row_field(only=["price"], description="Unit price in the store currency.")
     def price(self, root: Product) -> Money:
         return Money.in_store_currency(root.price)
 
-    @strawberry_django.field(
-        only=["stock_quantity"], description="Whether at least one unit can be ordered."
-    )
+    @row_field(only=["stock_quantity"], description="Whether at least one unit can be ordered.")
     def in_stock(self, root: Product) -> bool:
         return root.in_stock
 
-    @strawberry_django.field(
+    @row_field(
         only=["stock_quantity"],
         description="Units available; null unless the viewer is staff (storefronts use inStock).",
     )

@@ -36,7 +36,6 @@ from graphql import (
     GraphQLError,
     GraphQLObjectType,
     GraphQLSchema,
-    GraphQLSyntaxError,
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
@@ -75,7 +74,6 @@ MAX_PAGE_SIZE = 100
 # Codes of the limits; the general ones (BAD_USER_INPUT, ...) live in backend.core.graphql.errors.
 MAX_DEPTH_EXCEEDED = "MAX_DEPTH_EXCEEDED"
 MAX_ALIASES_EXCEEDED = "MAX_ALIASES_EXCEEDED"
-MAX_TOKENS_EXCEEDED = "MAX_TOKENS_EXCEEDED"
 MAX_COST_EXCEEDED = "MAX_COST_EXCEEDED"
 INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
 
@@ -374,9 +372,6 @@ def client_error_code(error: GraphQLError) -> str | None:
     """
     if (code := _error_code(error)) is not None:
         return code
-    if isinstance(error, GraphQLSyntaxError) and "tokens. Parsing aborted" in error.message:
-        # graphql-core's wording for its max_tokens guard: "Document contains more than N tokens."
-        return MAX_TOKENS_EXCEEDED
     original = error.original_error
     if original is not None and not isinstance(original, GraphQLError):
         for exception_type, client_code in CLIENT_ERRORS:

@@ -25,10 +25,11 @@ from backend.accounts.roles import Role
 from backend.catalog.types import DateTimeRange
 from backend.core.graphql.errors import ForbiddenError
 from backend.core.graphql.ids import global_id_to_pk
-from backend.core.graphql.pagination import optimize_connection
+from backend.core.graphql.pagination import keyset_connection, optimize_connection
 from backend.orders import services
 from backend.orders.errors import OrderError, OrderErrorCode
 from backend.orders.models import Order
+from backend.orders.models import OrderStatus as OrderStatusChoice
 from backend.orders.types import (
     OrderConnection,
     OrderErrorType,
@@ -85,7 +86,9 @@ def _orders_filtered(info: Info, filter: OrderFilter) -> QuerySet[Order]:
     """The filter as a queryset; visibility itself is ``OrderType.get_queryset``."""
     orders = Order.objects.all()
     if filter.status is not None:
-        orders = orders.filter(status=filter.status.value)
+        orders = services.orders_with_status(
+            orders=orders, statuses=[OrderStatusChoice(filter.status.value)]
+        )
     if filter.customer is not None:
         if not is_staff_user(viewer(info)):
             raise ForbiddenError("Only staff can filter orders by `customer`.")
@@ -102,7 +105,7 @@ def _orders_filtered(info: Info, filter: OrderFilter) -> QuerySet[Order]:
 
 @strawberry.type(description="Reads of orders: the viewer's own, or every order for staff.")
 class OrdersQuery:
-    @strawberry_django.connection(
+    @keyset_connection(
         OrderConnection,
         description="Orders, newest first (the id breaks ties). Customers see their own, staff "
         "every order; empty without a token, UNAUTHENTICATED with a refused one.",

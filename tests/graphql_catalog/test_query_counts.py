@@ -84,3 +84,29 @@ def test_nodes_of_100_products_cost_1_statement(gql: GraphQLClient, count_querie
         "query($n: Int!) { products(first: $n) { nodes { name category { parent { name } } } } }"
     )
     assert statements(gql, count_queries, query, {"n": 100}) == 1
+
+
+def test_every_resolver_returning_a_queryset_optimizes_it_itself() -> None:
+    """The schema's optimizer has no per-field hook (backend/core/graphql/optimizer.py): that is
+    sound only while every resolver returning a QuerySet is a strawberry-django field, which
+    optimizes what it returns. A plain Strawberry field returning one would load row by row."""
+    import inspect
+
+    from strawberry.types.base import StrawberryObjectDefinition
+    from strawberry_django.fields.field import StrawberryDjangoField
+
+    from backend.schema import schema
+
+    queryset_fields = []
+    for graphql_type in schema.schema_converter.type_map.values():
+        definition = graphql_type.definition
+        if not isinstance(definition, StrawberryObjectDefinition):
+            continue
+        for field in definition.fields:
+            if field.base_resolver is None:
+                continue
+            returns = inspect.signature(field.base_resolver.wrapped_func).return_annotation
+            if "QuerySet" in (returns if isinstance(returns, str) else repr(returns)):
+                queryset_fields.append(field)
+                assert isinstance(field, StrawberryDjangoField), (definition.name, field.name)
+    assert len(queryset_fields) >= 3  # categories, products, orders at least

@@ -117,3 +117,18 @@ def test_storefront_operation_runs_on_the_real_schema_within_budget(
     cost = body["extensions"]["cost"]
     assert cost["requestedQueryCost"] == query_cost(schema._schema, document, variables=variables)
     assert cost["requestedQueryCost"] <= cost["maximumAvailable"]
+
+
+def test_a_parsed_document_from_the_cache_still_obeys_a_lowered_token_limit(
+    catalog: dict[str, Any],
+) -> None:
+    # Parses are cached per document text AND parse options, so the limit is part of the key:
+    # a document accepted (and cached) under a high limit is refused once the limit drops.
+    query = "{ products(first: 2) { nodes { name slug } } }"
+    assert error_codes(post(query)[1]) == []
+    with override_settings(GRAPHQL_MAX_TOKENS=8):
+        for _ in range(2):  # a refused parse is not cached either
+            status, body = post(query)
+            assert status == 200
+            assert error_codes(body) == ["MAX_TOKENS_EXCEEDED"]
+    assert error_codes(post(query)[1]) == []

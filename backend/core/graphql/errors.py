@@ -13,6 +13,7 @@ from graphql import GraphQLError
 BAD_USER_INPUT = "BAD_USER_INPUT"
 FORBIDDEN = "FORBIDDEN"
 GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+MAX_TOKENS_EXCEEDED = "MAX_TOKENS_EXCEEDED"
 GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
@@ -45,6 +46,9 @@ def error_code_for(error: GraphQLError) -> str:
     """
     if error.path is None:
         if error.message.startswith("Syntax Error"):
+            # graphql-core's wording when the parser stops at the token limit (graphql_limits).
+            if "tokens. Parsing aborted" in error.message:
+                return MAX_TOKENS_EXCEEDED
             return GRAPHQL_PARSE_FAILED
         if error.message.startswith("Variable") and _VARIABLE_VALUE_ERRORS.search(error.message):
             return BAD_USER_INPUT

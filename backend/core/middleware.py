@@ -1,0 +1,119 @@
+"""Django's stock middleware, kept on the event loop under ASGI.
+
+Under ASGI, Django calls each sync hook of a ``MiddlewareMixin`` middleware through
+``sync_to_async``: a hop to the request's worker thread and back for every hook of every
+middleware, 13 on an anonymous GraphQL request with the stock stack, plus a switch to sync and
+back around WhiteNoise, which is sync only. Under concurrent load each hop also waits for the
+GIL. These hooks are CPU work on a request already in memory (headers, cookies, a lazy session
+and user), so the subclasses below call them inline and hop only for work that can do I/O:
+saving a session that changed, storing messages, serving a static file.
+
+Sync mode (the test client, management commands) is Django's own code path, unchanged.
+``tests/foundation/test_middleware.py`` pins the hop count of an API request.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.conf import settings
+from django.contrib.auth import middleware as auth
+from django.contrib.messages import middleware as messages
+from django.contrib.sessions import middleware as sessions
+from django.http import HttpRequest, HttpResponseBase
+from django.middleware import clickjacking, common, csrf, security
+from django.utils.deprecation import MiddlewareMixin
+from whitenoise import middleware as whitenoise
+
+
+class EventLoopMiddleware(MiddlewareMixin):
+    """Mixin for a ``MiddlewareMixin`` middleware whose hooks do no I/O: in async mode,
+    ``process_request``, ``process_view`` and ``process_response`` run on the event loop.
+    ``response_needs_thread`` names the responses whose hook may do I/O after all."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        super().__init__(get_response)
+        view_hook = getattr(self, "process_view", None)
+        if self.async_mode and view_hook is not None:
+            # The handler wraps a sync process_view in sync_to_async; a coroutine it awaits.
+            async def process_view(request: HttpRequest, *args: Any) -> HttpResponseBase | None:
+                return view_hook(request, *args)
+
+            self.process_view = process_view
+
+    def response_needs_thread(self, request: HttpRequest, response: HttpResponseBase) -> bool:
+        return False
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.process_request(request) if hasattr(self, "process_request") else None
+        response = response or await self.get_response(request)
+        if hasattr(self, "process_response"):
+            if self.response_needs_thread(request, response):
+                response = await sync_to_async(self.process_response)(request, response)
+            else:
+                response = self.process_response(request, response)
+        return response
+
+
+class SecurityMiddleware(EventLoopMiddleware, security.SecurityMiddleware):
+    pass
+
+
+class SessionMiddleware(EventLoopMiddleware, sessions.SessionMiddleware):
+    def response_needs_thread(self, request: HttpRequest, response: HttpResponseBase) -> bool:
+        # Loading is lazy (and then happens where the session is read); only a save writes.
+        session = getattr(request, "session", None)
+        return session is not None and (session.modified or settings.SESSION_SAVE_EVERY_REQUEST)
+
+
+class CommonMiddleware(EventLoopMiddleware, common.CommonMiddleware):
+    pass
+
+
+class CsrfViewMiddleware(EventLoopMiddleware, csrf.CsrfViewMiddleware):
+    pass
+
+
+class AuthenticationMiddleware(EventLoopMiddleware, auth.AuthenticationMiddleware):
+    pass
+
+
+class MessageMiddleware(EventLoopMiddleware, messages.MessageMiddleware):
+    def response_needs_thread(self, request: HttpRequest, response: HttpResponseBase) -> bool:
+        # Untouched storage stores nothing; used or added-to storage may load the session.
+        storage = getattr(request, "_messages", None)
+        return storage is not None and (storage.used or storage.added_new)
+
+
+class XFrameOptionsMiddleware(EventLoopMiddleware, clickjacking.XFrameOptionsMiddleware):
+    pass
+
+
+class WhiteNoiseMiddleware(whitenoise.WhiteNoiseMiddleware):
+    """WhiteNoise, async capable: a request for anything but a static file (every API request)
+    passes through with a dictionary lookup instead of a switch to sync and back."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        super().__init__(get_response)
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.async_mode:
+            return self._acall(request)
+        return super().__call__(request)
+
+    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
+        # The same steps as WhiteNoise's __call__; the disk is touched only in a thread.
+        if self.autorefresh:
+            static_file = await sync_to_async(self.find_file)(request.path_info)
+        else:
+            static_file = self.files.get(request.path_info)
+        if static_file is None:
+            get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
+            return await get_response(request)
+        return await sync_to_async(self.serve)(static_file, request)
