@@ -39,14 +39,16 @@ from bench.scenarios import SCENARIOS  # noqa: E402
 
 PYTHON = sys.executable
 SERVERS = {
-    "daphne": lambda host, port: [str(Path(PYTHON).parent / "daphne"), "-b", host, "-p",
-                                  str(port), "bench.server:application"],
-    "uvicorn": lambda host, port: [str(Path(PYTHON).parent / "uvicorn"), "--host", host,
-                                   "--port", str(port), "--no-access-log", "--lifespan", "off",
-                                   "bench.server:application"],
-    "granian": lambda host, port: [str(Path(PYTHON).parent / "granian"), "--interface", "asgi",
-                                   "--host", host, "--port", str(port), "--no-ws",
-                                   "bench.server:application"],
+    "daphne": lambda host, port, workers: [str(Path(PYTHON).parent / "daphne"), "-b", host,
+                                           "-p", str(port), "bench.server:application"],
+    "uvicorn": lambda host, port, workers: [str(Path(PYTHON).parent / "uvicorn"), "--host", host,
+                                            "--port", str(port), "--workers", str(workers),
+                                            "--no-access-log", "--lifespan", "off",
+                                            "bench.server:application"],
+    "granian": lambda host, port, workers: [str(Path(PYTHON).parent / "granian"), "--interface",
+                                            "asgi", "--host", host, "--port", str(port),
+                                            "--workers", str(workers), "--no-ws",
+                                            "bench.server:application"],
 }  # fmt: skip
 WRK_SCRIPT = """
 wrk.method = "POST"
@@ -94,9 +96,17 @@ class Load:
 
 
 def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, all its threads (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of a server: every thread of every process in its process group
+    (the harness starts it as a session leader, so multi-worker servers count whole)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if int(fields[2]) == pid:  # field 5 of stat, pgrp
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def parse_arguments() -> argparse.Namespace:
@@ -109,6 +119,9 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads.")
     parser.add_argument("--server", choices=sorted(SERVERS), default="daphne")
     parser.add_argument("--port", type=int, default=8781)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="Server processes (uvicorn, granian; not daphne)."
+    )
     parser.add_argument("--scenarios", default="abcde", help="Which scenarios, e.g. 'ae'.")
     parser.add_argument(
         "--database-url",
@@ -116,7 +129,6 @@ def parse_arguments() -> argparse.Namespace:
         help="Default: $DATABASE_URL; unset means the embedded PostgreSQL (database "
         "$EMBEDDED_POSTGRES_DB, default nexus_bench).",
     )
-    parser.add_argument("--experiment", default="", help="BENCH_EXPERIMENT for the server.")
     parser.add_argument(
         "--output", type=Path, default=ROOT / "docs" / "performance.md",
         help="Markdown report ('-' for none).",
@@ -143,8 +155,6 @@ def server_environment(arguments: argparse.Namespace) -> dict[str, str]:
         # `make run` serves.
         env.pop("DATABASE_URL", None)
         env.setdefault("EMBEDDED_POSTGRES_DB", "nexus_bench")
-    if arguments.experiment:
-        env["BENCH_EXPERIMENT"] = arguments.experiment
     return env
 
 
@@ -310,7 +320,7 @@ def profile_request(variables: dict[str, Any], repeat: int = 300) -> list[tuple[
 
 
 def start_server(arguments: argparse.Namespace, env: dict[str, str], log: Path) -> subprocess.Popen:
-    binary = SERVERS[arguments.server]("127.0.0.1", arguments.port)
+    binary = SERVERS[arguments.server]("127.0.0.1", arguments.port, arguments.workers)
     if not Path(binary[0]).exists():
         raise BenchError(f"{arguments.server} is not installed in {Path(PYTHON).parent}.")
     print("$", " ".join(binary), f"(log: {log})", flush=True)
@@ -454,10 +464,6 @@ def main() -> None:
     django.setup()
     from django.db import connections
 
-    from bench.experiments import experiments_apply
-
-    experiments_apply()  # the in-process counts and profile see what the server runs
-
     variables = {key: value for key, value in scenario_variables(arguments.products).items()
                  if key in keys}  # fmt: skip
     statements = statement_counts(variables)
@@ -521,8 +527,8 @@ def render(
     """The generated block of docs/performance.md."""
     lines = [
         f"Run: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, commit {commit()}, "
-        f"{machine()}, {database}, server {arguments.server}"
-        + (f" (experiment: {arguments.experiment})" if arguments.experiment else "")
+        f"{machine()}, {database}, server {arguments.server} ({arguments.workers} process"
+        f"{'es' if arguments.workers > 1 else ''})"
         + f", N = {arguments.products:,} products, wrk {arguments.connections} connections "
         f"/ {arguments.threads} threads, {arguments.duration} s per run after "
         f"{arguments.warmup} s warm-up, DEBUG off. Load average (1/5/15 min): "

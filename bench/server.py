@@ -4,9 +4,6 @@ floor at ``/bench/baseline/<scenario>`` in the same process, under the same serv
 The floor reads the same request body as ``/graphql/``, runs ONE statement on an async
 psycopg pool (as large as Django's) and sends PostgreSQL's JSON text as is: no Django, no
 GraphQL, no Python objects per row. It is the ceiling any Python layer can approach.
-
-``BENCH_EXPERIMENT`` (comma-separated) switches on local experiments without touching project
-code; see ``bench/experiments.py``.
 """
 
 import json
@@ -25,7 +22,6 @@ from django.db import connections  # noqa: E402
 from psycopg.conninfo import make_conninfo  # noqa: E402
 from psycopg_pool import AsyncConnectionPool  # noqa: E402
 
-from bench.experiments import experiments_apply  # noqa: E402
 from bench.scenarios import SCENARIOS, baseline_statement  # noqa: E402
 
 Scope = dict[str, Any]
@@ -34,9 +30,6 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 BASELINE_PREFIX = "/bench/baseline/"
 _pool: AsyncConnectionPool | None = None
-
-
-EXPERIMENTS = experiments_apply()
 
 
 def _conninfo() -> str:

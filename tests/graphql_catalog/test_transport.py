@@ -26,3 +26,26 @@ def test_graphiql_is_served_to_browsers_only_where_introspection_is_allowed(
     response = Client().get("/graphql/", headers={"accept": "text/html"})
     assert b"graphiql" not in response.content.lower()
     assert response.status_code == 400  # a GET without a query is then just a bad request
+
+
+def test_responses_encode_to_the_json_strawberrys_django_encoder_writes() -> None:
+    """orjson writes UTF-8 where json.dumps escapes; the decoded documents are equal."""
+    import datetime as dt
+    import json
+    from decimal import Decimal
+
+    from django.core.serializers.json import DjangoJSONEncoder
+    from django.utils.translation import gettext_lazy
+
+    from backend.core.graphql.views import NexusGraphQLView
+    from backend.schema import schema
+
+    sample = {
+        "data": {"price": Decimal("12.50"), "name": "Lampe éü", "n": [1, 2.5, None, True]},
+        "extensions": {"at": dt.datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=dt.UTC)},
+        "errors": [{"message": gettext_lazy("Internal server error.")}],
+    }
+    strawberrys = json.dumps(sample, cls=DjangoJSONEncoder, separators=(",", ":"))
+    assert json.loads(NexusGraphQLView(schema=schema).encode_json(sample)) == json.loads(
+        strawberrys
+    )

@@ -2,7 +2,9 @@
 
 from typing import Any
 
+import orjson
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse
 from strawberry.django.views import AsyncGraphQLView
 from strawberry.http import GraphQLHTTPResponse
@@ -10,6 +12,8 @@ from strawberry.types import ExecutionResult
 
 from backend.core.graphql.context import NexusContext
 from backend.core.graphql.errors import error_code_for
+
+_DJANGO_JSON = DjangoJSONEncoder()
 
 
 class NexusGraphQLView(AsyncGraphQLView[NexusContext, None]):
@@ -24,6 +28,14 @@ class NexusGraphQLView(AsyncGraphQLView[NexusContext, None]):
         # Read per request rather than when the URLconf is built, so the setting is authoritative.
         allowed = getattr(settings, "GRAPHQL_INTROSPECTION", settings.DEBUG)
         return bool(allowed) and super().should_render_graphql_ide(request)
+
+    def encode_json(self, data: object) -> bytes:
+        # orjson, decoding to what Strawberry's DjangoJSONEncoder writes: anything orjson does
+        # not write natively (Decimal, lazy strings; datetimes, whose format differs) goes to
+        # Django's encoder. Result data is already scalars and strings.
+        return orjson.dumps(
+            data, default=_DJANGO_JSON.default, option=orjson.OPT_PASSTHROUGH_DATETIME
+        )
 
     async def get_context(self, request: HttpRequest, response: HttpResponse) -> NexusContext:
         # Resolve the viewer once, before execution, so resolvers on the event loop can read
