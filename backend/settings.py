@@ -177,23 +177,53 @@ STORE_CURRENCY = env_str("STORE_CURRENCY", "USD").upper()
 # --- Cache, channel layer, tasks ------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
+# Redis read timeout of the channel layer: twice channels_redis's 5 s BZPOPMIN wait, so its nil
+# answer always arrives in time and a Redis gone silent is still noticed within seconds.
+CHANNEL_LAYER_SOCKET_TIMEOUT_SECONDS = 10
+# Redis connections per process (per event loop) and how long a burst waits for one.
+CHANNEL_LAYER_MAX_CONNECTIONS = 50
+CHANNEL_LAYER_POOL_TIMEOUT_SECONDS = 10
+
+
+def redis_channel_layers(url: str) -> dict[str, dict[str, object]]:
+    """CHANNEL_LAYERS for channels_redis on ``url`` (also what the tests build their layer from).
+
+    A Daphne process receives for all its sockets through one BZPOPMIN that waits 5 s
+    (channels_redis's ``brpop_timeout``) and then answers nil. redis-py's default read timeout
+    is also 5 s and starts first, so it fired before every idle nil: the receive raised
+    "Timeout reading" and killed the socket holding the receive lock, one socket per idle 5 s.
+    The read timeout must outlast that wait. The pool: see ``NexusRedisChannelLayer``.
+
+    ``group_expiry``: every subscribing socket is closed when its access token expires, so no
+    live channel has been in a group longer than a token lifetime. A channel whose removal
+    never happened (a crashed process, a teardown Daphne killed) is dropped from its group
+    after that, not after channels_redis's default of a day.
+    """
+    host = {
+        "address": url,
+        "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT_SECONDS,
+        "max_connections": CHANNEL_LAYER_MAX_CONNECTIONS,
+        "timeout": CHANNEL_LAYER_POOL_TIMEOUT_SECONDS,
+    }
+    return {
+        "default": {
+            "BACKEND": "backend.core.websocket.NexusRedisChannelLayer",
+            "CONFIG": {"hosts": [host], "group_expiry": JWT_ACCESS_TTL_SECONDS + 60},
+        }
+    }
+
 
 if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     }
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
-        }
-    }
+    CHANNEL_LAYERS = redis_channel_layers(REDIS_URL)
 else:
     # Single-process embedded default: events only reach subscribers in the same process.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-# GraphQL over WebSockets (backend/orders/consumers.py): operations one connection may run at
+# GraphQL over WebSockets (backend/core/websocket.py): operations one connection may run at
 # once, sockets one user may hold open, and how long a socket may wait for connection_init.
 GRAPHQL_WS_MAX_SUBSCRIPTIONS = env_int("GRAPHQL_WS_MAX_SUBSCRIPTIONS", 20)
 GRAPHQL_WS_MAX_CONNECTIONS_PER_USER = env_int("GRAPHQL_WS_MAX_CONNECTIONS_PER_USER", 10)

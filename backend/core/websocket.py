@@ -17,6 +17,9 @@ Authentication happens once, at ``connection_init`` (``{"authorization": "Bearer
 through ``backend.accounts.tokens.user_from_access_token``, the same path as HTTP. The user is
 then ``info.context.request.user`` for every operation of the connection, exactly as on HTTP.
 No token means an anonymous connection: public operations work, private ones close 4403.
+
+Events reach the sockets through ``NexusRedisChannelLayer`` (``settings.redis_channel_layers``)
+when REDIS_URL is set.
 """
 
 import asyncio
@@ -28,10 +31,12 @@ from datetime import timedelta
 from typing import Any
 
 from channels.db import database_sync_to_async
+from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.http.request import validate_host
+from redis.asyncio import BlockingConnectionPool
 from strawberry.channels import GraphQLWSConsumer
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.schema import BaseSchema
@@ -173,6 +178,25 @@ class NexusGraphQLWSConsumer(GraphQLWSConsumer[WebSocketContext, None]):
 async def _connection_count_release(user_pk: int) -> None:
     with contextlib.suppress(ValueError):  # already expired: nothing to release
         await cache.adecr(CONNECTION_COUNT_KEY.format(user_pk=user_pk))
+
+
+class NexusRedisChannelLayer(RedisChannelLayer):
+    """channels_redis whose Redis connections wait for a free one instead of failing.
+
+    redis-py's default pool raises MaxConnectionsError once 100 connections of an event loop
+    are in use, and every socket of a Daphne process joining or leaving a group borrows one at
+    the same moment: when a few hundred sockets closed at once, most ``group_discard`` calls
+    failed (Strawberry swallows the error) and their channels stayed in the group until
+    ``group_expiry``, each later event still fanned out to them. A ``BlockingConnectionPool``
+    bounds the connections and makes the burst queue for them.
+
+    Hosts are ``{"address": url, **pool options}`` (``max_connections``, ``timeout``: seconds
+    to wait for a connection, and connection options such as ``socket_timeout``).
+    """
+
+    def create_pool(self, index: int) -> BlockingConnectionPool:
+        options = dict(self.hosts[index])
+        return BlockingConnectionPool.from_url(options.pop("address"), **options)
 
 
 def graphql_websocket_app(schema: BaseSchema) -> Any:

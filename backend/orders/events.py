@@ -49,7 +49,8 @@ def order_event_publish(*, event_id: int, order_id: int, to_status: str) -> None
     layer = get_channel_layer()
     if layer is None:  # no CHANNEL_LAYERS configured: nobody can be listening
         return
-    try:
+
+    async def send_to_groups() -> None:
         for group, message_type in (
             (order_group(order_id), ORDER_EVENT_MESSAGE_TYPE),
             (STAFF_GROUP, STAFF_EVENT_MESSAGE_TYPE),
@@ -60,7 +61,13 @@ def order_event_publish(*, event_id: int, order_id: int, to_status: str) -> None
                 "order_id": order_id,
                 "to_status": str(to_status),
             }
-            async_to_sync(layer.group_send)(group, dict(message))
+            await layer.group_send(group, dict(message))
+
+    try:
+        # Both sends in one call: outside Daphne (a Celery worker, a management command) each
+        # async_to_sync call runs a new event loop, and channels_redis opens a connection per
+        # loop.
+        async_to_sync(send_to_groups)()
     except Exception:  # the order is committed; a lost push is recovered by `since` replay
         logger.exception("publishing order event %s failed", event_id)
 

@@ -9,12 +9,16 @@ Guarantees of ``orderStatusChanged``:
   and an event whose message was delayed behind a later one is still sent in id order.
 - No gap at the ``since`` seam: the subscriber joins the order's group BEFORE it reads the
   replay, so an event committed in between is either in the replay or read on its message.
-- One SQL statement per message (events with their order, its customer and the actor).
+- One SQL statement per message (events with their order, its customer and the actor), and
+  per process, not per socket: the sockets of one process that handle the same message with
+  the same progress share that read (``_read_shared``), so an event fanned out to N sockets
+  costs one statement, not N.
 """
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable, Hashable
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 
 import strawberry
@@ -75,6 +79,27 @@ def _order_events_after(order_id: int, after_id: int) -> list[OrderEvent]:
 
 def _event_get(event_id: int) -> OrderEvent | None:
     return _events_with_order().filter(pk=event_id).first()
+
+
+# Reads in flight in this process, by what their result depends on (see _read_shared).
+_reads_in_flight: dict[Hashable, asyncio.Future[Any]] = {}
+
+
+async def _read_shared[T](key: Hashable, read: Callable[[], T]) -> T:
+    """``read()`` on the database thread, or the result of the read with the same ``key``
+    already in flight.
+
+    ``key`` names everything the result depends on, including the message being handled: a
+    read started for message M began after M's event committed, so it answers every socket
+    handling M; a socket handling a later message never joins it, and misses nothing.
+    """
+    pending = _reads_in_flight.get(key)
+    if pending is None:
+        pending = asyncio.ensure_future(database_sync_to_async(read)())
+        _reads_in_flight[key] = pending
+        pending.add_done_callback(lambda _: _reads_in_flight.pop(key, None))
+    # A socket that goes away mid-read must not cancel the read the others wait for.
+    return await asyncio.shield(pending)
 
 
 def _order_last_event_id(user: ViewerType, order_id: int) -> int | None:
@@ -159,9 +184,11 @@ class OrdersSubscription:
                 # Every socket's messages share one queue per type: keep this order's only.
                 if message["order_id"] != order_pk or message["event_id"] <= last_event_id:
                     continue
-                for event in await database_sync_to_async(_order_events_after)(
-                    order_pk, last_event_id
-                ):
+                events = await _read_shared(
+                    ("order", order_pk, last_event_id, message["event_id"]),
+                    partial(_order_events_after, order_pk, last_event_id),
+                )
+                for event in events:
                     last_event_id = event.pk
                     yield _next_change(info, event)
 
@@ -193,6 +220,7 @@ class OrdersSubscription:
             async for message in feed:
                 if wanted and message["to_status"] not in wanted:
                     continue  # filtered from the message: no query for unwanted events
-                event = await database_sync_to_async(_event_get)(message["event_id"])
+                event_id = message["event_id"]
+                event = await _read_shared(("event", event_id), partial(_event_get, event_id))
                 if event is not None:
                     yield _next_change(info, event)

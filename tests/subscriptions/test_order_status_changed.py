@@ -4,6 +4,8 @@ Transitions go through ``order_transition`` (the one writer), which publishes af
 """
 
 import asyncio
+import threading
+from functools import partial
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from strawberry.channels.testing import GraphQLWebsocketCommunicator
 from backend.accounts.models import User
 from backend.orders.models import Order, OrderEvent, OrderStatus
 from backend.orders.services import order_transition
+from backend.orders.subscriptions import _read_shared
 from tests.subscriptions.conftest import (
     SUBSCRIBE_STATUS,
     bearer,
@@ -188,6 +191,54 @@ async def test_each_event_costs_one_sql_statement(
 
     assert data["orderStatusChanged"]["event"]["id"] == event_global_id(event)
     assert len(queries) == 1, [q["sql"] for q in queries]
+
+
+async def test_every_socket_following_an_order_gets_each_event_once(
+    socket: Any, customer: User, staff: User, pending_order: Order
+) -> None:
+    async with (
+        socket(bearer(customer)) as first,
+        socket(bearer(customer)) as second,
+        socket(bearer(staff)) as third,
+    ):
+        clients = (first, second, third)
+        for client in clients:
+            await subscribe(client, SUBSCRIBE_STATUS, {"orderId": order_global_id(pending_order)})
+        await listen_started()
+
+        await transition(pending_order, OrderStatus.PAID)
+        await transition(pending_order, OrderStatus.SHIPPED)
+
+        received = [
+            [(await next_data(client))["orderStatusChanged"]["status"] for _ in range(2)]
+            for client in clients
+        ]
+        for client in clients:
+            assert await client.receive_nothing(NO_MESSAGE_SECONDS)
+
+    assert received == [["PAID", "SHIPPED"]] * 3
+
+
+async def test_sockets_handling_the_same_message_share_one_read() -> None:
+    reads: list[str] = []
+    in_flight = threading.Event()
+
+    def read(name: str) -> str:
+        reads.append(name)
+        in_flight.wait(2)  # held until every caller has asked
+        return name
+
+    key = ("order", 1, 10, 11)
+    leaving = asyncio.ensure_future(_read_shared(key, partial(read, "first")))
+    staying = asyncio.ensure_future(_read_shared(key, partial(read, "second")))
+    later = asyncio.ensure_future(_read_shared(("order", 1, 10, 12), partial(read, "later")))
+    await asyncio.sleep(0.1)
+    leaving.cancel()  # a socket that closed mid-read
+    in_flight.set()
+
+    assert await staying == "first"  # joined the read in flight, not cancelled with it
+    assert await later == "later"  # another message: a read of its own
+    assert sorted(reads) == ["first", "later"]
 
 
 STAFF_FEED = """
