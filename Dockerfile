@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
-# Nexus image: daphne serving backend.asgi. The same image runs the Celery worker and beat
-# (docker-compose.yml overrides the command). Build: docker build -t nexus .
+# Nexus image: uvicorn serving backend.asgi's HTTP side on port 8000. The same image runs the
+# WebSocket server (Daphne), the Celery worker and beat: docker-compose.yml overrides the
+# command for each, and puts a proxy in front that sends WebSocket upgrades to Daphne and
+# everything else here. Build: docker build -t nexus .
 
 # Both stages must use the same interpreter: the virtualenv's python links to /usr/local/bin.
 ARG PYTHON_IMAGE=python:3.12-slim
@@ -27,6 +29,10 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_SETTINGS_MODULE=backend.settings \
     PORT=8000
+# uvicorn's worker processes (it reads WEB_CONCURRENCY itself): one per core of the target host,
+# two by default. Several processes share events only through a real channel layer, which is
+# why every multi-process deployment (docker-compose.yml) sets REDIS_URL.
+ENV WEB_CONCURRENCY=2
 RUN groupadd --system --gid 10001 nexus \
     && useradd --system --uid 10001 --gid nexus --home-dir /app --no-create-home \
         --shell /usr/sbin/nologin nexus \
@@ -46,4 +52,8 @@ USER nexus
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
     CMD ["python", "/app/scripts/container_healthcheck.py", "web"]
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "backend.asgi:application"]
+# HTTP only: with --ws none no request is upgraded (WebSockets are Daphne's, behind the proxy);
+# --lifespan off because Django has no lifespan handler. Proxy headers (X-Forwarded-For/-Proto)
+# are trusted from the addresses in FORWARDED_ALLOW_IPS, only 127.0.0.1 unless set.
+CMD ["uvicorn", "backend.asgi:application", "--host", "0.0.0.0", "--port", "8000", \
+     "--lifespan", "off", "--no-access-log", "--ws", "none"]

@@ -1,10 +1,12 @@
 """Container health probes: ``python scripts/container_healthcheck.py web|worker|beat``.
 
-Used by the Dockerfile's HEALTHCHECK (web) and by docker-compose.yml (worker, beat). Exit status
-0 means healthy, 1 means unhealthy with the reason on stderr; a probe never hangs past its own
-timeout, so Docker's health-check timeout is only a backstop.
+Used by the Dockerfile's HEALTHCHECK (web) and by docker-compose.yml (web, ws, worker, beat).
+Exit status 0 means healthy, 1 means unhealthy with the reason on stderr; a probe never hangs
+past its own timeout, so Docker's health-check timeout is only a backstop.
 
-- ``web``: GET http://127.0.0.1:$PORT/healthz answers 200 with ``{"status": "ok"}``. The Host
+- ``web``: GET http://127.0.0.1:$PORT/healthz (or ``--port``) answers 200 with
+  ``{"status": "ok"}``. The same probe checks either server: uvicorn (HTTP) on $PORT, and
+  Daphne (the WebSocket server, which answers HTTP too) with ``--port 8001``. The Host
   header is taken from ALLOWED_HOSTS, because with DEBUG off Django answers 400 to any other host
   and a probe that only works when ``localhost`` is allowed would fail real deployments.
 - ``worker``: this container's Celery worker (``celery@<hostname>`` unless ``--node`` says

@@ -1,12 +1,16 @@
-"""Readers for the deployment files the ops tests check: docker-compose.yml, Dockerfile, settings.
+"""Readers for the deployment files the ops tests check: docker-compose.yml, Dockerfile,
+deploy/Caddyfile, settings.
 
-There is no Docker engine where the suite runs, so the files are parsed the way Docker and
-Compose would read them (YAML with merge keys, variable interpolation, Dockerfile stages) and
-what can run without Docker (settings, daphne, Celery, the health probes) is run for real.
+There is no Docker engine where the suite runs, so the files are parsed the way Docker, Compose
+and Caddy would read them (YAML with merge keys, variable interpolation, Dockerfile stages,
+Caddyfile blocks) and what can run without Docker (settings, uvicorn, Daphne, Celery, Caddy,
+the health probes) is run for real.
 """
 
 import ast
+import json
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +23,9 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 SETTINGS_FILE = ROOT / "backend" / "settings.py"
 HEALTHCHECK_SCRIPT = ROOT / "scripts" / "container_healthcheck.py"
+CADDYFILE = ROOT / "deploy" / "Caddyfile"
 
-APP_SERVICES = ("web", "worker", "beat")
+APP_SERVICES = ("web", "ws", "worker", "beat")
 DATA_SERVICES = ("postgres", "rabbitmq", "redis")
 
 # What every app container must set, and why: left unset, each one falls back to a default
@@ -35,6 +40,8 @@ APP_REQUIRED_VARIABLES: dict[str, str] = {
     "CELERY_BROKER_URL": "unset, tasks run inside web and the worker never receives any",
     "REDIS_URL": "unset, the in-memory channel layer never carries worker events to web",
 }
+# Variables an app service may set that the settings do not read: its server reads them.
+SERVER_VARIABLES: dict[str, set[str]] = {"web": {"WEB_CONCURRENCY", "FORWARDED_ALLOW_IPS"}}
 # Values that must never be baked into the compose file: required from the operator.
 SECRET_VARIABLES = ("SECRET_KEY", "JWT_PRIVATE_KEY")
 # Everything compose refuses to start without (``${NAME:?...}``): the secrets and the SMTP relay.
@@ -150,3 +157,53 @@ def dockerfile_stages() -> list[Stage]:
         elif stages:
             stages[-1].instructions.append(Instruction(keyword, arguments))
     return stages
+
+
+def dockerfile_command() -> list[str]:
+    """The final stage's CMD, which must be in exec (JSON) form: the container's default process."""
+    return json.loads(dockerfile_stages()[-1].all("CMD")[-1])
+
+
+def dockerfile_environment() -> dict[str, str]:
+    """The final stage's ENV variables (``NAME=value`` form), later instructions winning."""
+    variables: dict[str, str] = {}
+    for arguments in dockerfile_stages()[-1].all("ENV"):
+        for assignment in shlex.split(arguments):
+            name, _, value = assignment.partition("=")
+            variables[name] = value
+    return variables
+
+
+@dataclass
+class CaddyDirective:
+    """One Caddyfile line: its tokens, and the directives of the block it opens, if any."""
+
+    tokens: list[str]
+    block: list["CaddyDirective"] = field(default_factory=list)
+
+
+def caddyfile() -> list[CaddyDirective]:
+    """deploy/Caddyfile as nested directives: the global options block (no tokens), then sites.
+
+    Enough of the Caddyfile grammar for this file (no quoted tokens, snippets or imports; the
+    real parser, run by the end-to-end test where Caddy is installed, has the last word).
+    """
+    root: list[CaddyDirective] = []
+    open_blocks = [root]
+    for line in CADDYFILE.read_text().splitlines():
+        tokens = line.split()
+        comment = next((i for i, token in enumerate(tokens) if token.startswith("#")), None)
+        tokens = tokens[:comment]
+        if not tokens:
+            continue
+        if tokens == ["}"]:
+            open_blocks.pop()
+            continue
+        opens_block = tokens[-1] == "{"
+        directive = CaddyDirective(tokens[:-1] if opens_block else tokens)
+        open_blocks[-1].append(directive)
+        if opens_block:
+            open_blocks.append(directive.block)
+    if len(open_blocks) != 1:
+        raise ValueError(f"{CADDYFILE}: unbalanced braces")
+    return root

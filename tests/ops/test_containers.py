@@ -1,39 +1,54 @@
-"""The container files describe a stack that can start: Dockerfile, docker-compose.yml, probes.
+"""The container files describe a stack that can start: Dockerfile, docker-compose.yml, the
+proxy's Caddyfile, probes.
 
 No Docker engine runs here, so the files are checked as Docker reads them, and what the
-containers would run (settings loading, daphne, a Celery worker, the health probes) runs for
-real outside Docker with the compose environment, its service hosts mapped to localhost.
+containers would run (settings loading, uvicorn and Daphne, a Celery worker, the health probes,
+Caddy in front of both servers where it is installed) runs for real outside Docker with the
+compose environment, its service hosts mapped to localhost.
 """
 
+import ipaddress
+import json
 import os
 import re
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
 
 import pytest
+import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from websockets.exceptions import InvalidHandshake
+from websockets.sync.client import connect
 
-from tests.conftest import service_url
+from tests.conftest import ON_CI, service_url
 from tests.ops.deployment import (
     APP_REQUIRED_VARIABLES,
     APP_SERVICES,
+    CADDYFILE,
     DATA_SERVICES,
     HEALTHCHECK_SCRIPT,
     OPERATOR_VARIABLES,
     ROOT,
+    SERVER_VARIABLES,
+    CaddyDirective,
     MissingRequiredVariableError,
+    caddyfile,
     compose,
     compose_environment,
+    dockerfile_command,
+    dockerfile_environment,
     dockerfile_stages,
     outside_docker,
     settings_environment_variables,
@@ -41,6 +56,24 @@ from tests.ops.deployment import (
 
 VENV_BIN = Path(sys.executable).parent
 BUILD_TOOLS = re.compile(r"\b(gcc|g\+\+|build-essential|clang|make|libpq-dev|python3-dev)\b")
+# What Caddy's ``trusted_proxies private_ranges`` stands for (Caddy's own expansion).
+CADDY_PRIVATE_RANGES = (
+    "192.168.0.0/16", "172.16.0.0/12", "10.0.0.0/8", "127.0.0.1/8", "fd00::/8", "::1",
+)  # fmt: skip
+
+
+def option(command: list[str], flag: str) -> str:
+    """The value that follows ``flag`` in ``command``."""
+    return command[command.index(flag) + 1]
+
+
+def upstreams() -> tuple[str, str]:
+    """Where the proxy must send WebSockets and HTTP: ws's and web's names and server ports."""
+    services = compose()["services"]
+    return (
+        f"ws:{option(services['ws']['command'], '-p')}",
+        f"web:{option(services['web']['command'], '--port')}",
+    )
 
 
 # --- docker-compose.yml -----------------------------------------------------------------------
@@ -70,16 +103,19 @@ def test_data_services_run_the_supported_server_versions() -> None:
     assert services["redis"]["image"] == "redis:7"
 
 
-def test_web_worker_and_beat_run_daphne_and_celery_on_the_backend_package() -> None:
+def test_web_runs_the_images_uvicorn_ws_runs_daphne_and_celery_the_backend_package() -> None:
     services = compose()["services"]
-    assert services["web"]["command"] == [
-        "daphne", "-b", "0.0.0.0", "-p", "8000", "backend.asgi:application",
+    # Spelt out in compose for its reader; it must not drift from what the image runs.
+    assert services["web"]["command"] == dockerfile_command()
+    assert services["ws"]["command"] == [
+        "daphne", "-b", "0.0.0.0", "-p", "8001", "backend.asgi:application",
     ]  # fmt: skip
     assert services["worker"]["command"][:4] == ["celery", "-A", "backend", "worker"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "backend", "beat"]
 
 
-def test_every_long_running_service_has_a_health_check() -> None:
+def test_every_app_and_data_service_has_a_health_check() -> None:
+    """The proxy has none: nothing waits for it, and it starts only once web and ws are healthy."""
     services = compose()["services"]
     for name in DATA_SERVICES + APP_SERVICES:
         healthcheck = services[name].get("healthcheck", {})
@@ -90,11 +126,16 @@ def test_every_long_running_service_has_a_health_check() -> None:
         "CMD", "rabbitmq-diagnostics", "-q", "ping",
     ]  # fmt: skip
     assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
-    for name in APP_SERVICES:
+    for name in ("web", "worker", "beat"):
         assert services[name]["healthcheck"]["test"][-2:] == [
             "/app/scripts/container_healthcheck.py",
             name,
         ]
+    # ws probes /healthz like web, on the port its Daphne binds.
+    ws = services["ws"]
+    assert ws["healthcheck"]["test"][-4:] == [
+        "/app/scripts/container_healthcheck.py", "web", "--port", option(ws["command"], "-p"),
+    ]  # fmt: skip
 
 
 def test_settings_still_read_every_variable_the_containers_require() -> None:
@@ -111,11 +152,41 @@ def test_app_services_set_every_variable_production_settings_require() -> None:
         assert environment["DEBUG"] == "false"
 
 
-def test_app_services_set_only_variables_the_settings_read() -> None:
+def test_app_services_set_only_variables_the_settings_or_their_server_read() -> None:
     """Catches a misspelt variable, which Compose would pass on and settings silently ignore."""
     known = settings_environment_variables()
     for name in APP_SERVICES:
-        assert set(compose()["services"][name]["environment"]) <= known, name
+        server_reads = SERVER_VARIABLES.get(name, set())
+        assert set(compose()["services"][name]["environment"]) <= known | server_reads, name
+
+
+def test_uvicorn_reads_the_worker_count_and_trusted_proxies_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What lets web's WEB_CONCURRENCY and FORWARDED_ALLOW_IPS (SERVER_VARIABLES) take effect."""
+    monkeypatch.setenv("WEB_CONCURRENCY", "3")
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "10.0.0.0/8")
+    config = uvicorn.Config("backend.asgi:application")
+    assert config.workers == 3
+    assert config.forwarded_allow_ips == "10.0.0.0/8"
+
+
+def test_web_runs_the_images_worker_count_unless_the_operator_sets_one() -> None:
+    shell = dict.fromkeys(OPERATOR_VARIABLES, "set")
+    default = compose_environment("web", shell)["WEB_CONCURRENCY"]
+    assert default == dockerfile_environment()["WEB_CONCURRENCY"]
+    tuned = compose_environment("web", shell | {"WEB_CONCURRENCY": "8"})
+    assert tuned["WEB_CONCURRENCY"] == "8"
+
+
+def test_web_trusts_forwarded_headers_from_every_range_the_proxy_trusts() -> None:
+    """Otherwise REMOTE_ADDR is the proxy's and all clients share one login throttle."""
+    allowed = compose()["services"]["web"]["environment"]["FORWARDED_ALLOW_IPS"].split(",")
+    networks = [ipaddress.ip_network(entry, strict=False) for entry in allowed]
+    for caddy_range in CADDY_PRIVATE_RANGES:
+        trusted = ipaddress.ip_network(caddy_range, strict=False)
+        # A whole range is covered when its first and last address fall in one trusted network.
+        assert any(trusted[0] in net and trusted[-1] in net for net in networks), caddy_range
 
 
 def test_compose_refuses_to_start_without_each_operator_variable() -> None:
@@ -169,6 +240,55 @@ def test_rabbitmq_keeps_a_fixed_node_name_so_its_volume_is_reused() -> None:
     assert compose()["services"]["rabbitmq"]["hostname"] == "rabbitmq"
 
 
+def test_only_the_proxy_publishes_a_port() -> None:
+    """One public URL for HTTP and WebSockets; web and ws are reached through the proxy."""
+    services = compose()["services"]
+    assert {name for name, service in services.items() if "ports" in service} == {"proxy"}
+    assert services["proxy"]["ports"] == ["${WEB_PORT:-8000}:8000"]
+
+
+def test_proxy_runs_caddy_on_the_caddyfile_once_web_and_ws_are_healthy() -> None:
+    proxy = compose()["services"]["proxy"]
+    assert proxy["image"] == "caddy:2"
+    assert "command" not in proxy  # the image runs /etc/caddy/Caddyfile
+    assert proxy["volumes"] == ["./deploy/Caddyfile:/etc/caddy/Caddyfile:ro"]
+    assert (ROOT / "deploy" / "Caddyfile").is_file()
+    assert proxy["depends_on"] == {
+        "web": {"condition": "service_healthy"},
+        "ws": {"condition": "service_healthy"},
+    }
+
+
+# --- deploy/Caddyfile -------------------------------------------------------------------------
+
+
+def proxy_site() -> list[CaddyDirective]:
+    """The directives of the Caddyfile's site on the port the proxy container publishes."""
+    address = ":" + compose()["services"]["proxy"]["ports"][0].rsplit(":", 1)[1]
+    sites = [directive for directive in caddyfile() if directive.tokens == [address]]
+    assert len(sites) == 1, f"the Caddyfile has no single site {address}"
+    return sites[0].block
+
+
+def test_caddyfile_sends_websocket_upgrades_to_ws_and_everything_else_to_web() -> None:
+    site = proxy_site()
+    matchers = {d.tokens[0]: [m.tokens for m in d.block] for d in site if d.tokens[0][0] == "@"}
+    assert matchers == {
+        "@websocket": [["header", "Connection", "*Upgrade*"], ["header", "Upgrade", "websocket"]]
+    }
+    # In order: Caddy tries the matched route first, then the catch-all.
+    routes = [d.tokens[1:] for d in site if d.tokens[0] == "reverse_proxy"]
+    ws, web = upstreams()
+    assert routes == [["@websocket", ws], [web]]
+
+
+def test_caddyfile_passes_host_and_forwarded_headers_untouched_by_rewrites() -> None:
+    """No header_up: Caddy's defaults keep Host and set X-Forwarded-For/-Proto/-Host."""
+    for directive in proxy_site():
+        if directive.tokens[0] == "reverse_proxy":
+            assert [d.tokens for d in directive.block] == [["trusted_proxies", "private_ranges"]]
+
+
 # --- Dockerfile -------------------------------------------------------------------------------
 
 
@@ -207,12 +327,17 @@ def test_final_image_collects_static_files_at_build_time() -> None:
     assert "DEBUG=false SECRET_KEY=" in runs  # production settings, a build-only key
 
 
-def test_image_serves_backend_asgi_with_daphne_on_port_8000() -> None:
-    final = dockerfile_stages()[-1]
-    assert final.all("CMD")[-1] == (
-        '["daphne", "-b", "0.0.0.0", "-p", "8000", "backend.asgi:application"]'
-    )
-    assert "8000" in final.all("EXPOSE")
+def test_image_serves_http_only_with_uvicorn_on_port_8000() -> None:
+    assert dockerfile_command() == [
+        "uvicorn", "backend.asgi:application", "--host", "0.0.0.0", "--port", "8000",
+        "--lifespan", "off", "--no-access-log", "--ws", "none",
+    ]  # fmt: skip
+    assert "8000" in dockerfile_stages()[-1].all("EXPOSE")
+
+
+def test_image_runs_two_uvicorn_workers_unless_web_concurrency_says_otherwise() -> None:
+    assert "--workers" not in dockerfile_command()  # would override WEB_CONCURRENCY
+    assert dockerfile_environment()["WEB_CONCURRENCY"] == "2"
 
 
 def test_image_health_check_probes_healthz() -> None:
@@ -294,7 +419,7 @@ def until_healthy(
             return result
         if server.poll() is not None:
             pytest.fail(
-                f"the server exited with {server.returncode} (its output is in the captured stderr)"
+                f"the server exited with {server.returncode} (its output is in the captured output)"
             )
         time.sleep(0.5)
 
@@ -328,11 +453,14 @@ def test_settings_load_in_production_mode_and_pass_the_start_up_checks(
             sys.executable,
             "-c",
             "import django, json; django.setup()\n"
+            "from channels_redis.core import RedisChannelLayer\n"
             "from django.conf import settings\n"
+            "from django.utils.module_loading import import_string\n"
             "from backend.accounts.tokens import signing_key\n"
             "signing_key()\n"
+            "layer = import_string(settings.CHANNEL_LAYERS['default']['BACKEND'])\n"
             "print(json.dumps([settings.DEBUG, settings.DATABASES['default']['ENGINE'],"
-            " settings.CHANNEL_LAYERS['default']['BACKEND'], settings.CELERY_TASK_ALWAYS_EAGER]))",
+            " issubclass(layer, RedisChannelLayer), settings.CELERY_TASK_ALWAYS_EAGER]))",
         ],
         cwd=ROOT,
         env=app_environment_on_real_database | {"DJANGO_SETTINGS_MODULE": "backend.settings"},
@@ -342,9 +470,7 @@ def test_settings_load_in_production_mode_and_pass_the_start_up_checks(
     )
     assert report.returncode == 0, report.stderr
     # No single-process fallback survives: real PostgreSQL, Redis channel layer, queued tasks.
-    assert report.stdout.strip() == (
-        '[false, "django.db.backends.postgresql", "channels_redis.core.RedisChannelLayer", false]'
-    )
+    assert report.stdout.strip() == '[false, "django.db.backends.postgresql", true, false]'
 
 
 def test_deployment_checks_find_no_errors_with_the_compose_environment(
@@ -356,29 +482,174 @@ def test_deployment_checks_find_no_errors_with_the_compose_environment(
     assert errors == set(), check.stderr
 
 
-def test_web_probe_passes_against_daphne_serving_a_deployments_own_host_name(
-    app_environment: dict[str, str],
-) -> None:
+@dataclass
+class Server:
+    """A server process started here as a container would start it, on a free local port."""
+
+    process: subprocess.Popen[str]
+    port: int
+    environment: dict[str, str]
+    log: Path
+
+    def probe(self) -> subprocess.CompletedProcess[str]:
+        return probe("web", "--port", str(self.port), environment=self.environment)
+
+
+def local_command(command: list[str], port: int) -> list[str]:
+    """A container's server command run from this virtualenv, on 127.0.0.1:``port``."""
+    local = [str(VENV_BIN / command[0]), *command[1:]]
+    for flag, value in (("--host", "127.0.0.1"), ("-b", "127.0.0.1")):
+        if flag in local:
+            local[local.index(flag) + 1] = value
+    for flag in ("--port", "-p"):
+        if flag in local:
+            local[local.index(flag) + 1] = str(port)
+    return local
+
+
+def serve(command: list[str], environment: dict[str, str], log: Path) -> Iterator[Server]:
     port = free_port()
-    # The probe must work when ALLOWED_HOSTS does not include localhost, as in production.
-    environment = app_environment | {"ALLOWED_HOSTS": ".shop.example", "PORT": str(port)}
-    server = subprocess.Popen(
-        [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "backend.asgi:application"],
-        cwd=ROOT,
-        env=environment,
+    environment = environment | {"PORT": str(port)}
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            local_command(command, port),
+            cwd=ROOT,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    try:
+        yield Server(process, port, environment, log)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        print(log.read_text())  # shown by pytest when a test using the server fails
+
+
+@pytest.fixture(scope="module")
+def server_environment(app_environment_on_real_database: dict[str, str]) -> dict[str, str]:
+    return app_environment_on_real_database | {
+        "REDIS_URL": service_url("REDIS_URL"),
+        # The probes must work when ALLOWED_HOSTS does not include localhost, as in production.
+        "ALLOWED_HOSTS": ".shop.example",
+        "WEB_CONCURRENCY": "1",  # one process is enough here; the image's 2 is tested above
+        "PYTHONUNBUFFERED": "1",  # as in the image: the access log is read while serving
+    }
+
+
+@pytest.fixture(scope="module")
+def web_server(
+    server_environment: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """The image's own command: uvicorn, as the web service runs it."""
+    log = tmp_path_factory.mktemp("web") / "uvicorn.log"
+    yield from serve(dockerfile_command(), server_environment, log)
+
+
+@pytest.fixture(scope="module")
+def ws_server(
+    server_environment: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """The ws service's command: Daphne, which logs every request and WebSocket it serves."""
+    log = tmp_path_factory.mktemp("ws") / "daphne.log"
+    yield from serve(compose()["services"]["ws"]["command"], server_environment, log)
+
+
+def test_web_probe_passes_against_the_images_uvicorn_serving_a_deployments_own_host_name(
+    web_server: Server,
+) -> None:
+    # The image's probe: no --port, PORT from the environment.
+    result = until_healthy(
+        lambda: probe("web", environment=web_server.environment), web_server.process
+    )
+    assert result.returncode == 0, result.stderr
+    # The host check is live, so the probe's Host header is what made it pass.
+    request = urllib.request.Request(f"http://127.0.0.1:{web_server.port}/healthz")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert refused.value.code == 400
+
+
+def test_web_never_upgrades_a_websocket(web_server: Server) -> None:
+    """uvicorn --ws none: a WebSocket that reached web would fail, so the proxy must route."""
+    assert until_healthy(web_server.probe, web_server.process).returncode == 0
+    with pytest.raises(InvalidHandshake):
+        connect(
+            f"ws://127.0.0.1:{web_server.port}/graphql/",
+            subprotocols=["graphql-transport-ws"],
+            open_timeout=10,
+        )
+
+
+def test_ws_probe_passes_against_daphne_on_its_own_port(ws_server: Server) -> None:
+    result = until_healthy(ws_server.probe, ws_server.process)
+    assert result.returncode == 0, result.stderr
+
+
+def test_caddy_on_the_caddyfile_routes_graphql_http_to_uvicorn_and_websockets_to_daphne(
+    web_server: Server, ws_server: Server, tmp_path: Path
+) -> None:
+    caddy = shutil.which("caddy")
+    if caddy is None:
+        message = "caddy is not installed (Debian: apt-get install caddy)"
+        if ON_CI:
+            pytest.fail(message + "; .ci/run installs it (CI=true never skips)")
+        pytest.skip(message)
+    for server in (web_server, ws_server):
+        assert until_healthy(server.probe, server.process).returncode == 0
+    # The file as deployed, but with local upstreams and a free port on the loopback only.
+    port = free_port()
+    ws, web = upstreams()
+    config = CADDYFILE.read_text()
+    config = config.replace(ws, f"127.0.0.1:{ws_server.port}").replace(
+        web, f"127.0.0.1:{web_server.port}"
+    )
+    config, sites = re.subn(r"^:8000 \{$", f":{port} {{\n\tbind 127.0.0.1", config, flags=re.M)
+    assert sites == 1
+    (tmp_path / "Caddyfile").write_text(config)
+    proxy = subprocess.Popen(
+        [caddy, "run", "--config", str(tmp_path / "Caddyfile"), "--adapter", "caddyfile"],
+        env={
+            "PATH": os.environ["PATH"],
+            "HOME": str(tmp_path),
+            "XDG_DATA_HOME": str(tmp_path),
+            "XDG_CONFIG_HOME": str(tmp_path),
+        },
         text=True,
     )
     try:
-        result = until_healthy(lambda: probe("web", environment=environment), server)
+        # The health probe through the proxy: its Host header (a deployment's name) got through.
+        result = until_healthy(
+            lambda: probe("web", "--port", str(port), environment=web_server.environment),
+            proxy,
+            seconds=30,
+        )
         assert result.returncode == 0, result.stderr
-        # The host check is live, so the probe's Host header is what made it pass.
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/healthz")
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(request, timeout=5)
-        assert refused.value.code == 400
+
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/graphql/",
+            data=json.dumps({"query": "{ __typename }"}).encode(),
+            headers={"Host": "api.shop.example", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.load(response)["data"] == {"__typename": "Query"}
+        # Caddy replaces the Server header; Daphne's access log tells which upstream served.
+        assert '"POST /graphql/"' not in ws_server.log.read_text()
+
+        # Only Daphne upgrades (web never does, see above).
+        with connect(
+            f"ws://127.0.0.1:{port}/graphql/",
+            subprotocols=["graphql-transport-ws"],
+            open_timeout=10,
+        ) as websocket:
+            assert websocket.subprotocol == "graphql-transport-ws"
+            websocket.send(json.dumps({"type": "connection_init", "payload": {}}))
+            assert json.loads(websocket.recv(timeout=10)) == {"type": "connection_ack"}
+        assert '"WSCONNECT /graphql/"' in ws_server.log.read_text()
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        proxy.terminate()
+        proxy.wait(timeout=30)
 
 
 def test_web_probe_fails_when_nothing_serves(app_environment: dict[str, str]) -> None:
