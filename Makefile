@@ -69,7 +69,8 @@ api-check: install
 		-e docs/postman/nexus.postman_environment.json \
 		--env-var baseUrl=http://127.0.0.1:$(API_CHECK_PORT)
 
-# Not part of `make test`: seeds the catalog, serves it with Daphne and loads it with wrk.
+# Not part of `make test`: seeds the catalog, serves it as production does (uvicorn, 2 workers)
+# and loads it with wrk.
 # e.g. `make bench BENCH_ARGS="--products 1000000"`; writes docs/performance.md.
 bench: install
 	$(VENV_PYTHON) bench/catalog.py $(BENCH_ARGS)

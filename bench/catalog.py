@@ -3,7 +3,8 @@
     .venv/bin/python bench/catalog.py [--products 100000] [--duration 10] [--connections 16]
 
 Steps: migrate and seed (``manage.py seed``, idempotent) the database of ``DATABASE_URL`` (the
-embedded PostgreSQL when unset); start the ASGI server (Daphne, as ``make run``) on
+embedded PostgreSQL when unset); start the ASGI server as the production image serves HTTP
+(uvicorn, 2 worker processes; ``--server daphne`` for ``make run``'s server) on
 ``bench.server:application`` (Nexus plus the json_agg floor in the same process); check every
 scenario answers without errors and returns the same nodes as its floor; count each scenario's
 SQL statements in-process; drive each scenario and its floor with ``wrk`` from a separate
@@ -117,10 +118,10 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2, help="Seconds of warm-up per run.")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads.")
-    parser.add_argument("--server", choices=sorted(SERVERS), default="daphne")
+    parser.add_argument("--server", choices=sorted(SERVERS), default="uvicorn")
     parser.add_argument("--port", type=int, default=8781)
     parser.add_argument(
-        "--workers", type=int, default=1, help="Server processes (uvicorn, granian; not daphne)."
+        "--workers", type=int, default=2, help="Server processes (uvicorn, granian; not daphne)."
     )
     parser.add_argument("--scenarios", default="abcde", help="Which scenarios, e.g. 'ae'.")
     parser.add_argument(
@@ -134,7 +135,10 @@ def parse_arguments() -> argparse.Namespace:
         help="Markdown report ('-' for none).",
     )  # fmt: skip
     parser.add_argument("--skip-seed", action="store_true")
-    return parser.parse_args()
+    arguments = parser.parse_args()
+    if arguments.server == "daphne":
+        arguments.workers = 1  # Daphne serves one process per port
+    return arguments
 
 
 def server_environment(arguments: argparse.Namespace) -> dict[str, str]:
@@ -299,7 +303,8 @@ def profile_request(variables: dict[str, Any], repeat: int = 300) -> list[tuple[
     validate = cumulative("graphql/validation/validate.py", "validate")
     execute = cumulative("graphql/execution/execute.py", "execute")
     sql = cumulative("django/db/backends/utils.py", "_execute")
-    orm_rows = cumulative("django/db/models/query.py", "__iter__") - sql
+    # _fetch_all, not __iter__: QuerySet.__iter__ and ModelIterable.__iter__ nest.
+    orm_rows = cumulative("django/db/models/query.py", "_fetch_all") - sql
     # strawberry-django rescans type annotations for every id when no NodeID is declared.
     id_attr = cumulative("strawberry/relay/types.py", "resolve_id_attr")
     serialise = cumulative("strawberry/http/base.py", "encode_json") or cumulative(
