@@ -6,6 +6,7 @@ go through per-request DataLoaders, one statement each for a whole page, so a qu
 statement count does not depend on its page size.
 """
 
+import hashlib
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -265,7 +266,8 @@ class ProductConnection(KeysetConnection[ProductType]):
         **kwargs: Any,
     ) -> KeysetOrder:
         """Default: relevance when searching, else newest first. Relevance needs a search."""
-        searching = filter is not None and filter.search is not None
+        search = filter.search if filter is not None else None
+        searching = search is not None
         order = sort
         if order is None:
             order = ProductOrder(
@@ -276,8 +278,13 @@ class ProductConnection(KeysetConnection[ProductType]):
             raise BadUserInputError(
                 "Ordering by RELEVANCE needs a search: pass `filter.search`.", field="order"
             )
+        name = f"{cls.keyset_name}:{order.field.value}:{order.direction.value}"
+        if order.field is ProductOrderField.RELEVANCE and search is not None:
+            # A rank only orders the results of the search that computed it: a cursor carried
+            # over to another search would skip or repeat rows, so it names its search.
+            name += ":" + hashlib.blake2b(search.encode(), digest_size=6).hexdigest()
         return KeysetOrder(
-            name=f"{cls.keyset_name}:{order.field.value}:{order.direction.value}",
+            name=name,
             keys=(PRODUCT_SORT_KEYS[order.field], SortKey("id", int)),
             descending=order.direction is OrderDirection.DESC,
         )

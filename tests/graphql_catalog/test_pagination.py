@@ -135,6 +135,20 @@ def test_total_count_is_computed_only_when_selected(gql: GraphQLClient, count_qu
     assert all("OFFSET" not in q["sql"] for q in with_count.captured_queries)
 
 
+def test_a_relevance_cursor_is_valid_only_for_the_search_it_was_issued_for(
+    gql: GraphQLClient,
+) -> None:
+    product_create(name="Lamp", slug="lamp")
+    product_create(name="Floor lamp", slug="floor")
+    query = """query($search: String!, $after: String) { products(first: 1, after: $after,
+        filter: {search: $search}) { nodes { slug } pageInfo { endCursor } } }"""
+    cursor = gql.data(query, {"search": "lamp"})["products"]["pageInfo"]["endCursor"]
+    assert gql.data(query, {"search": "lamp", "after": cursor})["products"]["nodes"]
+    body = gql.post(query, {"search": "floor", "after": cursor})
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "another list or another order" in body["errors"][0]["message"]
+
+
 def test_walking_search_results_by_relevance_returns_each_match_once(gql: GraphQLClient) -> None:
     """Relevance ranks are floats: the cursor must round-trip them exactly."""
     product_create(name="Lamp", slug="lamp")
