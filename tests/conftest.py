@@ -4,6 +4,8 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from pytest_django.fixtures import Settings
@@ -64,3 +66,19 @@ def fast_password_hashing(settings: Settings) -> None:
     """Argon2 costs ~100 ms a hash by design; tests not about hashing use a fast hasher
     (Django's own advice). The Argon2 configuration has its own test in tests/accounts."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def test_signing_key(settings: Settings) -> Iterator[Ed25519PrivateKey]:
+    """Every test signs tokens with a fresh key from settings: nothing is written under
+    .data/, and no test depends on another's key."""
+    from backend.accounts.tokens import signing_key
+
+    key = Ed25519PrivateKey.generate()
+    settings.JWT_PRIVATE_KEY = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    settings.JWT_PRIVATE_KEY_FILE = ""
+    signing_key.cache_clear()
+    yield key
+    signing_key.cache_clear()

@@ -21,6 +21,7 @@ from strawberry import Info
 from backend.accounts.permissions import viewer
 from backend.accounts.types import UserType
 from backend.catalog.types import ProductType
+from backend.core.graphql.fields import row_field
 from backend.core.graphql.ids import ModelNode
 from backend.core.graphql.money import Money
 from backend.core.graphql.pagination import (
@@ -152,13 +153,13 @@ class OrderEventType(ModelNode):
         "viewer may not see that user (customers see only themselves)."
     )
 
-    @strawberry_django.field(
+    @row_field(
         only=["from_status"], description="The status before; null for the order's creation."
     )
     def from_status(self, root: OrderEvent) -> OrderStatus | None:  # type: ignore[valid-type]
         return _status(root.from_status)
 
-    @strawberry_django.field(only=["to_status"], description="The status after.")
+    @row_field(only=["to_status"], description="The status after.")
     def to_status(self, root: OrderEvent) -> OrderStatus:  # type: ignore[valid-type]
         return _status(root.to_status)
 
@@ -202,19 +203,19 @@ class OrderType(ModelNode):
         "ORDER_MAX_LINES (50 by default), so not paginated."
     )
 
-    @strawberry_django.field(only=["status"], description="The current status.")
+    @row_field(only=["status"], description="The current status.")
     def status(self, root: Order) -> OrderStatus:  # type: ignore[valid-type]
         return _status(root.status)
 
-    @strawberry_django.field(only=["subtotal", "currency"], description="Sum of the line totals.")
+    @row_field(only=["subtotal", "currency"], description="Sum of the line totals.")
     def subtotal(self, root: Order) -> Money:
         return Money(amount=root.subtotal, currency=root.currency)
 
-    @strawberry_django.field(only=["total", "currency"], description="The amount to pay.")
+    @row_field(only=["total", "currency"], description="The amount to pay.")
     def total(self, root: Order) -> Money:
         return Money(amount=root.total, currency=root.currency)
 
-    @strawberry_django.field(
+    @row_field(
         only=["status"],
         description="The statuses this order may move to next (at most three), from the order "
         "process; empty once it is DELIVERED, CANCELLED or EXPIRED.",

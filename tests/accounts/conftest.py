@@ -5,27 +5,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.cache import cache
 from django.test import Client
-from pytest_django.fixtures import Settings
 
 from backend.accounts import throttling
-from backend.accounts.tokens import signing_key
-
-
-@pytest.fixture(autouse=True)
-def test_signing_key(settings: Settings) -> Iterator[Ed25519PrivateKey]:
-    """Every test signs with a fresh key from settings: nothing is written under .data/."""
-    key = Ed25519PrivateKey.generate()
-    settings.JWT_PRIVATE_KEY = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    settings.JWT_PRIVATE_KEY_FILE = ""
-    signing_key.cache_clear()
-    yield key
-    signing_key.cache_clear()
 
 
 @pytest.fixture(autouse=True)

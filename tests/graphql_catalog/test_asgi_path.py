@@ -18,7 +18,8 @@ from django.conf import settings
 from django.db import connections
 from django.test import AsyncClient
 
-from tests.factories import category_create, product_create, user_create
+from backend.accounts.tokens import access_token_create
+from tests.factories import category_create, order_create, product_create, user_create
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the worker threads must see the rows
 
@@ -101,3 +102,46 @@ async def test_a_session_signed_in_staff_user_is_resolved_before_execution(
     await client.aforce_login(staff)
     data = await post(client, PRODUCT_PAGE, first=2)
     assert [edge["node"]["stockQuantity"] for edge in data["products"]["edges"]] == [1, 0]
+
+
+ORDER_PAGE = """
+query Orders($first: Int!) {
+  orders(first: $first) {
+    nodes { number status total { amount } nextStatuses events(first: 5) { nodes { toStatus } } }
+  }
+}
+"""
+
+
+async def test_a_customers_order_page_hops_as_often_at_any_size_and_shows_only_theirs(
+    client: AsyncClient, thread_hops: Counter[str]
+) -> None:
+    """With a bearer token: one more hop, loading its user. Order fields computed from the row
+    run on the event loop; the events page is one batched statement in the DataLoader's hop."""
+
+    @sync_to_async
+    def customers_with_orders() -> str:
+        customer = user_create()
+        for _ in range(3):
+            order_create(customer=customer)
+        order_create()  # someone else's
+        return access_token_create(customer)
+
+    token = await customers_with_orders()
+    hops_by_size = {}
+    for first in (1, 3):
+        thread_hops.clear()
+        response = await client.post(
+            "/graphql/",
+            json.dumps({"query": ORDER_PAGE, "variables": {"first": first}}),
+            "application/json",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        body = response.json()
+        assert "errors" not in body, body
+        orders = body["data"]["orders"]["nodes"]
+        assert len(orders) == first
+        assert {order["status"] for order in orders} == {"PENDING"}
+        assert all(order["nextStatuses"] for order in orders)
+        hops_by_size[first] = sum(thread_hops.values())
+    assert hops_by_size[1] == hops_by_size[3]

@@ -1,38 +1,22 @@
 """Helpers for the orders GraphQL tests: real HTTP POSTs to /graphql/ with Bearer tokens."""
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.test import Client
 from pytest_django.fixtures import Settings
 from strawberry.relay import to_base64
 
 from backend.accounts.models import User
-from backend.accounts.tokens import access_token_create, signing_key
+from backend.accounts.tokens import access_token_create
 from tests.factories import user_create
 
 
 @pytest.fixture(autouse=True)
-def test_signing_key(settings: Settings) -> Iterator[None]:
-    """A fresh signing key from settings: no key file is written under .data/."""
-    settings.JWT_PRIVATE_KEY = (
-        Ed25519PrivateKey.generate()
-        .private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        .decode()
-    )
-    settings.JWT_PRIVATE_KEY_FILE = ""
+def instant_payments(settings: Settings) -> None:
+    """The payment gateway answers at once (its simulated latency is for the real worker)."""
     settings.PAYMENT_GATEWAY_LATENCY_MS = 0
-    signing_key.cache_clear()
-    yield
-    signing_key.cache_clear()
 
 
 class GraphQLClient:

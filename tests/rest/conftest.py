@@ -1,12 +1,9 @@
 """REST shim test helpers: real HTTP requests to /api/v1/ with Bearer tokens, as clients send."""
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.test import Client
@@ -15,30 +12,17 @@ from pytest_django.fixtures import Settings
 
 from backend.accounts.models import User
 from backend.accounts.roles import Role, roles_sync
-from backend.accounts.tokens import access_token_create, signing_key
+from backend.accounts.tokens import access_token_create
 from tests.factories import user_create
 
 PROBLEM = "application/problem+json"
 
 
 @pytest.fixture(autouse=True)
-def test_signing_key(settings: Settings) -> Iterator[None]:
-    """A fresh signing key from settings (nothing under .data/), and no payment latency."""
-    settings.JWT_PRIVATE_KEY = (
-        Ed25519PrivateKey.generate()
-        .private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        .decode()
-    )
-    settings.JWT_PRIVATE_KEY_FILE = ""
+def instant_payments_and_fresh_throttles(settings: Settings) -> None:
+    """No simulated payment latency; no login throttle counters from another test."""
     settings.PAYMENT_GATEWAY_LATENCY_MS = 0
-    signing_key.cache_clear()
-    cache.clear()  # login throttle counters
-    yield
-    signing_key.cache_clear()
+    cache.clear()
     cache.clear()
 
 

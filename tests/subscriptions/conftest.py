@@ -9,15 +9,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.cache import cache
 from pytest_django.fixtures import Settings
 from strawberry.channels.testing import GraphQLWebsocketCommunicator
 from strawberry.relay import to_base64
 
 from backend.accounts.models import User
-from backend.accounts.tokens import access_token_create, signing_key
+from backend.accounts.tokens import access_token_create
 from backend.orders.models import Order, OrderEvent, OrderStatus
 from tests.factories import order_create, product_create, user_create
 
@@ -42,19 +40,6 @@ def in_process_layer_and_cache(settings: Settings) -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
-
-
-@pytest.fixture(autouse=True)
-def test_signing_key(settings: Settings) -> Iterator[Ed25519PrivateKey]:
-    """A fresh signing key from settings: nothing is written under .data/."""
-    key = Ed25519PrivateKey.generate()
-    settings.JWT_PRIVATE_KEY = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    settings.JWT_PRIVATE_KEY_FILE = ""
-    signing_key.cache_clear()
-    yield key
-    signing_key.cache_clear()
 
 
 def order_global_id(order: Order) -> str:
