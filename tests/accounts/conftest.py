@@ -1,14 +1,12 @@
 """Accounts test helpers: a throwaway signing key, a Bearer GraphQL client, a fake clock."""
 
-import json
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from django.core.cache import cache
-from django.test import Client
 
 from backend.accounts import throttling
+from tests.graphql_client import GraphQLClient
 
 
 @pytest.fixture(autouse=True)
@@ -33,33 +31,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
     monkeypatch.setattr(throttling, "now", lambda: fake.now)
     return fake
-
-
-class GraphQLClient:
-    """Posts JSON to the real ``/graphql/`` endpoint, optionally with a Bearer token."""
-
-    def __init__(self) -> None:
-        self.client = Client()
-
-    def post(
-        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
-    ) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-        response = self.client.post(
-            "/graphql/",
-            data=json.dumps({"query": query, "variables": variables or {}}),
-            content_type="application/json",
-            headers=headers,
-        )
-        assert response.status_code in {200, 400}, response.content[:500]
-        return response.json()
-
-    def data(
-        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
-    ) -> dict[str, Any]:
-        body = self.post(query, variables, token=token)
-        assert "errors" not in body, body["errors"]
-        return body["data"]
 
 
 @pytest.fixture

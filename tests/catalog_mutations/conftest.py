@@ -1,6 +1,5 @@
 """Catalog mutation test helpers: staff and customer clients on the real ``/graphql/`` path."""
 
-import json
 from typing import Any
 
 import pytest
@@ -11,30 +10,7 @@ from strawberry import relay
 from backend.accounts.roles import Role, roles_sync
 from backend.catalog.models import Category, Product
 from tests.factories import user_create
-
-
-class GraphQLClient:
-    """Posts JSON to ``/graphql/`` as a signed-in user (session login: the middleware keeps
-    the session user when no Authorization header is sent)."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
-
-    def post(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = self.client.post(
-            "/graphql/",
-            data=json.dumps({"query": query, "variables": variables or {}}),
-            content_type="application/json",
-        )
-        assert response.status_code in {200, 400}, response.content[:500]
-        return response.json()
-
-    def mutate(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The single root field's payload of a response that has no top-level errors."""
-        body = self.post(query, variables)
-        assert "errors" not in body, body["errors"]
-        (payload,) = body["data"].values()
-        return payload
+from tests.graphql_client import GraphQLClient
 
 
 def _client_in_role(role: Role, **user_fields: Any) -> GraphQLClient:

@@ -90,7 +90,7 @@ def test_anonymous_viewers_get_no_orders_like_me_gets_null(
 
 
 def test_a_refused_token_is_unauthenticated_not_an_empty_history(customer: User) -> None:
-    client = GraphQLClient(None)
+    client = GraphQLClient()
     response = client.client.post(
         "/graphql/",
         data={"query": "{ orders(first: 5) { nodes { number } } }"},

@@ -76,7 +76,7 @@ def test_a_page_of_orders_costs_the_same_statements_for_1_or_50_orders(
     # 50 orders x 10 events is over the default static cost ceiling, which is not under test.
     settings.GRAPHQL_MAX_COST = 10_000
     orders_with_items_and_events(customer, staff, 50)
-    client = GraphQLClient(customer if viewer == "customer" else staff)
+    client = GraphQLClient(user=customer if viewer == "customer" else staff)
 
     one, one_edges = statements(client, count_queries, 1)
     fifty, fifty_edges = statements(client, count_queries, 50)
