@@ -10,7 +10,7 @@ import hashlib
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any, ClassVar
+from typing import Any
 
 import strawberry
 import strawberry_django
@@ -132,11 +132,7 @@ async def _load_categories(ids: list[int]) -> list[Category | None]:
 
 @strawberry.type(name="CategoryConnection", description="A page of categories.")
 class CategoryConnection(KeysetConnection[CategoryType]):
-    keyset_name: ClassVar[str] = "Category"
-
-    @classmethod
-    def keyset_order(cls, **kwargs: Any) -> KeysetOrder:
-        return CATEGORY_ORDER
+    fixed_order = CATEGORY_ORDER
 
 
 @strawberry_django.type(
@@ -255,8 +251,6 @@ class ProductFilter:
 
 @strawberry.type(name="ProductConnection", description="A page of products.")
 class ProductConnection(KeysetConnection[ProductType]):
-    keyset_name: ClassVar[str] = "Product"
-
     @classmethod
     def keyset_order(
         cls,
@@ -278,7 +272,7 @@ class ProductConnection(KeysetConnection[ProductType]):
             raise BadUserInputError(
                 "Ordering by RELEVANCE needs a search: pass `filter.search`.", field="order"
             )
-        name = f"{cls.keyset_name}:{order.field.value}:{order.direction.value}"
+        name = f"Product:{order.field.value}:{order.direction.value}"
         if order.field is ProductOrderField.RELEVANCE and search is not None:
             # A rank only orders the results of the search that computed it: a cursor carried
             # over to another search would skip or repeat rows, so it names its search.

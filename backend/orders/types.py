@@ -11,7 +11,7 @@ when selected), so a page of orders costs the same number of statements whatever
 
 from datetime import datetime
 from enum import Enum
-from typing import Any, ClassVar
+from typing import Any
 
 import strawberry
 import strawberry_django
@@ -171,11 +171,7 @@ class OrderEventType(ModelNode):
 
 @strawberry.type(name="OrderEventConnection", description="A page of order events, oldest first.")
 class OrderEventConnection(KeysetConnection[OrderEventType]):
-    keyset_name: ClassVar[str] = "OrderEvent"
-
-    @classmethod
-    def keyset_order(cls, **kwargs: Any) -> KeysetOrder:
-        return EVENT_ORDER
+    fixed_order = EVENT_ORDER
 
 
 @strawberry_django.type(
@@ -270,11 +266,7 @@ def _event_counts(order_ids: list[int]) -> dict[int, int]:
 
 @strawberry.type(name="OrderConnection", description="A page of orders, newest first.")
 class OrderConnection(KeysetConnection[OrderType]):
-    keyset_name: ClassVar[str] = "Order"
-
-    @classmethod
-    def keyset_order(cls, **kwargs: Any) -> KeysetOrder:
-        return ORDER_ORDER
+    fixed_order = ORDER_ORDER
 
 
 @strawberry.type(name="OrderError", description="A business failure of an order mutation.")

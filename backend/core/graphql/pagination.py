@@ -309,12 +309,13 @@ def requested_fields(info: Info) -> set[str]:
 
 @strawberry.type(description="A page of a list, paginated with opaque keyset cursors.")
 class KeysetConnection(relay.Connection[NodeType]):
-    """Subclasses set ``keyset_name`` and implement ``keyset_order`` from the field's
-    arguments; the resolver returns the filtered (unordered, unpaginated) queryset."""
+    """Subclasses with one order set ``fixed_order``; others override ``keyset_order`` to
+    derive it from the field's arguments. The resolver returns the filtered (unordered,
+    unpaginated) queryset."""
 
     count_total: strawberry.Private[Callable[[], Awaitable[int]]]
 
-    keyset_name: ClassVar[str]
+    fixed_order: ClassVar[KeysetOrder | None] = None
 
     @strawberry.field(description="The nodes of this page, in order (shorthand for edges).")
     def nodes(self) -> list[NodeType]:
@@ -330,7 +331,9 @@ class KeysetConnection(relay.Connection[NodeType]):
     @classmethod
     def keyset_order(cls, **kwargs: Any) -> KeysetOrder:
         """The order for these field arguments; may raise ``BadUserInputError``."""
-        raise NotImplementedError
+        if cls.fixed_order is None:
+            raise NotImplementedError(f"{cls.__name__} sets no fixed_order")
+        return cls.fixed_order
 
     @classmethod
     def from_rows(
