@@ -42,6 +42,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: make ``backend`` importable
 
+from bench.catalog import process_cpu_seconds  # noqa: E402  after the path setup
+
 SUBSCRIBE = """
 subscription Follow($orderId: ID!) {
   orderStatusChanged(orderId: $orderId) { status event { id } order { number } }
@@ -65,12 +67,6 @@ def _rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("no VmRSS")
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of ``pid`` so far (/proc/<pid>/stat fields 14 and 15)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -114,7 +110,12 @@ def _daphne_start(port: int, idle: int, log_path: Path) -> subprocess.Popen[byte
     command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
     with log_path.open("w") as log:
         server = subprocess.Popen(
-            [*command, "backend.asgi:application"], cwd=ROOT, env=env, stdout=log, stderr=log
+            [*command, "backend.asgi:application"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,  # its own process group, which process_cpu_seconds reads
         )
     deadline = time.monotonic() + 30
     while True:
@@ -282,7 +283,7 @@ async def _idle(
     await asyncio.sleep(hold)  # idle: every subscription has joined the group, none hears
     rss_after = _rss_mb(daphne_pid)
     closed_while_idle = sum(ws.state is not State.OPEN for ws in sockets)
-    cpu_before = _cpu_seconds(daphne_pid)
+    cpu_before = process_cpu_seconds(daphne_pid)
     committed_at = await asyncio.to_thread(_transition_timed, order.pk, "PAID")
 
     async def receive(ws: Any) -> float:
@@ -291,7 +292,7 @@ async def _idle(
         return (time.perf_counter() - committed_at) * 1000
 
     outcomes = await asyncio.gather(*(receive(ws) for ws in sockets), return_exceptions=True)
-    fanout_cpu_s = _cpu_seconds(daphne_pid) - cpu_before
+    fanout_cpu_s = process_cpu_seconds(daphne_pid) - cpu_before
     arrivals = sorted(value for value in outcomes if isinstance(value, float))
     closed_at = time.perf_counter()
     await asyncio.gather(*(ws.close() for ws in sockets))
@@ -379,7 +380,8 @@ def main() -> None:
             print(json.dumps(_worker_phase(url, token, customer, worker_orders)))
         if args.transitions >= 2:
             latencies = asyncio.run(_latency(url, token, orders))
-            quantiles = statistics.quantiles(latencies, n=100)
+            # Inclusive: with few samples a percentile never lands past the slowest one.
+            quantiles = statistics.quantiles(latencies, n=100, method="inclusive")
             print(
                 json.dumps(
                     {
