@@ -13,6 +13,7 @@ from backend.accounts.errors import AccountError, AccountErrorCode
 from backend.accounts.models import User
 from backend.accounts.permissions import is_staff_user, viewer
 from backend.accounts.roles import Role
+from backend.core.graphql.errors import PAYLOAD_ERRORS_DESCRIPTION
 
 
 @strawberry_django.type(
@@ -77,13 +78,10 @@ class AccountErrorType:
         ]
 
 
-ERRORS_DESCRIPTION = "Business failures; empty on success."
-
-
 @strawberry.type(description="Result of accountRegister.")
 class AccountRegisterPayload:
     user: UserType | None = strawberry.field(description="The new account; null on failure.")
-    errors: list[AccountErrorType] = strawberry.field(description=ERRORS_DESCRIPTION)
+    errors: list[AccountErrorType] = strawberry.field(description=PAYLOAD_ERRORS_DESCRIPTION)
 
 
 @strawberry.type(description="A signed-in session: an access token and its refresh token.")
@@ -97,10 +95,10 @@ class TokenPayload:
         "secret. Null on failure."
     )
     user: UserType | None = strawberry.field(description="The signed-in user; null on failure.")
-    errors: list[AccountErrorType] = strawberry.field(description=ERRORS_DESCRIPTION)
+    errors: list[AccountErrorType] = strawberry.field(description=PAYLOAD_ERRORS_DESCRIPTION)
 
 
 @strawberry.type(description="Result of a mutation that only succeeds or fails.")
 class AccountResultPayload:
     ok: bool = strawberry.field(description="True when the mutation took effect.")
-    errors: list[AccountErrorType] = strawberry.field(description=ERRORS_DESCRIPTION)
+    errors: list[AccountErrorType] = strawberry.field(description=PAYLOAD_ERRORS_DESCRIPTION)

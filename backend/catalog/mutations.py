@@ -21,6 +21,7 @@ from backend.catalog import services
 from backend.catalog.errors import CatalogError, CatalogErrorCode
 from backend.catalog.models import Category, Product
 from backend.catalog.types import CategoryType, ProductType
+from backend.core.graphql.errors import PAYLOAD_ERRORS_DESCRIPTION
 
 MAX_PRIMARY_KEY = 2**63 - 1  # bigint: a larger id cannot exist and must not reach the database
 
@@ -50,15 +51,12 @@ class CatalogErrorType:
         ]
 
 
-ERRORS_DESCRIPTION = "Business failures; empty on success."
-
-
 @strawberry.type(description="Result of categoryCreate and categoryUpdate.")
 class CategoryPayload:
     category: CategoryType | None = strawberry.field(
         description="The category as saved; null on failure."
     )
-    errors: list[CatalogErrorType] = strawberry.field(description=ERRORS_DESCRIPTION)
+    errors: list[CatalogErrorType] = strawberry.field(description=PAYLOAD_ERRORS_DESCRIPTION)
 
 
 @strawberry.type(description="Result of categoryDelete.")
@@ -66,7 +64,7 @@ class CategoryDeletePayload:
     deleted_id: relay.GlobalID | None = strawberry.field(
         description="The id of the deleted category; null on failure."
     )
-    errors: list[CatalogErrorType] = strawberry.field(description=ERRORS_DESCRIPTION)
+    errors: list[CatalogErrorType] = strawberry.field(description=PAYLOAD_ERRORS_DESCRIPTION)
 
 
 @strawberry.type(description="Result of productCreate, productUpdate and productStockAdjust.")
@@ -74,7 +72,7 @@ class ProductPayload:
     product: ProductType | None = strawberry.field(
         description="The product as saved; null on failure."
     )
-    errors: list[CatalogErrorType] = strawberry.field(description=ERRORS_DESCRIPTION)
+    errors: list[CatalogErrorType] = strawberry.field(description=PAYLOAD_ERRORS_DESCRIPTION)
 
 
 @strawberry.type(description="Result of productDelete.")
@@ -82,7 +80,7 @@ class ProductDeletePayload:
     deleted_id: relay.GlobalID | None = strawberry.field(
         description="The id of the deleted product; null on failure."
     )
-    errors: list[CatalogErrorType] = strawberry.field(description=ERRORS_DESCRIPTION)
+    errors: list[CatalogErrorType] = strawberry.field(description=PAYLOAD_ERRORS_DESCRIPTION)
 
 
 @strawberry.input(description="A new category.")

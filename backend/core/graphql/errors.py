@@ -17,6 +17,9 @@ MAX_TOKENS_EXCEEDED = "MAX_TOKENS_EXCEEDED"
 GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
+# The `errors` field of every mutation payload (typed, per-field business failures).
+PAYLOAD_ERRORS_DESCRIPTION = "Business failures; empty on success."
+
 # graphql-core's wording when a variable's VALUE is wrong (as opposed to a malformed document).
 _VARIABLE_VALUE_ERRORS = re.compile(r"(got|has) invalid value|of required type .* was not provided")
 
