@@ -12,6 +12,7 @@ from strawberry.tools import merge_types
 from backend.accounts.schema import AccountsMutation, AccountsQuery
 from backend.catalog.mutations import CatalogMutation
 from backend.catalog.schema import CatalogQuery
+from backend.core.graphql.execution import CompilingExecutor
 from backend.core.graphql.ids import NodesLimitExtension
 from backend.core.graphql.optimizer import QuerySetOptimizer
 from backend.core.graphql_limits import limit_extensions
@@ -66,4 +67,5 @@ schema = strawberry.Schema(
         lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
         QuerySetOptimizer,
     ],
+    execution_context_class=CompilingExecutor,
 )

@@ -318,6 +318,7 @@ class KeysetConnection(relay.Connection[NodeType]):
     fixed_order: ClassVar[KeysetOrder | None] = None
 
     @strawberry.field(description="The nodes of this page, in order (shorthand for edges).")
+    @query_free
     def nodes(self) -> list[NodeType]:
         return [edge.node for edge in self.edges]
 
