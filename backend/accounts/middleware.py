@@ -35,7 +35,8 @@ BEARER_PREFIX = "bearer "
 
 def _bearer_token(request: HttpRequest) -> str | None:
     """The token of a Bearer header; "" for any other Authorization value; None without one."""
-    header = request.headers.get("Authorization")
+    # META, not ``request.headers``: that builds a mapping of every header on each request.
+    header = request.META.get("HTTP_AUTHORIZATION")
     if header is None:
         return None
     if header[: len(BEARER_PREFIX)].lower() != BEARER_PREFIX:

@@ -15,6 +15,7 @@ import asgiref.sync
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib.sessions.backends.base import SessionBase
 from django.db import connections
 from django.test import AsyncClient
 
@@ -90,6 +91,27 @@ async def test_a_product_page_hops_to_a_thread_three_times_whatever_its_size(
         hops_by_size[first] = sum(thread_hops.values())
         assert thread_hops["KeysetConnection.resolve_connection.<locals>.fetch"] == 1
     assert hops_by_size == {1: 3, 30: 3}
+
+
+async def test_a_request_without_a_session_cookie_never_loads_the_session(
+    client: AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No cookie, no session: the viewer is anonymous without the session machinery."""
+    loads: list[str] = []
+    for name in ("_get_session", "_aget_session"):
+        original = getattr(SessionBase, name)
+
+        def counted(
+            self: SessionBase, *args: Any, _name: str = name, _original: Any = original
+        ) -> Any:
+            loads.append(_name)
+            return _original(self, *args)
+
+        monkeypatch.setattr(SessionBase, name, counted)
+    await catalog_with(products=2)
+    data = await post(client, PRODUCT_PAGE, first=2)
+    assert [edge["node"]["stockQuantity"] for edge in data["products"]["edges"]] == [None, None]
+    assert loads == []
 
 
 async def test_a_session_signed_in_staff_user_is_resolved_before_execution(
