@@ -22,6 +22,7 @@ from backend.catalog.types import (
 )
 from backend.core.graphql.context import viewer_is_staff
 from backend.core.graphql.errors import BadUserInputError, ForbiddenError
+from backend.core.graphql.fields import off_event_loop
 from backend.core.graphql.ids import global_id_to_pk
 from backend.core.graphql.pagination import keyset_connection, optimize_connection
 
@@ -143,7 +144,16 @@ class CatalogQuery:
             ),
         ] = None,
     ) -> QuerySet[Product]:
-        return optimize_connection(_product_queryset(info, filter or ProductFilter()), info)
+        filter = filter or ProductFilter()
+
+        def compose() -> QuerySet[Product]:
+            return optimize_connection(_product_queryset(info, filter), info)
+
+        if filter.category is not None and filter.include_descendants:
+            # Composing a subtree filter reads the subtree's category ids (a statement): the
+            # one case that needs a thread before the page's own fetch.
+            return off_event_loop(compose)  # type: ignore[return-value]
+        return compose()
 
     @strawberry_django.field(
         description="One product, by id or by slug; null if none is visible to the viewer."

@@ -4,6 +4,7 @@ from typing import Any
 
 from tests.factories import category_create, product_create
 from tests.graphql_catalog.conftest import GraphQLClient
+from tests.graphql_catalog.test_catalog_queries import global_id
 
 PRODUCT_PAGE = """query($n: Int!) { products(first: $n) { edges { cursor node {
   name slug price { amount currency } inStock
@@ -48,6 +49,40 @@ def test_product_list_without_total_count_is_1_statement_and_2_with_it(
     for size in (1, 30):
         assert statements(gql, count_queries, query % "", {"n": size}) == 1
         assert statements(gql, count_queries, query % "totalCount", {"n": size}) == 2
+
+
+SUBTREE_PAGE = """query($n: Int!, $c: ID!, $after: String) { products(first: $n, after: $after,
+    filter: {category: $c, includeDescendants: true}, order: {field: PRICE, direction: DESC})
+    { nodes { price { amount } category { name } } pageInfo { endCursor } } }"""
+
+
+def test_subtree_page_costs_2_statements_at_any_page_size_and_keeps_its_order(
+    gql: GraphQLClient, count_queries: Any
+) -> None:
+    """1: the subtree's category ids, so PostgreSQL plans the page with them as constants
+    (``services.product_list``); 2: the page. The order and cursor apply as everywhere."""
+    root = category_create()
+    leaves = [category_create(parent=category_create(parent=root)) for _ in range(3)]
+    for i in range(30):
+        product_create(category=leaves[i % 3], price=f"{i + 1}.00")
+    product_create(price="99.00")  # outside the subtree
+    category = global_id("Category", root.pk)
+    for size in (1, 30):
+        assert statements(gql, count_queries, SUBTREE_PAGE, {"n": size, "c": category}) == 2
+    first = gql.data(SUBTREE_PAGE, {"n": 10, "c": category})["products"]
+    after = first["pageInfo"]["endCursor"]
+    rest = gql.data(SUBTREE_PAGE, {"n": 30, "c": category, "after": after})["products"]
+    prices = [node["price"]["amount"] for node in first["nodes"] + rest["nodes"]]
+    assert prices == [f"{i}.00" for i in range(30, 0, -1)]
+
+
+def test_subtree_of_a_missing_category_is_empty_after_one_statement(
+    gql: GraphQLClient, count_queries: Any
+) -> None:
+    product_create()
+    variables = {"n": 5, "c": global_id("Category", 999_999)}
+    assert statements(gql, count_queries, SUBTREE_PAGE, variables) == 1
+    assert gql.data(SUBTREE_PAGE, variables)["products"]["nodes"] == []
 
 
 def test_deep_page_costs_the_same_as_the_first_page(gql: GraphQLClient, count_queries: Any) -> None:

@@ -6,10 +6,12 @@ field of a row (measured: docs/performance.md). A resolver marked ``is_async_saf
 strawberry-django sets on its own query-free resolvers) is called on the event loop instead.
 """
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import strawberry_django
+from asgiref.sync import sync_to_async
+from strawberry.utils.inspect import in_async_context
 
 
 def query_free[ResolverT: Callable[..., Any]](resolver: ResolverT) -> ResolverT:
@@ -33,3 +35,10 @@ def row_field(*, only: list[str], description: str) -> Callable[[Callable[..., A
         return strawberry_django.field(only=only, description=description)(query_free(resolver))
 
     return decorate
+
+
+def off_event_loop[T](function: Callable[[], T]) -> T | Awaitable[T]:
+    """Run ``function``, which queries, from a ``query_free`` resolver: under ASGI in a thread,
+    returning an awaitable of its result (strawberry-django awaits what a resolver returns);
+    in sync execution directly."""
+    return sync_to_async(function)() if in_async_context() else function()
