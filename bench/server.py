@@ -13,7 +13,7 @@ from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
 
-from django.core.asgi import get_asgi_application
+from backend.core.handlers import get_asgi_application
 
 django_application = get_asgi_application()
 
