@@ -14,7 +14,8 @@ Django keeps database connections per thread. A pooled thread keeps its ``Databa
 from one request to the next, as a thread of a threaded WSGI server does, and Django's own
 ``request_started``/``request_finished`` receivers return or recycle the connection itself
 (``CONN_MAX_AGE``, health checks) at each request's start and end, as they do there. That also
-spares each request building a new wrapper.
+spares each request building a new wrapper. ``CONN_MAX_AGE`` is 0 (backend/settings.py): the
+connection goes back to the pool when the request ends, so an idle thread holds none.
 """
 
 from concurrent.futures import ThreadPoolExecutor
