@@ -21,7 +21,7 @@ compares both paths response for response.
 """
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from django.db.models import Manager, Model, QuerySet
@@ -30,6 +30,7 @@ from django.db.models.fields.related_descriptors import ForwardManyToOneDescript
 from django.db.models.query_utils import DeferredAttribute
 from graphql import (
     FieldNode,
+    FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLField,
     GraphQLList,
@@ -122,7 +123,7 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         for details in field_details_list:
             if details.defer_usage is not None or details.fragment_variable_values is not None:
                 return None
-            if self._has_directives(details.node.selection_set):
+            if has_directives(details.node.selection_set, self.fragment_definitions):
                 return None  # @skip/@include depend on variables; the plan must not
         grouped_field_set, new_defer_usages, _ = self.collect_subfields(
             object_type, field_details_list
@@ -168,23 +169,28 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
             return None if complete_object is None else _nullable(complete_object)
         return None  # an interface or union: graphql-core resolves the runtime type
 
-    def _has_directives(self, selection_set: SelectionSetNode | None) -> bool:
-        if selection_set is None:
-            return False
-        for selection in selection_set.selections:
-            if selection.directives:
-                return True
-            if isinstance(selection, FieldNode | InlineFragmentNode):
-                nested = selection.selection_set
-            else:
-                assert isinstance(selection, FragmentSpreadNode)
-                fragment = self.fragment_definitions.get(selection.name.value)
-                if fragment is None or fragment.directives:
-                    return True
-                nested = fragment.selection_set
-            if self._has_directives(nested):
-                return True
+
+def has_directives(
+    selection_set: SelectionSetNode | None, fragments: Mapping[str, FragmentDefinitionNode]
+) -> bool:
+    """Whether any selection below ``selection_set`` (fragments followed) carries a directive:
+    what it selects may then depend on the request's variables."""
+    if selection_set is None:
         return False
+    for selection in selection_set.selections:
+        if selection.directives:
+            return True
+        if isinstance(selection, FieldNode | InlineFragmentNode):
+            nested = selection.selection_set
+        else:
+            assert isinstance(selection, FragmentSpreadNode)
+            fragment = fragments.get(selection.name.value)
+            if fragment is None or fragment.directives:
+                return True
+            nested = fragment.selection_set
+        if has_directives(nested, fragments):
+            return True
+    return False
 
 
 def _field_read(

@@ -37,6 +37,7 @@ from strawberry_django.optimizer import optimizer
 
 from backend.core.graphql.errors import BadUserInputError
 from backend.core.graphql.fields import off_event_loop, query_free
+from backend.core.graphql.optimizer import QuerySetOptimizer
 
 MAX_PAGE_SIZE = 100
 
@@ -282,7 +283,13 @@ def optimize_connection(queryset: QuerySet[Any], info: Info) -> QuerySet[Any]:
                 selection_set=SelectionSetNode(selections=tuple(selections)),
             )
         )
-    return extension.optimize(queryset, info=raw_info._replace(field_nodes=field_nodes))
+    info_with_edges = raw_info._replace(field_nodes=field_nodes)
+    if isinstance(extension, QuerySetOptimizer):
+        # The hints are cached per original field nodes: the rewritten ones are new each time.
+        return extension.optimize_selection(
+            queryset, info=info_with_edges, selection=raw_info.field_nodes
+        )
+    return extension.optimize(queryset, info=info_with_edges)
 
 
 def requested_fields(info: Info) -> set[str]:

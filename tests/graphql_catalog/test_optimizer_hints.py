@@ -1,0 +1,112 @@
+"""A connection's optimizer hints are computed once per document and reused
+(``QuerySetOptimizer.optimize_selection``), and reusing them changes no statement."""
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from graphql import print_ast
+from strawberry_django import optimizer as strawberry_django_optimizer
+
+from backend.core.graphql import optimizer
+from backend.core.graphql.optimizer import QuerySetOptimizer
+from tests.graphql_catalog.test_compiled_completion import SHAPES, VARIABLES, catalog  # noqa: F401
+from tests.graphql_contract.test_client_operations import (
+    STOREFRONT_OPERATIONS,
+    documents,
+    with_fragments,
+)
+
+
+def statements(client: Client, query: str, variables: dict[str, Any]) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(
+            "/graphql/",
+            data=json.dumps({"query": query, "variables": variables}),
+            content_type="application/json",
+        )
+    assert response.status_code in {200, 400}
+    return [query["sql"] for query in captured.captured_queries]
+
+
+def computed_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    def optimize_selection(
+        self: QuerySetOptimizer, queryset: Any, *, info: Any, selection: Any
+    ) -> Any:
+        return self.optimize(queryset, info)
+
+    monkeypatch.setattr(QuerySetOptimizer, "optimize_selection", optimize_selection)
+
+
+CASES = {
+    **{
+        name: (print_ast(with_fragments(documents()[name])), VARIABLES[name])
+        for name in sorted(STOREFRONT_OPERATIONS)
+    },
+    **{shape: (query, {"yes": True}) for shape, query in SHAPES.items() if "$id" not in query},
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_reused_hints_run_the_same_statements_as_hints_computed_afresh(
+    catalog: dict[str, Any],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+) -> None:
+    query, variables = CASES[case]
+    client = Client()
+    statements(client, query, variables)  # computes and keeps the hints
+    reused = statements(client, query, variables)
+    computed_afresh(monkeypatch)
+    assert reused == statements(client, query, variables)
+
+
+@pytest.fixture
+def hint_walks(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
+    """How often a selection was walked for hints from here on (nested walks not counted),
+    whether by ``optimize_selection`` or by strawberry-django's own ``optimize``."""
+    walks = 0
+    depth = 0
+    walk = strawberry_django_optimizer._get_model_hints
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal walks, depth
+        walks += depth == 0
+        depth += 1
+        try:
+            return walk(*args, **kwargs)
+        finally:
+            depth -= 1
+
+    monkeypatch.setattr(optimizer, "_get_model_hints", counted)
+    monkeypatch.setattr(strawberry_django_optimizer, "_get_model_hints", counted)
+    QuerySetOptimizer._hints.clear()
+    return lambda: walks
+
+
+def test_a_product_page_walks_its_selection_once_per_document(
+    catalog: dict[str, Any],  # noqa: F811
+    hint_walks: Callable[[], int],
+) -> None:
+    query = "query($n: Int!) { products(first: $n) { nodes { name category { name } } } }"
+    for size in (1, 5, 3):
+        statements(Client(), query, {"n": size})
+    assert hint_walks() == 1
+
+
+def test_a_selection_with_directives_is_walked_on_every_request(
+    catalog: dict[str, Any],  # noqa: F811
+    hint_walks: Callable[[], int],
+) -> None:
+    """``@include`` may select another column or join on the next request."""
+    query = """query($yes: Boolean!) { products(first: 3) {
+        nodes { name category @include(if: $yes) { name } } } }"""
+    with_category = statements(Client(), query, {"yes": True})
+    without = statements(Client(), query, {"yes": False})
+    assert "catalog_category" in with_category[0]
+    assert "catalog_category" not in without[0]
+    assert hint_walks() == 2
