@@ -1,0 +1,85 @@
+"""Instructions per request of scenario (a), counted by callgrind rather than timed.
+
+Answers scenario (a) (``bench.scenarios.LIST_QUERY``, 20 rows) through the ASGI application in
+one process: Django's handler, the middleware, the view, execution and the page's statement,
+without an HTTP server. Run it under callgrind twice, with 0 and with N measured requests after
+the same warm-up; the difference of the two totals divided by N is the cost of one request, and
+it repeats to within a fraction of a percent whatever else the machine is doing:
+
+    DATABASE_URL=postgres://... valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
+        .venv/bin/python bench/instructions.py --requests 0
+    DATABASE_URL=postgres://... valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
+        .venv/bin/python bench/instructions.py --requests 100
+
+(each prints ``Collected : <instructions>``). The database must be seeded (``make bench`` or
+``manage.py seed``). Kernel work (thread starts, socket I/O) is not counted.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
+os.environ["DEBUG"] = "false"  # production settings: no query log
+os.environ.setdefault("SECRET_KEY", "instructions-bench-only-" + "x" * 30)
+
+from backend.core.handlers import get_asgi_application
+
+application = get_asgi_application()
+
+from bench.scenarios import LIST_QUERY  # noqa: E402
+
+WARM_UP_REQUESTS = 20
+BODY = json.dumps({"query": LIST_QUERY, "variables": {"first": 20}}).encode()
+SCOPE = {
+    "type": "http",
+    "asgi": {"version": "3.0"},
+    "http_version": "1.1",
+    "method": "POST",
+    "scheme": "http",
+    "path": "/graphql/",
+    "raw_path": b"/graphql/",
+    "query_string": b"",
+    "root_path": "",
+    "headers": [
+        (b"host", b"localhost"),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(BODY)).encode()),
+    ],
+    "client": ("127.0.0.1", 1),
+    "server": ("127.0.0.1", 80),
+}
+
+
+async def request() -> None:
+    messages = [{"type": "http.request", "body": BODY, "more_body": False}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop()
+        await asyncio.Event().wait()  # no disconnect: the handler cancels this when done
+        raise AssertionError
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await application(dict(SCOPE), receive, send)
+    if sent[0]["status"] != 200 or b'"errors"' in sent[-1]["body"]:
+        raise SystemExit(f"bench: scenario (a) failed: {sent[-1]['body'][:300]!r}")
+
+
+async def main(requests: int) -> None:
+    for _ in range(WARM_UP_REQUESTS + requests):
+        await request()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=100, help="Measured requests.")
+    asyncio.run(main(parser.parse_args().requests))
