@@ -1,18 +1,20 @@
-"""Instructions per request of scenario (a), counted by callgrind rather than timed.
+"""Instructions per request of a catalog scenario, counted by callgrind rather than timed.
 
-Answers scenario (a) (``bench.scenarios.LIST_QUERY``, 20 rows) through the ASGI application in
-one process: Django's handler, the middleware, the view, execution and the page's statement,
-without an HTTP server. Run it under callgrind twice, with 0 and with N measured requests after
-the same warm-up; the difference of the two totals divided by N is the cost of one request, and
-it repeats to within a fraction of a percent whatever else the machine is doing:
+Answers one scenario of ``bench/scenarios.py`` (default (a), the product list page), with the
+variables ``make bench`` uses, through the ASGI application in one process: Django's handler,
+the middleware, the view, execution and the scenario's statements, without an HTTP server.
+Run it under callgrind twice, with 0 and with N measured requests after the same warm-up; the
+difference of the two totals divided by N is the cost of one request, and it repeats to within
+a fraction of a percent whatever else the machine is doing:
 
     DATABASE_URL=postgres://... valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
         .venv/bin/python bench/instructions.py --requests 0
     DATABASE_URL=postgres://... valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
         .venv/bin/python bench/instructions.py --requests 100
 
-(each prints ``Collected : <instructions>``). The database must be seeded (``make bench`` or
-``manage.py seed``). Kernel work (thread starts, socket I/O) is not counted.
+(``--scenario e`` for another scenario; each run prints ``Collected : <instructions>``). The
+database must be seeded (``make bench`` or ``manage.py seed``). Kernel work (thread starts,
+socket I/O) is not counted.
 """
 
 import argparse
@@ -32,10 +34,10 @@ from backend.core.handlers import get_asgi_application
 
 application = get_asgi_application()
 
-from bench.scenarios import LIST_QUERY  # noqa: E402
+from bench.catalog import scenario_variables  # noqa: E402
+from bench.scenarios import SCENARIOS  # noqa: E402
 
 WARM_UP_REQUESTS = 20
-BODY = json.dumps({"query": LIST_QUERY, "variables": {"first": 20}}).encode()
 SCOPE = {
     "type": "http",
     "asgi": {"version": "3.0"},
@@ -46,18 +48,14 @@ SCOPE = {
     "raw_path": b"/graphql/",
     "query_string": b"",
     "root_path": "",
-    "headers": [
-        (b"host", b"localhost"),
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(BODY)).encode()),
-    ],
+    "headers": [(b"host", b"localhost"), (b"content-type", b"application/json")],
     "client": ("127.0.0.1", 1),
     "server": ("127.0.0.1", 80),
 }
 
 
-async def request() -> None:
-    messages = [{"type": "http.request", "body": BODY, "more_body": False}]
+async def request(body: bytes) -> None:
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
@@ -71,15 +69,20 @@ async def request() -> None:
 
     await application(dict(SCOPE), receive, send)
     if sent[0]["status"] != 200 or b'"errors"' in sent[-1]["body"]:
-        raise SystemExit(f"bench: scenario (a) failed: {sent[-1]['body'][:300]!r}")
+        raise SystemExit(f"bench: the request failed: {sent[-1]['body'][:300]!r}")
 
 
-async def main(requests: int) -> None:
+async def main(requests: int, body: bytes) -> None:
     for _ in range(WARM_UP_REQUESTS + requests):
-        await request()
+        await request(body)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=100, help="Measured requests.")
-    asyncio.run(main(parser.parse_args().requests))
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="a")
+    arguments = parser.parse_args()
+    variables = scenario_variables(products=0)[arguments.scenario]
+    query = SCENARIOS[arguments.scenario].query
+    body = json.dumps({"query": query, "variables": variables}).encode()
+    asyncio.run(main(arguments.requests, body))

@@ -11,9 +11,11 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from graphql import print_ast
 from strawberry_django import optimizer as strawberry_django_optimizer
+from strawberry_django.optimizer import DjangoOptimizerExtension
 
 from backend.core.graphql import optimizer
 from backend.core.graphql.optimizer import QuerySetOptimizer
+from tests.graphql_catalog.test_catalog_queries import global_id
 from tests.graphql_catalog.test_compiled_completion import SHAPES, VARIABLES, catalog  # noqa: F401
 from tests.graphql_contract.test_client_operations import (
     STOREFRONT_OPERATIONS,
@@ -37,7 +39,7 @@ def computed_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
     def optimize_selection(
         self: QuerySetOptimizer, queryset: Any, *, info: Any, selection: Any
     ) -> Any:
-        return self.optimize(queryset, info)
+        return DjangoOptimizerExtension.optimize(self, queryset, info)
 
     monkeypatch.setattr(QuerySetOptimizer, "optimize_selection", optimize_selection)
 
@@ -47,7 +49,11 @@ CASES = {
         name: (print_ast(with_fragments(documents()[name])), VARIABLES[name])
         for name in sorted(STOREFRONT_OPERATIONS)
     },
-    **{shape: (query, {"yes": True}) for shape, query in SHAPES.items() if "$id" not in query},
+    **{shape: (query, {"yes": True}) for shape, query in SHAPES.items()},
+    "a product by slug with its category": (
+        '{ product(slug: "lamp-3") { name price { amount } category { name parent { name } } } }',
+        {},
+    ),
 }
 
 
@@ -58,6 +64,7 @@ def test_reused_hints_run_the_same_statements_as_hints_computed_afresh(
     case: str,
 ) -> None:
     query, variables = CASES[case]
+    variables = {**variables, "id": global_id("Product", catalog["products"][1].pk)}
     client = Client()
     statements(client, query, variables)  # computes and keeps the hints
     reused = statements(client, query, variables)
@@ -86,6 +93,16 @@ def hint_walks(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
     monkeypatch.setattr(strawberry_django_optimizer, "_get_model_hints", counted)
     QuerySetOptimizer._hints.clear()
     return lambda: walks
+
+
+def test_a_product_by_slug_walks_its_selection_once_per_document(
+    catalog: dict[str, Any],  # noqa: F811
+    hint_walks: Callable[[], int],
+) -> None:
+    query = "query($slug: String!) { product(slug: $slug) { name category { name } } }"
+    for slug in ("lamp-1", "lamp-2", "lamp-3"):
+        statements(Client(), query, {"slug": slug})
+    assert hint_walks() == 1
 
 
 def test_a_product_page_walks_its_selection_once_per_document(

@@ -1,12 +1,14 @@
 """The schema's query optimizer: strawberry-django's, without its per-field hook, and with the
-hints of a connection's selection computed once per document."""
+hints of a field's selection computed once per document."""
 
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from django.db.models import QuerySet
+from django.db.models.manager import BaseManager
 from graphql import FieldNode, GraphQLResolveInfo, get_named_type
 from graphql.language.ast import OperationType
+from strawberry import Info
 from strawberry.extensions import SchemaExtension
 from strawberry_django.optimizer import (
     DjangoOptimizerExtension,
@@ -26,7 +28,7 @@ HINTS_CACHE_SIZE = 1024
 
 
 class QuerySetOptimizer(DjangoOptimizerExtension):
-    """``DjangoOptimizerExtension`` minus its ``resolve`` hook, plus ``optimize_selection``.
+    """``DjangoOptimizerExtension`` minus its ``resolve`` hook, with hints reused per document.
 
     The hook wraps the resolver of every field (each column of each row) to catch a plain
     Strawberry field returning a ``QuerySet``. This schema has none: strawberry-django fields
@@ -41,6 +43,20 @@ class QuerySetOptimizer(DjangoOptimizerExtension):
     _hints: ClassVar[dict[tuple[Any, ...], tuple[tuple[FieldNode, ...], OptimizerStore | None]]]
     _hints = {}
 
+    def optimize(
+        self,
+        qs: QuerySet[Any] | BaseManager[Any],
+        info: GraphQLResolveInfo | Info,
+        *,
+        store: OptimizerStore | None = None,
+    ) -> QuerySet[Any]:
+        """strawberry-django's entry point for every field it optimizes (a single object by id
+        or slug, ``node``): ``optimize_selection`` on the field's own selection."""
+        if store is not None or not isinstance(qs, QuerySet):
+            return super().optimize(qs, info, store=store)
+        raw_info = info._raw_info if isinstance(info, Info) else info
+        return self.optimize_selection(qs, info=raw_info, selection=raw_info.field_nodes)
+
     def optimize_selection(
         self, queryset: QuerySet[Any], *, info: GraphQLResolveInfo, selection: Sequence[FieldNode]
     ) -> QuerySet[Any]:
@@ -52,7 +68,7 @@ class QuerySetOptimizer(DjangoOptimizerExtension):
         answer is the same. It is reused only when that is certain: no directive in the
         selection (``@include``/``@skip`` depend on variables), and hints made of columns and
         joins only (a prefetch or an annotation may carry a viewer-dependent queryset). Anything
-        else is optimized afresh, exactly as ``optimize`` does.
+        else is optimized afresh, exactly as strawberry-django's ``optimize`` does.
         """
         if (
             not self.enabled.get()
@@ -60,7 +76,7 @@ class QuerySetOptimizer(DjangoOptimizerExtension):
             or is_optimized(queryset)
             or queryset._result_cache is not None
         ):
-            return self.optimize(queryset, info)
+            return super().optimize(queryset, info)
         config = self._config(info)
         key = (
             queryset.model,
@@ -76,7 +92,7 @@ class QuerySetOptimizer(DjangoOptimizerExtension):
             self._hints[key] = entry
         store = entry[1]
         if store is None:
-            return self.optimize(queryset, info)
+            return super().optimize(queryset, info)
         if not store:
             return queryset
         optimized = store.apply(queryset, info=info, config=config)
