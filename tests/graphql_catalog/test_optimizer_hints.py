@@ -16,7 +16,7 @@ from strawberry_django.optimizer import DjangoOptimizerExtension
 from backend.core.graphql import optimizer
 from backend.core.graphql.optimizer import QuerySetOptimizer
 from tests.graphql_catalog.test_catalog_queries import global_id
-from tests.graphql_catalog.test_compiled_completion import SHAPES, VARIABLES, catalog  # noqa: F401
+from tests.graphql_catalog.test_compiled_completion import SHAPES, VARIABLES
 from tests.graphql_contract.test_client_operations import (
     STOREFRONT_OPERATIONS,
     documents,
@@ -59,7 +59,7 @@ CASES = {
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_reused_hints_run_the_same_statements_as_hints_computed_afresh(
-    catalog: dict[str, Any],  # noqa: F811
+    catalog: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,
     case: str,
 ) -> None:
@@ -95,28 +95,33 @@ def hint_walks(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
     return lambda: walks
 
 
-def test_a_product_by_slug_walks_its_selection_once_per_document(
-    catalog: dict[str, Any],  # noqa: F811
+@pytest.mark.parametrize(
+    ("query", "variable_sets"),
+    [
+        (
+            "query($slug: String!) { product(slug: $slug) { name category { name } } }",
+            [{"slug": slug} for slug in ("lamp-1", "lamp-2", "lamp-3")],
+        ),
+        (
+            "query($n: Int!) { products(first: $n) { nodes { name category { name } } } }",
+            [{"n": size} for size in (1, 5, 3)],
+        ),
+    ],
+    ids=["product by slug", "product page"],
+)
+def test_a_selection_is_walked_once_per_document_whatever_its_variables(
+    catalog: dict[str, Any],
     hint_walks: Callable[[], int],
+    query: str,
+    variable_sets: list[dict[str, Any]],
 ) -> None:
-    query = "query($slug: String!) { product(slug: $slug) { name category { name } } }"
-    for slug in ("lamp-1", "lamp-2", "lamp-3"):
-        statements(Client(), query, {"slug": slug})
-    assert hint_walks() == 1
-
-
-def test_a_product_page_walks_its_selection_once_per_document(
-    catalog: dict[str, Any],  # noqa: F811
-    hint_walks: Callable[[], int],
-) -> None:
-    query = "query($n: Int!) { products(first: $n) { nodes { name category { name } } } }"
-    for size in (1, 5, 3):
-        statements(Client(), query, {"n": size})
+    for variables in variable_sets:
+        statements(Client(), query, variables)
     assert hint_walks() == 1
 
 
 def test_a_selection_with_directives_is_walked_on_every_request(
-    catalog: dict[str, Any],  # noqa: F811
+    catalog: dict[str, Any],
     hint_walks: Callable[[], int],
 ) -> None:
     """``@include`` may select another column or join on the next request."""
