@@ -15,6 +15,7 @@ from backend.catalog.schema import CatalogQuery
 from backend.core.graphql.execution import CompilingExecutor
 from backend.core.graphql.ids import NodesLimitExtension
 from backend.core.graphql.optimizer import QuerySetOptimizer
+from backend.core.graphql.schema import NexusSchema
 from backend.core.graphql_limits import limit_extensions
 from backend.orders.schema import OrdersMutation, OrdersQuery
 from backend.orders.subscriptions import OrdersSubscription
@@ -56,7 +57,7 @@ Subscription.__strawberry_definition__.description = (  # type: ignore[attr-defi
 # so a cached document is never exempt from a limit (tests/graphql_contract/test_limits.py).
 DOCUMENT_CACHE_SIZE = 256
 
-schema = strawberry.Schema(
+schema = NexusSchema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,

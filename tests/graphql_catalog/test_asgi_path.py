@@ -1,9 +1,11 @@
-"""The API as served under ASGI: Django's async handler, the event-loop middleware
-(``backend/core/middleware.py``) and the async GraphQL view, in process (``AsyncClient``).
+"""The API as Daphne serves it under ASGI (``make run``; production HTTP is WSGI, decision
+0010): Django's async handler, the event-loop middleware (``backend/core/middleware.py``) and
+the sync GraphQL view in one worker thread, in process (``AsyncClient``).
 
 The other tests use the sync test client; these pin what only the async path does: how often
 a request hops to a worker thread (each hop is a thread switch plus a wait for the GIL under
-load) and that resolvers kept on the event loop read only what the page's statement loaded.
+load), and that a document needing an event loop (DataLoader fields) still hops as often at
+any page size.
 """
 
 import json
@@ -76,9 +78,9 @@ def catalog_with(products: int) -> None:
 async def test_a_product_page_hops_to_a_thread_three_times_whatever_its_size(
     client: AsyncClient, thread_hops: Counter[str]
 ) -> None:
-    """Three hops: the request_started signal, the page's one statement, the response's close
-    (request_finished). Middleware, the viewer, the queryset hooks and every field of every
-    row run on the event loop."""
+    """Three hops: the request_started signal, the view (execution, the page's one statement
+    and every field of every row, all in that thread) and the response's close
+    (request_finished). Middleware runs on the event loop."""
     await catalog_with(products=30)
     hops_by_size = {}
     for first in (1, 30):
@@ -89,7 +91,8 @@ async def test_a_product_page_hops_to_a_thread_three_times_whatever_its_size(
         assert {edge["node"]["price"]["currency"] for edge in edges} == {settings.STORE_CURRENCY}
         assert all(edge["node"]["stockQuantity"] is None for edge in edges)  # anonymous
         hops_by_size[first] = sum(thread_hops.values())
-        assert thread_hops["KeysetConnection.resolve_connection.<locals>.fetch"] == 1
+        assert thread_hops["View.as_view.<locals>.view"] == 1
+        assert thread_hops["KeysetConnection.resolve_connection.<locals>.fetch"] == 0
     assert hops_by_size == {1: 3, 30: 3}
 
 
@@ -117,8 +120,8 @@ async def test_a_request_without_a_session_cookie_never_loads_the_session(
 async def test_a_session_signed_in_staff_user_is_resolved_before_execution(
     client: AsyncClient,
 ) -> None:
-    """``auser`` loads the session in a thread once; staff-only fields then read the resolved
-    viewer on the event loop."""
+    """The view resolves the session's lazy user in its thread before execution, so
+    staff-only fields read the resolved viewer."""
     await catalog_with(products=2)
     staff = await sync_to_async(user_create)(is_staff=True)
     await client.aforce_login(staff)
@@ -138,8 +141,9 @@ query Orders($first: Int!) {
 async def test_a_customers_order_page_hops_as_often_at_any_size_and_shows_only_theirs(
     client: AsyncClient, thread_hops: Counter[str]
 ) -> None:
-    """With a bearer token: one more hop, loading its user. Order fields computed from the row
-    run on the event loop; the events page is one batched statement in the DataLoader's hop."""
+    """With a bearer token: one more hop, loading its user. ``events`` is a DataLoader field,
+    so the document executes on the event loop (``backend.core.graphql.schema``); the events
+    page is one batched statement in the DataLoader's hop."""
 
     @sync_to_async
     def customers_with_orders() -> str:

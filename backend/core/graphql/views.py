@@ -1,12 +1,19 @@
-"""The ``/graphql/`` endpoint: Strawberry's async Django view, served under ASGI."""
+"""The ``/graphql/`` endpoint: Strawberry's sync Django view (decision 0010).
+
+Served under WSGI in production (gunicorn) and under ASGI by Daphne (``make run``), where Django
+runs it in one worker thread. A document that selects a DataLoader field executes on an event
+loop (``backend.core.graphql.schema``); every other one runs in the request's thread alone.
+"""
 
 from typing import Any
 
 import orjson
 from django.conf import settings
+from django.contrib.auth import get_user
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse
-from strawberry.django.views import AsyncGraphQLView
+from django.utils.functional import SimpleLazyObject
+from strawberry.django.views import GraphQLView
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
@@ -16,7 +23,7 @@ from backend.core.graphql.errors import error_code_for
 _DJANGO_JSON = DjangoJSONEncoder()
 
 
-class NexusGraphQLView(AsyncGraphQLView[NexusContext, None]):
+class NexusGraphQLView(GraphQLView[NexusContext, None]):
     """Resolves the viewer before execution and gives every error an ``extensions.code``.
 
     GraphiQL is served only where introspection is allowed (``GRAPHQL_INTROSPECTION``,
@@ -37,18 +44,16 @@ class NexusGraphQLView(AsyncGraphQLView[NexusContext, None]):
             data, default=_DJANGO_JSON.default, option=orjson.OPT_PASSTHROUGH_DATETIME
         )
 
-    async def get_context(self, request: HttpRequest, response: HttpResponse) -> NexusContext:
-        # Resolve the viewer once, before execution, so resolvers on the event loop can read
-        # ``request.user`` without a query. ``auser`` (Django's async user, or the bearer
-        # token's user) queries only when there is a session to load: an anonymous or
-        # token-authenticated request costs no thread hop here.
-        request.user = await request.auser()  # type: ignore[attr-defined]
+    def get_context(self, request: HttpRequest, response: HttpResponse) -> NexusContext:
+        # Resolve a session's lazy user here, in the request's thread: resolvers of a document
+        # that runs on an event loop read ``request.user`` there, where a query is refused.
+        # Cookieless and bearer-token requests carry a resolved user already.
+        if isinstance(request.user, SimpleLazyObject):
+            request.user = get_user(request)
         return NexusContext(request=request, response=response)
 
-    async def process_result(
-        self, request: HttpRequest, result: ExecutionResult
-    ) -> GraphQLHTTPResponse:
-        response: dict[str, Any] = dict(await super().process_result(request, result))
+    def process_result(self, request: HttpRequest, result: ExecutionResult) -> GraphQLHTTPResponse:
+        response: dict[str, Any] = dict(super().process_result(request, result))
         if result.errors:
             response["errors"] = [
                 {

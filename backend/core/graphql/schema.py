@@ -1,0 +1,161 @@
+"""A Strawberry schema whose ``execute_sync`` answers every query and mutation.
+
+The HTTP endpoint is a sync view (decision 0010): a product page is answered by one thread from
+parse to JSON, with no event loop and no thread hop. A few fields are async because they batch
+through a request's DataLoaders (``ancestors``, ``productCount``, nested connections,
+``totalCount``); graphql-core's sync execution cannot await them. So before executing, the
+document's selection is checked once (cached per document) for a field whose resolver is a
+coroutine function; such a document runs on an event loop through asgiref's ``async_to_sync``,
+which keeps the ORM on the calling thread, as Django does for an async view under WSGI.
+Everything else runs without a loop.
+"""
+
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+import strawberry
+from asgiref.sync import async_to_sync
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLField,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLSyntaxError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    get_named_type,
+    is_abstract_type,
+    parse,
+)
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types import ExecutionResult
+from strawberry.types.field import StrawberryField
+
+# Distinct documents whose verdict is kept, as many as the parse and validation caches keep.
+VERDICT_CACHE_SIZE = 256
+
+
+def _field_is_async(field: GraphQLField) -> bool:
+    definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    return isinstance(definition, StrawberryField) and definition.is_async
+
+
+class _AsyncFieldFinder:
+    """Walks one operation's selection, through fragments and every concrete type an abstract
+    type can be, looking for a field with an async resolver."""
+
+    def __init__(self, schema: GraphQLSchema, document: DocumentNode) -> None:
+        self.schema = schema
+        self.fragments = {
+            definition.name.value: definition
+            for definition in document.definitions
+            if isinstance(definition, FragmentDefinitionNode)
+        }
+        self.seen: set[tuple[str, int]] = set()
+
+    def selection_has_async_field(
+        self, parent: GraphQLNamedType, selection_set: SelectionSetNode | None
+    ) -> bool:
+        if selection_set is None:
+            return False
+        key = (parent.name, id(selection_set))
+        if key in self.seen:  # fragment cycles are a validation error, not an endless walk
+            return False
+        self.seen.add(key)
+        return any(
+            self._selection_has_async_field(parent, selection)
+            for selection in selection_set.selections
+        )
+
+    def _concrete_types(self, parent: GraphQLNamedType) -> Iterable[GraphQLObjectType]:
+        if is_abstract_type(parent):
+            return self.schema.get_possible_types(parent)  # type: ignore[arg-type]
+        return [parent] if isinstance(parent, GraphQLObjectType) else []
+
+    def _selection_has_async_field(self, parent: GraphQLNamedType, selection: Any) -> bool:
+        if isinstance(selection, FieldNode):
+            for concrete in self._concrete_types(parent):
+                field = concrete.fields.get(selection.name.value)
+                if field is None:
+                    continue  # __typename, introspection, or a field validation will refuse
+                if _field_is_async(field) or self.selection_has_async_field(
+                    get_named_type(field.type), selection.selection_set
+                ):
+                    return True
+            return False
+        if isinstance(selection, InlineFragmentNode):
+            condition = selection.type_condition
+            target = self.schema.get_type(condition.name.value) if condition else parent
+            return target is not None and self.selection_has_async_field(
+                target, selection.selection_set
+            )
+        if isinstance(selection, FragmentSpreadNode):
+            fragment = self.fragments.get(selection.name.value)
+            target = fragment and self.schema.get_type(fragment.type_condition.name.value)
+            return bool(target) and self.selection_has_async_field(
+                target,  # type: ignore[arg-type]
+                fragment.selection_set,  # type: ignore[union-attr]
+            )
+        return False
+
+
+class NexusSchema(strawberry.Schema):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.needs_event_loop = lru_cache(maxsize=VERDICT_CACHE_SIZE)(self._needs_event_loop)
+
+    def _needs_event_loop(self, query: str | None, operation_name: str | None) -> bool:
+        """Whether the operation selects a field with an async resolver. A document that does
+        not parse, or names no operation it holds, is answered by the sync path's errors."""
+        if not query:
+            return False
+        try:
+            document = parse(query, no_location=True)
+        except GraphQLSyntaxError:
+            return False
+        operations = [
+            definition
+            for definition in document.definitions
+            if isinstance(definition, OperationDefinitionNode)
+            and (
+                operation_name is None
+                or (definition.name and definition.name.value) == operation_name
+            )
+        ]
+        if len(operations) != 1:
+            return False
+        operation = operations[0]
+        if operation.operation is OperationType.SUBSCRIPTION:
+            return True
+        root = self._schema.get_root_type(operation.operation)
+        finder = _AsyncFieldFinder(self._schema, document)
+        return root is not None and finder.selection_has_async_field(root, operation.selection_set)
+
+    def execute_sync(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[Any] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        arguments = {
+            "variable_values": variable_values,
+            "context_value": context_value,
+            "root_value": root_value,
+            "operation_name": operation_name,
+            "allowed_operation_types": allowed_operation_types,
+            "operation_extensions": operation_extensions,
+        }
+        if self.needs_event_loop(query, operation_name):
+            return async_to_sync(self.execute)(query, **arguments)
+        return super().execute_sync(query, **arguments)

@@ -1,0 +1,115 @@
+"""Which documents the sync view answers without an event loop (``backend.core.graphql.schema``).
+
+A document runs without a loop unless it selects a field whose resolver is a coroutine function
+(a DataLoader field); then it runs on one through ``async_to_sync``. The verdict must see such
+a field wherever the selection reaches it: nested, in a named or inline fragment, or on a type
+that an interface (``node``) may resolve to. Every other catalog test goes through the sync view
+with the sync test client, so both paths answer the whole suite; these pin the verdicts and
+that a DataLoader document answers the same through both.
+"""
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from graphql import GraphQLObjectType
+
+from backend.core.graphql.schema import _field_is_async
+from backend.schema import schema
+from tests.graphql_client import GraphQLClient
+
+PRODUCT_PAGE = "{ products(first: 2) { edges { node { id name category { name } } } } }"
+
+
+@pytest.mark.parametrize(
+    ("document", "needs_loop"),
+    [
+        pytest.param(PRODUCT_PAGE, False, id="product page"),
+        pytest.param("{ __typename }", False, id="typename"),
+        pytest.param('{ product(slug: "x") { name price { amount } } }', False, id="detail"),
+        pytest.param(
+            '{ product(slug: "x") { category { ancestors { name } } } }', True, id="ancestors"
+        ),
+        pytest.param("{ products(first: 2) { totalCount } }", True, id="totalCount"),
+        pytest.param(
+            "{ categories(first: 2) { nodes { ...Counted } } } "
+            "fragment Counted on Category { productCount }",
+            True,
+            id="named fragment",
+        ),
+        pytest.param(
+            '{ node(id: "x") { ... on Category { productCount } } }', True, id="inline fragment"
+        ),
+        pytest.param('{ node(id: "x") { id } }', False, id="interface, plain field"),
+        pytest.param(
+            "query A { products(first: 1) { nodes { id } } } "
+            "query B { products(first: 1) { totalCount } }",
+            False,
+            id="operation A of two",
+        ),
+        pytest.param("{ products(first: ", False, id="syntax error: sync path reports it"),
+        pytest.param("{ nosuchField { x } }", False, id="unknown field: validation reports it"),
+    ],
+)
+def test_verdict_finds_async_fields_wherever_the_selection_reaches_them(
+    document: str, needs_loop: bool
+) -> None:
+    operation = "A" if "query A" in document else None
+    assert schema.needs_event_loop(document, operation) is needs_loop
+    if operation:
+        assert schema.needs_event_loop(document, "B") is True
+
+
+def test_every_async_field_of_the_schema_is_one_the_verdict_can_see() -> None:
+    """The verdict reads Strawberry's ``is_async``; these are the fields it names today. A new
+    DataLoader field appears here, and its documents run on a loop."""
+    async_fields = sorted(
+        f"{name}.{field_name}"
+        for name, graphql_type in schema._schema.type_map.items()
+        if isinstance(graphql_type, GraphQLObjectType) and not name.startswith("__")
+        for field_name, field in graphql_type.fields.items()
+        if _field_is_async(field)
+    )
+    assert async_fields == [
+        "Category.ancestors",
+        "Category.children",
+        "Category.productCount",
+        "CategoryConnection.totalCount",
+        "Order.events",
+        "OrderConnection.totalCount",
+        "OrderEventConnection.totalCount",
+        "ProductConnection.totalCount",
+        "Subscription.orderEvents",
+        "Subscription.orderStatusChanged",
+    ]
+
+
+def test_a_dataloader_document_answers_the_same_through_execute_sync_and_execute(
+    catalog: dict[str, Any], gql: GraphQLClient
+) -> None:
+    document = (
+        "{ categories(first: 10) { totalCount nodes { name productCount "
+        "ancestors { name } children(first: 5) { nodes { name } } } } }"
+    )
+    assert schema.needs_event_loop(document, None)
+    through_http = gql.data(document)
+    with CaptureQueriesContext(connection) as statements:
+        result = schema.execute_sync(document, context_value=_anonymous_context())
+    assert result.errors is None
+    assert result.data == through_http
+    assert through_http["categories"]["totalCount"] == 3
+    # Batched as under ASGI, one statement each: the page, its total, the product counts, the
+    # ancestors and the children pages (their totals are not selected).
+    assert len(statements) == 5
+
+
+def _anonymous_context() -> Any:
+    from django.contrib.auth.models import AnonymousUser
+    from django.http import HttpRequest, HttpResponse
+
+    from backend.core.graphql.context import NexusContext
+
+    request = HttpRequest()
+    request.user = AnonymousUser()
+    return NexusContext(request=request, response=HttpResponse())
