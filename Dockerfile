@@ -29,7 +29,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_SETTINGS_MODULE=backend.settings \
     PORT=8000
-# uvicorn's worker processes (it reads WEB_CONCURRENCY itself): one per core of the target host,
+# gunicorn's worker processes (it reads WEB_CONCURRENCY itself): one per core of the target host,
 # two by default. Several processes share events only through a real channel layer, which is
 # why every multi-process deployment (docker-compose.yml) sets REDIS_URL.
 ENV WEB_CONCURRENCY=2
@@ -52,8 +52,8 @@ USER nexus
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
     CMD ["python", "/app/scripts/container_healthcheck.py", "web"]
-# HTTP only: with --ws none no request is upgraded (WebSockets are Daphne's, behind the proxy);
-# --lifespan off because Django has no lifespan handler. Proxy headers (X-Forwarded-For/-Proto)
-# are trusted from the addresses in FORWARDED_ALLOW_IPS, only 127.0.0.1 unless set.
-CMD ["uvicorn", "backend.asgi:application", "--host", "0.0.0.0", "--port", "8000", \
-     "--lifespan", "off", "--no-access-log", "--ws", "none"]
+# HTTP only, WSGI, gunicorn's sync workers: one request at a time per process, no event loop
+# and no thread hop (decision 0010). WSGI cannot upgrade a connection: WebSockets are Daphne's,
+# behind the proxy, which also buffers slow clients. X-Forwarded-For is trusted from the
+# addresses in FORWARDED_ALLOW_IPS (backend/core/proxy.py), only 127.0.0.1 unless set.
+CMD ["gunicorn", "backend.wsgi:application", "--bind", "0.0.0.0:8000"]

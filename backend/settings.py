@@ -79,9 +79,11 @@ INSTALLED_APPS = [
     "backend.orders",
 ]
 
-# Django's stock middleware (and WhiteNoise), as subclasses that run on the event loop under
-# ASGI instead of hopping to a thread for every hook: backend/core/middleware.py.
+# First the client's address behind the proxy (backend/core/proxy.py); then Django's stock
+# middleware (and WhiteNoise), as subclasses that run on the event loop under ASGI instead of
+# hopping to a thread for every hook: backend/core/middleware.py.
 MIDDLEWARE = [
+    "backend.core.proxy.forwarded_for_middleware",
     "backend.core.middleware.SecurityMiddleware",
     "backend.core.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -96,7 +98,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "backend.urls"
 ASGI_APPLICATION = "backend.asgi.application"
-WSGI_APPLICATION = None
+WSGI_APPLICATION = "backend.wsgi.application"
 
 TEMPLATES = [
     {
@@ -282,6 +284,9 @@ GRAPHQL_INTROSPECTION = env_bool("GRAPHQL_INTROSPECTION", DEBUG)
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("TRUST_X_FORWARDED_PROTO") else None
 )
+# The proxies whose X-Forwarded-For names the client (addresses or networks, "*" for any):
+# backend/core/proxy.py. The name gunicorn reads for its own proxy headers too.
+FORWARDED_ALLOW_IPS = tuple(env_list("FORWARDED_ALLOW_IPS", ["127.0.0.1"]))
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)

@@ -3,12 +3,13 @@
     .venv/bin/python bench/catalog.py [--products 100000] [--duration 10] [--connections 16]
 
 Steps: migrate and seed (``manage.py seed``, idempotent) the database of ``DATABASE_URL`` (the
-embedded PostgreSQL when unset); start the ASGI server as the production image serves HTTP
-(uvicorn, 2 worker processes; ``--server daphne`` for ``make run``'s server) on
-``bench.server:application`` (Nexus plus the json_agg floor in the same process); check every
-scenario answers without errors and returns the same nodes as its floor; count each scenario's
-SQL statements in-process; drive each scenario and its floor with ``wrk`` from a separate
-process for a fixed time; profile one request of (a); write ``docs/performance.md``.
+embedded PostgreSQL when unset); serve Nexus as the production image serves HTTP (gunicorn, 2
+sync worker processes, WSGI: ``bench.server:wsgi_application``; ``--server daphne`` for ``make
+run``'s ASGI server: ``bench.server:application``), with the json_agg floor in the same
+process; check every scenario answers without errors and returns the same nodes as its floor;
+count each scenario's SQL statements in-process; drive each scenario and its floor with ``wrk``
+from a separate process for a fixed time; profile one request of (a); write
+``docs/performance.md``.
 
 Not part of ``make test``: speed is measured here, never asserted in tests.
 """
@@ -42,14 +43,10 @@ PYTHON = sys.executable
 SERVERS = {
     "daphne": lambda host, port, workers: [str(Path(PYTHON).parent / "daphne"), "-b", host,
                                            "-p", str(port), "bench.server:application"],
-    "uvicorn": lambda host, port, workers: [str(Path(PYTHON).parent / "uvicorn"), "--host", host,
-                                            "--port", str(port), "--workers", str(workers),
-                                            "--no-access-log", "--lifespan", "off",
-                                            "bench.server:application"],
-    "granian": lambda host, port, workers: [str(Path(PYTHON).parent / "granian"), "--interface",
-                                            "asgi", "--host", host, "--port", str(port),
-                                            "--workers", str(workers), "--no-ws",
-                                            "bench.server:application"],
+    # Sync workers (gunicorn's default), as the production image runs `backend.wsgi`.
+    "gunicorn": lambda host, port, workers: [str(Path(PYTHON).parent / "gunicorn"), "--bind",
+                                             f"{host}:{port}", "--workers", str(workers),
+                                             "bench.server:wsgi_application"],
 }  # fmt: skip
 WRK_SCRIPT = """
 wrk.method = "POST"
@@ -118,10 +115,10 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2, help="Seconds of warm-up per run.")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads.")
-    parser.add_argument("--server", choices=sorted(SERVERS), default="uvicorn")
+    parser.add_argument("--server", choices=sorted(SERVERS), default="gunicorn")
     parser.add_argument("--port", type=int, default=8781)
     parser.add_argument(
-        "--workers", type=int, default=2, help="Server processes (uvicorn, granian; not daphne)."
+        "--workers", type=int, default=2, help="Server processes (gunicorn workers; not daphne)."
     )
     parser.add_argument("--scenarios", default="abcde", help="Which scenarios, e.g. 'ae'.")
     parser.add_argument(
@@ -259,7 +256,7 @@ def profile_request(variables: dict[str, Any], repeat: int = 300) -> list[tuple[
     executions (sync execution keeps SQL on the profiled thread), in ms per request."""
     from django.http import HttpResponse
     from django.test import RequestFactory
-    from strawberry.django.views import AsyncGraphQLView
+    from strawberry.django.views import GraphQLView
 
     from backend.core.graphql.context import NexusContext
     from backend.schema import schema
@@ -268,7 +265,7 @@ def profile_request(variables: dict[str, Any], repeat: int = 300) -> list[tuple[
     from django.contrib.auth.models import AnonymousUser
 
     request.user = AnonymousUser()
-    encode = AsyncGraphQLView(schema=schema).encode_json
+    encode = GraphQLView(schema=schema).encode_json
 
     def one() -> None:
         context = NexusContext(request=request, response=HttpResponse())

@@ -54,8 +54,7 @@ class AccountsQuery:
 
 
 def _client_ip(info: Info) -> str:
-    # REMOTE_ADDR is the peer; behind a proxy, the ASGI server must rewrite it (daphne
-    # --proxy-headers), or every client would share the proxy's throttle.
+    # The client's address even behind the proxy: backend/core/proxy.py rewrites REMOTE_ADDR.
     return info.context.request.META.get("REMOTE_ADDR") or "unknown"
 
 

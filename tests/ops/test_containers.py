@@ -2,7 +2,7 @@
 proxy's Caddyfile, probes.
 
 No Docker engine runs here, so the files are checked as Docker reads them, and what the
-containers would run (settings loading, uvicorn and Daphne, a Celery worker, the health probes,
+containers would run (settings loading, gunicorn and Daphne, a Celery worker, the health probes,
 Caddy in front of both servers where it is installed) runs for real outside Docker with the
 compose environment, its service hosts mapped to localhost.
 """
@@ -26,7 +26,6 @@ from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
 
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from websockets.exceptions import InvalidHandshake
@@ -72,7 +71,7 @@ def upstreams() -> tuple[str, str]:
     services = compose()["services"]
     return (
         f"ws:{option(services['ws']['command'], '-p')}",
-        f"web:{option(services['web']['command'], '--port')}",
+        f"web:{option(services['web']['command'], '--bind').rpartition(':')[2]}",
     )
 
 
@@ -103,7 +102,7 @@ def test_data_services_run_the_supported_server_versions() -> None:
     assert services["redis"]["image"] == "redis:7"
 
 
-def test_web_runs_the_images_uvicorn_ws_runs_daphne_and_celery_the_backend_package() -> None:
+def test_web_runs_the_images_gunicorn_ws_runs_daphne_and_celery_the_backend_package() -> None:
     services = compose()["services"]
     # Spelt out in compose for its reader; it must not drift from what the image runs.
     assert services["web"]["command"] == dockerfile_command()
@@ -160,15 +159,24 @@ def test_app_services_set_only_variables_the_settings_or_their_server_read() -> 
         assert set(compose()["services"][name]["environment"]) <= known | server_reads, name
 
 
-def test_uvicorn_reads_the_worker_count_and_trusted_proxies_from_the_environment(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """What lets web's WEB_CONCURRENCY and FORWARDED_ALLOW_IPS (SERVER_VARIABLES) take effect."""
-    monkeypatch.setenv("WEB_CONCURRENCY", "3")
-    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "10.0.0.0/8")
-    config = uvicorn.Config("backend.asgi:application")
-    assert config.workers == 3
-    assert config.forwarded_allow_ips == "10.0.0.0/8"
+def test_gunicorn_reads_the_worker_count_from_the_environment() -> None:
+    """What lets web's WEB_CONCURRENCY (SERVER_VARIABLES) take effect; FORWARDED_ALLOW_IPS is
+    read by the settings (backend/core/proxy.py, tests/foundation/test_proxy.py). In a fresh
+    interpreter: gunicorn reads the variable when its config module is imported."""
+    read_config = (
+        "import sys; from gunicorn.app.wsgiapp import WSGIApplication; "
+        f"sys.argv = {dockerfile_command()!r}; "
+        "c = WSGIApplication('%(prog)s [OPTIONS] [APP_MODULE]').cfg; "
+        "print(c.workers, c.worker_class_str, *c.bind)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", read_config],
+        env=os.environ | {"WEB_CONCURRENCY": "3"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.split() == ["3", "sync", "0.0.0.0:8000"]
 
 
 def test_web_runs_the_images_worker_count_unless_the_operator_sets_one() -> None:
@@ -327,15 +335,14 @@ def test_final_image_collects_static_files_at_build_time() -> None:
     assert "DEBUG=false SECRET_KEY=" in runs  # production settings, a build-only key
 
 
-def test_image_serves_http_only_with_uvicorn_on_port_8000() -> None:
+def test_image_serves_http_only_with_gunicorn_on_port_8000() -> None:
     assert dockerfile_command() == [
-        "uvicorn", "backend.asgi:application", "--host", "0.0.0.0", "--port", "8000",
-        "--lifespan", "off", "--no-access-log", "--ws", "none",
+        "gunicorn", "backend.wsgi:application", "--bind", "0.0.0.0:8000",
     ]  # fmt: skip
     assert "8000" in dockerfile_stages()[-1].all("EXPOSE")
 
 
-def test_image_runs_two_uvicorn_workers_unless_web_concurrency_says_otherwise() -> None:
+def test_image_runs_two_gunicorn_workers_unless_web_concurrency_says_otherwise() -> None:
     assert "--workers" not in dockerfile_command()  # would override WEB_CONCURRENCY
     assert dockerfile_environment()["WEB_CONCURRENCY"] == "2"
 
@@ -498,9 +505,9 @@ class Server:
 def local_command(command: list[str], port: int) -> list[str]:
     """A container's server command run from this virtualenv, on 127.0.0.1:``port``."""
     local = [str(VENV_BIN / command[0]), *command[1:]]
-    for flag, value in (("--host", "127.0.0.1"), ("-b", "127.0.0.1")):
+    for flag, value in (("--host", "127.0.0.1"), ("-b", "127.0.0.1"), ("--bind", None)):
         if flag in local:
-            local[local.index(flag) + 1] = value
+            local[local.index(flag) + 1] = value or f"127.0.0.1:{port}"
     for flag in ("--port", "-p"):
         if flag in local:
             local[local.index(flag) + 1] = str(port)
@@ -542,8 +549,8 @@ def server_environment(app_environment_on_real_database: dict[str, str]) -> dict
 def web_server(
     server_environment: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    """The image's own command: uvicorn, as the web service runs it."""
-    log = tmp_path_factory.mktemp("web") / "uvicorn.log"
+    """The image's own command: gunicorn, as the web service runs it."""
+    log = tmp_path_factory.mktemp("web") / "gunicorn.log"
     yield from serve(dockerfile_command(), server_environment, log)
 
 
@@ -556,7 +563,7 @@ def ws_server(
     yield from serve(compose()["services"]["ws"]["command"], server_environment, log)
 
 
-def test_web_probe_passes_against_the_images_uvicorn_serving_a_deployments_own_host_name(
+def test_web_probe_passes_against_the_images_gunicorn_serving_a_deployments_own_host_name(
     web_server: Server,
 ) -> None:
     # The image's probe: no --port, PORT from the environment.
@@ -572,7 +579,7 @@ def test_web_probe_passes_against_the_images_uvicorn_serving_a_deployments_own_h
 
 
 def test_web_never_upgrades_a_websocket(web_server: Server) -> None:
-    """uvicorn --ws none: a WebSocket that reached web would fail, so the proxy must route."""
+    """WSGI cannot upgrade: a WebSocket that reached web would fail, so the proxy must route."""
     assert until_healthy(web_server.probe, web_server.process).returncode == 0
     with pytest.raises(InvalidHandshake):
         connect(
@@ -587,7 +594,7 @@ def test_ws_probe_passes_against_daphne_on_its_own_port(ws_server: Server) -> No
     assert result.returncode == 0, result.stderr
 
 
-def test_caddy_on_the_caddyfile_routes_graphql_http_to_uvicorn_and_websockets_to_daphne(
+def test_caddy_on_the_caddyfile_routes_graphql_http_to_gunicorn_and_websockets_to_daphne(
     web_server: Server, ws_server: Server, tmp_path: Path
 ) -> None:
     caddy = shutil.which("caddy")
