@@ -8,14 +8,16 @@ with the sync test client, so both paths answer the whole suite; these pin the v
 that a DataLoader document answers the same through both.
 """
 
+import threading
 from typing import Any
 
 import pytest
+from asgiref.sync import SyncToAsync
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from graphql import GraphQLObjectType
 
-from backend.core.graphql.schema import _field_is_async
+from backend.core.graphql.schema import _field_is_async, _process_loop
 from backend.schema import schema
 from tests.graphql_client import GraphQLClient
 
@@ -113,3 +115,21 @@ def _anonymous_context() -> Any:
     request = HttpRequest()
     request.user = AnonymousUser()
     return NexusContext(request=request, response=HttpResponse())
+
+
+def test_dataloader_documents_share_one_event_loop_thread_per_process(
+    catalog: dict[str, Any], gql: GraphQLClient
+) -> None:
+    """Without a server loop (WSGI, the sync test client), ``async_to_sync`` would start a
+    thread and a loop per request; the process keeps one loop thread instead."""
+    document = "{ categories(first: 5) { nodes { name productCount } } }"
+    assert schema.needs_event_loop(document, None)
+    gql.data(document)
+    loop = _process_loop.get()
+    threads = {thread.ident for thread in threading.enumerate()}
+    for _ in range(3):
+        assert gql.data(document)["categories"]["nodes"]
+    assert _process_loop.get() is loop
+    assert {thread.ident for thread in threading.enumerate()} == threads
+    # The thread-local pointer to the loop is set only while such a document executes.
+    assert not hasattr(SyncToAsync.threadlocal, "main_event_loop")

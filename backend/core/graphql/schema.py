@@ -6,16 +6,25 @@ through a request's DataLoaders (``ancestors``, ``productCount``, nested connect
 ``totalCount``); graphql-core's sync execution cannot await them. So before executing, the
 document's selection is checked once (cached per document) for a field whose resolver is a
 coroutine function; such a document runs on an event loop through asgiref's ``async_to_sync``,
-which keeps the ORM on the calling thread, as Django does for an async view under WSGI.
+which keeps the ORM on the calling thread (its ``sync_to_async`` calls come back to it).
 Everything else runs without a loop.
+
+Which loop: under ASGI (Daphne), the server's, as for any sync view. Under WSGI there is none,
+and ``async_to_sync`` would start a thread and a loop for every such request (measured: about
+2.5 ms of CPU on a product detail page, docs/performance.md), so each process keeps one loop on
+a daemon thread and ``async_to_sync`` is pointed at it the way asgiref points it at the
+server's loop under ASGI: through ``SyncToAsync.threadlocal``.
 """
 
-from collections.abc import Iterable
+import asyncio
+import os
+import threading
+from collections.abc import Awaitable, Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
 import strawberry
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -106,6 +115,43 @@ class _AsyncFieldFinder:
         return False
 
 
+class _ProcessLoop:
+    """One event loop per process, running on a daemon thread, started on first use (so after
+    a pre-forking server's fork; a forked child starts its own)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid = 0
+
+    def get(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid():
+                loop = asyncio.new_event_loop()
+                threading.Thread(
+                    target=loop.run_forever, name="graphql-event-loop", daemon=True
+                ).start()
+                self._loop, self._pid = loop, os.getpid()
+            return self._loop
+
+
+_process_loop = _ProcessLoop()
+
+
+def run_on_event_loop[T](function: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    """``async_to_sync(function)(...)`` on the server's loop under ASGI, else on the process's
+    loop: never a new thread and loop per call."""
+    local = SyncToAsync.threadlocal
+    if getattr(local, "main_event_loop_pid", None) == os.getpid():
+        return async_to_sync(function)(*args, **kwargs)  # inside ASGI's sync_to_async
+    local.main_event_loop = _process_loop.get()
+    local.main_event_loop_pid = os.getpid()
+    try:
+        return async_to_sync(function)(*args, **kwargs)
+    finally:
+        del local.main_event_loop, local.main_event_loop_pid
+
+
 class NexusSchema(strawberry.Schema):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -157,5 +203,5 @@ class NexusSchema(strawberry.Schema):
             "operation_extensions": operation_extensions,
         }
         if self.needs_event_loop(query, operation_name):
-            return async_to_sync(self.execute)(query, **arguments)
+            return run_on_event_loop(self.execute, query, **arguments)
         return super().execute_sync(query, **arguments)
