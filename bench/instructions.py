@@ -1,8 +1,9 @@
 """Instructions per request of a catalog scenario, counted by callgrind rather than timed.
 
 Answers one scenario of ``bench/scenarios.py`` (default (a), the product list page), with the
-variables ``make bench`` uses, through the ASGI application in one process: Django's handler,
-the middleware, the view, execution and the scenario's statements, without an HTTP server.
+variables ``make bench`` uses, in one process through the WSGI application production serves
+(``--interface asgi``: the ASGI one Daphne serves): Django's handler, the middleware, the view,
+execution and the scenario's statements, without an HTTP server.
 Run it under callgrind twice, with 0 and with N measured requests after the same warm-up; the
 difference of the two totals divided by N is the cost of one request, and it repeats to within
 a fraction of a percent whatever else the machine is doing:
@@ -19,6 +20,7 @@ socket I/O) is not counted.
 
 import argparse
 import asyncio
+import io
 import json
 import os
 import sys
@@ -30,10 +32,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
 os.environ["DEBUG"] = "false"  # production settings: no query log
 os.environ.setdefault("SECRET_KEY", "instructions-bench-only-" + "x" * 30)
 
-from backend.core.handlers import get_asgi_application
+import django
 
-application = get_asgi_application()
+django.setup(set_prefix=False)
 
+from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
+
+from backend.core.handlers import PooledThreadASGIHandler  # noqa: E402
 from bench.catalog import scenario_variables  # noqa: E402
 from bench.scenarios import SCENARIOS  # noqa: E402
 
@@ -54,7 +59,12 @@ SCOPE = {
 }
 
 
-async def request(body: bytes) -> None:
+def fail_unless_answered(status: int, body: bytes) -> None:
+    if status != 200 or b'"errors"' in body:
+        raise SystemExit(f"bench: the request failed: {body[:300]!r}")
+
+
+async def asgi_request(application: PooledThreadASGIHandler, body: bytes) -> None:
     messages = [{"type": "http.request", "body": body, "more_body": False}]
     sent: list[dict[str, Any]] = []
 
@@ -68,21 +78,50 @@ async def request(body: bytes) -> None:
         sent.append(message)
 
     await application(dict(SCOPE), receive, send)
-    if sent[0]["status"] != 200 or b'"errors"' in sent[-1]["body"]:
-        raise SystemExit(f"bench: the request failed: {sent[-1]['body'][:300]!r}")
+    fail_unless_answered(sent[0]["status"], sent[-1]["body"])
 
 
-async def main(requests: int, body: bytes) -> None:
+def wsgi_request(application: WSGIHandler, body: bytes) -> None:
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/graphql/",
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "localhost",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http",
+    }
+    statuses: list[str] = []
+    answer = b"".join(application(environ, lambda status, headers: statuses.append(status)))
+    fail_unless_answered(int(statuses[0].split()[0]), answer)
+
+
+async def asgi_main(requests: int, body: bytes) -> None:
+    application = PooledThreadASGIHandler()
     for _ in range(WARM_UP_REQUESTS + requests):
-        await request(body)
+        await asgi_request(application, body)
+
+
+def wsgi_main(requests: int, body: bytes) -> None:
+    application = WSGIHandler()
+    for _ in range(WARM_UP_REQUESTS + requests):
+        wsgi_request(application, body)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=100, help="Measured requests.")
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="a")
+    parser.add_argument("--interface", choices=("wsgi", "asgi"), default="wsgi")
     arguments = parser.parse_args()
     variables = scenario_variables(products=0)[arguments.scenario]
     query = SCENARIOS[arguments.scenario].query
     body = json.dumps({"query": query, "variables": variables}).encode()
-    asyncio.run(main(arguments.requests, body))
+    if arguments.interface == "wsgi":
+        wsgi_main(arguments.requests, body)
+    else:
+        asyncio.run(asgi_main(arguments.requests, body))
