@@ -8,6 +8,7 @@ with the sync test client, so both paths answer the whole suite; these pin the v
 that a DataLoader document answers the same through both.
 """
 
+import json
 import threading
 from typing import Any
 
@@ -133,3 +134,13 @@ def test_dataloader_documents_share_one_event_loop_thread_per_process(
     assert {thread.ident for thread in threading.enumerate()} == threads
     # The thread-local pointer to the loop is set only while such a document executes.
     assert not hasattr(SyncToAsync.threadlocal, "main_event_loop")
+
+
+def test_a_subscription_over_http_is_refused_before_execution(gql: GraphQLClient) -> None:
+    """Subscriptions stream over WebSockets; over HTTP the answer is a 400 that says so."""
+    document = 'subscription { orderStatusChanged(orderId: "T3JkZXI6MQ==") { status } }'
+    response = gql.client.post(
+        "/graphql/", data=json.dumps({"query": document}), content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.content == b"subscriptions are not allowed when using POST"

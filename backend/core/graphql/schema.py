@@ -43,9 +43,11 @@ from graphql import (
     is_abstract_type,
     parse,
 )
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types import ExecutionResult
 from strawberry.types.field import StrawberryField
+from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 # Distinct documents whose verdict is kept, as many as the parse and validation caches keep.
 VERDICT_CACHE_SIZE = 256
@@ -194,12 +196,15 @@ class NexusSchema(strawberry.Schema):
         allowed_operation_types: Iterable[Any] | None = None,
         operation_extensions: dict[str, Any] | None = None,
     ) -> ExecutionResult:
+        # A subscription is a stream: served over WebSockets only. Refused before execution, so
+        # the HTTP view answers 400 "subscriptions are not allowed when using POST".
+        allowed = set(allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES)
         arguments = {
             "variable_values": variable_values,
             "context_value": context_value,
             "root_value": root_value,
             "operation_name": operation_name,
-            "allowed_operation_types": allowed_operation_types,
+            "allowed_operation_types": allowed - {StrawberryOperationType.SUBSCRIPTION},
             "operation_extensions": operation_extensions,
         }
         if self.needs_event_loop(query, operation_name):
