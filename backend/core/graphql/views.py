@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.contrib.auth import get_user
+from django.contrib.auth.middleware import get_user
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject
@@ -47,7 +47,8 @@ class NexusGraphQLView(GraphQLView[NexusContext, None]):
     def get_context(self, request: HttpRequest, response: HttpResponse) -> NexusContext:
         # Resolve a session's lazy user here, in the request's thread: resolvers of a document
         # that runs on an event loop read ``request.user`` there, where a query is refused.
-        # Cookieless and bearer-token requests carry a resolved user already.
+        # Cookieless and bearer-token requests carry a resolved user already. The middleware's
+        # ``get_user``, not ``auth.get_user``: it reuses the user if the lazy object was read.
         if isinstance(request.user, SimpleLazyObject):
             request.user = get_user(request)
         return NexusContext(request=request, response=response)
