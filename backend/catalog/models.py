@@ -14,8 +14,10 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
+from backend.core.models import DirectLoadModel
 
-class Category(models.Model):
+
+class Category(DirectLoadModel):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=140, unique=True)
     description = models.TextField(blank=True)
@@ -81,7 +83,7 @@ class Category(models.Model):
                 raise ValidationError({"parent": "A category cannot move under its own subtree."})
 
 
-class Product(models.Model):
+class Product(DirectLoadModel):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=220, unique=True)
     sku = models.CharField("SKU", max_length=64, unique=True)

@@ -7,6 +7,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Func, Q, Value
 
+from backend.core.models import DirectLoadModel
+
 ORDER_NUMBER_SEQUENCE = "orders_order_number_seq"
 
 
@@ -22,7 +24,7 @@ class OrderStatus(models.TextChoices):
 MONEY = {"max_digits": 12, "decimal_places": 2, "validators": [MinValueValidator(Decimal("0.00"))]}
 
 
-class Order(models.Model):
+class Order(DirectLoadModel):
     # Public, human-facing number from a PostgreSQL sequence: gap-tolerant, never reused,
     # and not the primary key, so it reveals nothing about the internal id space.
     number = models.BigIntegerField(
@@ -82,7 +84,7 @@ class Order(models.Model):
         return f"Order #{self.number}"
 
 
-class OrderItem(models.Model):
+class OrderItem(DirectLoadModel):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items", db_index=False)
     product = models.ForeignKey(
         "catalog.Product",
@@ -118,7 +120,7 @@ class OrderItem(models.Model):
         return f"{self.quantity} x {self.product_sku}"
 
 
-class OrderEvent(models.Model):
+class OrderEvent(DirectLoadModel):
     """One status change of an order: the audit log and the replay source for subscriptions."""
 
     order = models.ForeignKey(

@@ -99,6 +99,11 @@ def test_nodes_with_more_than_100_ids_is_refused(gql: GraphQLClient) -> None:
         encoded(json.dumps({"o": "Product:CREATED_AT:DESC", "k": ["2026-01-01T00:00:00", 1]})),
         encoded(json.dumps({"o": "Product:PRICE:ASC", "k": ["NaN", 1]})),
         encoded(json.dumps({"o": "Product:CREATED_AT:DESC", "k": [1]})),
+        # Literals json would read but a cursor never holds: NaN, and a key beyond 64 bits.
+        encoded('{"o":"Product:CREATED_AT:DESC","k":[NaN,1]}'),
+        encoded(
+            '{"o":"Product:CREATED_AT:DESC","k":["2026-01-01T00:00:00+00:00",' + "9" * 30 + "]}"
+        ),
         encoded(
             json.dumps({"o": "Product:CREATED_AT:DESC", "k": ["2026-01-01T00:00:00+00:00", True]})
         ),

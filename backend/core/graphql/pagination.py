@@ -13,7 +13,6 @@ Guarantees:
 
 import base64
 import binascii
-import json
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,13 +20,13 @@ from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Annotated, Any, ClassVar, Self
 
+import orjson
 import strawberry
 import strawberry_django
 from asgiref.sync import sync_to_async
 from django.db import models
-from django.db.models import F, Func, QuerySet, Value, Window
+from django.db.models import Expression, F, QuerySet, Window
 from django.db.models.functions import RowNumber
-from django.db.models.lookups import GreaterThan, LessThan
 from graphql import FieldNode, InlineFragmentNode, NameNode, SelectionSetNode
 from strawberry import Info, relay
 from strawberry.dataloader import DataLoader
@@ -127,18 +126,60 @@ class PageWindow:
         )
 
 
-class Row(Func):
-    """``ROW(a, b, ...)``: PostgreSQL compares row values lexicographically, which is exactly
-    the keyset condition and lets it use a composite index."""
+class KeysetBound(Expression):
+    """``(k1, ..., pk) > (v1, ..., id)`` (or ``<``): PostgreSQL compares row values
+    lexicographically, which is exactly the keyset condition and lets it use a composite index.
 
-    function = "ROW"
-    output_field = models.Field()
+    One expression rather than ``GreaterThan(Func(F...), Func(Value...))``: Django resolves and
+    compiles that as a lookup over two functions of expressions, which made a page after a
+    cursor cost about a tenth more than the first page. The values are bound as parameters,
+    exactly as ``Value`` binds them on PostgreSQL.
+    """
+
+    conditional = True
+    output_field = models.BooleanField()
+
+    def __init__(self, names: Sequence[str], operator: str, values: Sequence[Any]) -> None:
+        super().__init__()
+        self.names = tuple(names)
+        self.operator = operator
+        self.values = tuple(values)
+        self.columns: tuple[Any, ...] = ()
+
+    def resolve_expression(
+        self,
+        query: Any = None,
+        allow_joins: bool = True,
+        reuse: Any = None,
+        summarize: bool = False,
+        for_save: bool = False,
+    ) -> Self:
+        resolved = self.copy()
+        resolved.columns = tuple(
+            F(name).resolve_expression(query, allow_joins, reuse, summarize) for name in self.names
+        )
+        return resolved
+
+    def get_source_expressions(self) -> list[Any]:
+        return list(self.columns)
+
+    def set_source_expressions(self, expressions: Sequence[Any]) -> None:
+        self.columns = tuple(expressions)
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
+        sqls: list[str] = []
+        params: list[Any] = []
+        for column in self.columns:
+            sql, column_params = compiler.compile(column)
+            sqls.append(sql)
+            params.extend(column_params)
+        placeholders = ", ".join(["%s"] * len(self.values))
+        return f"({', '.join(sqls)}) {self.operator} ({placeholders})", (*params, *self.values)
 
 
 def cursor_encode(row: models.Model, *, order: KeysetOrder) -> str:
     values = [_to_json(getattr(row, key.name)) for key in order.keys]
-    payload = json.dumps({"o": order.name, "k": values}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(payload.encode()).decode()
+    return base64.urlsafe_b64encode(orjson.dumps({"o": order.name, "k": values})).decode()
 
 
 def cursor_decode(cursor: str, *, order: KeysetOrder, argument: str) -> tuple[Any, ...]:
@@ -147,7 +188,8 @@ def cursor_decode(cursor: str, *, order: KeysetOrder, argument: str) -> tuple[An
         f"`{argument}` is not a valid cursor for this list.", field=argument
     )
     try:
-        payload = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
+        # orjson refuses NaN, Infinity and integers beyond 64 bits, which json would accept.
+        payload = orjson.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
     except (ValueError, UnicodeError, binascii.Error):
         raise invalid from None
     if not isinstance(payload, dict) or not isinstance(payload.get("k"), list):
@@ -207,14 +249,13 @@ def _from_json(raw: Any, kind: KeyKind) -> Any:
 
 def keyset_filter(queryset: QuerySet[Any], *, order: KeysetOrder, window: PageWindow) -> QuerySet:
     """Apply the cursors' row-value bounds and make sure every sort key is loaded."""
-    columns = Row(*(F(key.name) for key in order.keys))
+    names = [key.name for key in order.keys]
     for values, after_cursor in ((window.after, True), (window.before, False)):
         if values is None:
             continue
-        bound = Row(*(Value(value) for value in values))
         # "after" in a descending order means smaller values.
-        lookup = GreaterThan if after_cursor != order.descending else LessThan
-        queryset = queryset.filter(lookup(columns, bound))
+        operator = ">" if after_cursor != order.descending else "<"
+        queryset = queryset.filter(KeysetBound(names, operator, values))
     return _with_keys_loaded(queryset, order)
 
 
