@@ -3,6 +3,7 @@
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from tests.factories import category_create, product_create
 from tests.graphql_catalog.conftest import GraphQLClient
@@ -169,3 +170,23 @@ def test_walking_search_results_by_relevance_returns_each_match_once(gql: GraphQ
     assert seen == [node["slug"] for node in everything["products"]["nodes"]]
     assert sorted(seen) == ["desk", "floor", "lamp", "shade"]
     assert seen[-1] == "desk"  # a description match ranks below name matches
+
+
+def test_a_page_after_a_cursor_is_one_row_value_bound_the_composite_index_serves(
+    gql: GraphQLClient, count_queries: Any
+) -> None:
+    for _ in range(5):
+        product_create()
+    end_cursor = page(gql, first=2)["pageInfo"]["endCursor"]
+    with count_queries() as captured:
+        page(gql, first=2, after=end_cursor)
+    assert captured.count == 1
+    sql = captured.captured_queries[0]["sql"]
+    assert '("catalog_product"."created_at", "catalog_product"."id") < (' in sql
+    with connection.cursor() as cursor:
+        # Five rows would be read by a sequential scan; the question is whether the index can.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "catalog_prod_pub_created_idx" in plan
+    assert "Index Cond: (ROW(created_at, id) < ROW(" in plan
