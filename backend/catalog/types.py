@@ -1,8 +1,9 @@
 """GraphQL types of the catalog: ``Category`` and ``Product``, generated from the models.
 
 Batching: plain columns and foreign keys are fetched by the strawberry-django optimizer (every
-computed field states the columns it reads); ``productCount``, ``ancestors`` and ``children``
-go through per-request DataLoaders, one statement each for a whole page, so a query's
+computed field states the columns it reads); ``productCount`` and ``children`` go through
+per-request DataLoaders, and ``ancestors`` through one too on an event loop or over the rows
+loaded with its category otherwise: one statement each for a whole page, so a query's
 statement count does not depend on its page size.
 """
 
@@ -18,12 +19,13 @@ from asgiref.sync import sync_to_async
 from django.db.models import QuerySet
 from strawberry import Info, relay
 from strawberry.dataloader import DataLoader
+from strawberry.utils.inspect import in_async_context
 
 from backend.catalog import services
 from backend.catalog.models import Category, Product
-from backend.core.graphql.context import request_loader, viewer_is_staff
+from backend.core.graphql.context import request_loader, request_rows, viewer_is_staff
 from backend.core.graphql.errors import BadUserInputError
-from backend.core.graphql.fields import row_field
+from backend.core.graphql.fields import query_free, row_field
 from backend.core.graphql.ids import ModelNode
 from backend.core.graphql.money import Money
 from backend.core.graphql.ordering import OrderDirection
@@ -74,10 +76,14 @@ class CategoryType(ModelNode):
         description="The breadcrumbs: ancestors from the root down to the parent (empty for a "
         "top-level category). A list, not a connection: it is bounded by the tree depth.",
     )
-    async def ancestors(self, root: Category, info: Info) -> list["CategoryType"]:
-        loader = request_loader(info, "category_by_id", lambda: DataLoader(_load_categories))
-        found = await loader.load_many(root.ancestor_ids)
-        return [category for category in found if category is not None]
+    @query_free  # on an event loop it only awaits the DataLoader
+    def ancestors(self, root: Category, info: Info) -> list["CategoryType"]:
+        # A sync resolver, so a document selecting breadcrumbs (a product page) can run
+        # without an event loop: there the rows loaded with ``root`` are batched at once.
+        # On an event loop (a document with other DataLoader fields) a DataLoader batches.
+        if in_async_context():
+            return _ancestors_through_loader(root, info)  # type: ignore[return-value]
+        return _ancestors_with_peers(root, info)  # type: ignore[return-value]
 
     @strawberry_django.field(
         only=["id"],
@@ -128,6 +134,29 @@ class CategoryType(ModelNode):
 async def _load_categories(ids: list[int]) -> list[Category | None]:
     found = await sync_to_async(Category.objects.in_bulk)(ids)
     return [found.get(pk) for pk in ids]
+
+
+async def _ancestors_through_loader(root: Category, info: Info) -> list[Category]:
+    loader = request_loader(info, "category_by_id", lambda: DataLoader(_load_categories))
+    found = await loader.load_many(root.ancestor_ids)
+    return [category for category in found if category is not None]
+
+
+def _ancestors_with_peers(root: Category, info: Info) -> list[Category]:
+    """``root``'s ancestors, loading in ONE statement those of every category loaded with it
+    (its ``FETCH_PEERS`` peers: the categories of a page), so a page's breadcrumbs cost one
+    statement whatever its size, as through a DataLoader. Loaded categories are kept for the
+    request, so later rows need none."""
+    known = request_rows(info, Category)
+    wanted = root.ancestor_ids
+    if any(pk not in known for pk in wanted):
+        peers = [peer for reference in root._state.peers if (peer := reference()) is not None]
+        missing = {
+            pk for category in [root, *peers] for pk in category.ancestor_ids if pk not in known
+        }
+        found = Category.objects.in_bulk(missing)
+        known.update({pk: found.get(pk) for pk in missing})  # None: deleted meanwhile
+    return [known[pk] for pk in wanted if known[pk] is not None]
 
 
 @strawberry.type(name="CategoryConnection", description="A page of categories.")

@@ -1,4 +1,4 @@
-"""A model base whose rows load without ``Model.__init__``."""
+"""A model base whose rows load without ``Model.__init__`` and know the rows loaded with them."""
 
 from collections.abc import Sequence
 from typing import Any, Self
@@ -8,8 +8,19 @@ from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 
 
+class PeerFetchingManager[M: models.Model](models.Manager[M]):
+    """Querysets in Django's ``FETCH_PEERS`` mode: each row (and each row ``select_related``
+    loads with it) keeps weak references to the rows of the same query, so a lazy load on one
+    row (a deferred column, a foreign key not joined) is done for all of them in one statement,
+    and batching code (the catalog's breadcrumbs) can find the rows to batch with."""
+
+    def get_queryset(self) -> models.QuerySet[M]:
+        return super().get_queryset().fetch_mode(models.FETCH_PEERS)
+
+
 class DirectLoadModel(models.Model):
-    """Builds instances read from the database by filling ``__dict__`` directly.
+    """Builds instances read from the database by filling ``__dict__`` directly; its default
+    manager is a ``PeerFetchingManager``.
 
     ``Model.from_db`` pads the row with ``DEFERRED`` markers, then ``Model.__init__`` sends
     ``pre_init``, walks every concrete field and sends ``post_init``: about a fifth of the CPU
@@ -22,6 +33,8 @@ class DirectLoadModel(models.Model):
     ``pre_init``/``post_init`` receiver in the process (``ImageField``, audit-trail packages).
     ``tests/foundation/test_direct_load.py`` checks that both paths build equal instances.
     """
+
+    objects = PeerFetchingManager()
 
     class Meta:
         abstract = True

@@ -5,7 +5,9 @@ A document runs without a loop unless it selects a field whose resolver is a cor
 a field wherever the selection reaches it: nested, in a named or inline fragment, or on a type
 that an interface (``node``) may resolve to. Every other catalog test goes through the sync view
 with the sync test client, so both paths answer the whole suite; these pin the verdicts and
-that a DataLoader document answers the same through both.
+that a DataLoader document answers the same through both. Breadcrumbs (``ancestors``) are sync:
+without a loop they batch over the rows loaded with their category (``FETCH_PEERS``), on a loop
+through a DataLoader, with the same answer and statement count.
 """
 
 import json
@@ -13,13 +15,14 @@ import threading
 from typing import Any
 
 import pytest
-from asgiref.sync import SyncToAsync
+from asgiref.sync import SyncToAsync, async_to_sync
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from graphql import GraphQLObjectType
 
 from backend.core.graphql.schema import _field_is_async, _process_loop
 from backend.schema import schema
+from tests.factories import category_create, product_create
 from tests.graphql_client import GraphQLClient
 
 PRODUCT_PAGE = "{ products(first: 2) { edges { node { id name category { name } } } } }"
@@ -32,7 +35,9 @@ PRODUCT_PAGE = "{ products(first: 2) { edges { node { id name category { name } 
         pytest.param("{ __typename }", False, id="typename"),
         pytest.param('{ product(slug: "x") { name price { amount } } }', False, id="detail"),
         pytest.param(
-            '{ product(slug: "x") { category { ancestors { name } } } }', True, id="ancestors"
+            '{ product(slug: "x") { category { ancestors { name } } } }',
+            False,
+            id="breadcrumbs: batched over the page's rows, no loop",
         ),
         pytest.param("{ products(first: 2) { totalCount } }", True, id="totalCount"),
         pytest.param(
@@ -75,7 +80,6 @@ def test_every_async_field_of_the_schema_is_one_the_verdict_can_see() -> None:
         if _field_is_async(field)
     )
     assert async_fields == [
-        "Category.ancestors",
         "Category.children",
         "Category.productCount",
         "CategoryConnection.totalCount",
@@ -144,3 +148,57 @@ def test_a_subscription_over_http_is_refused_before_execution(gql: GraphQLClient
     )
     assert response.status_code == 400
     assert response.content == b"subscriptions are not allowed when using POST"
+
+
+BREADCRUMB_PAGE = """query($n: Int!) { products(first: $n, order: {field: NAME}) { nodes {
+  name category { name ancestors { name } parent { name ancestors { name } } } } } }"""
+
+
+def _three_level_catalog(products: int) -> None:
+    roots = [category_create(name=f"Root {i}") for i in range(2)]
+    middles = [category_create(name=f"Middle {i}", parent=roots[i % 2]) for i in range(4)]
+    leaves = [category_create(name=f"Leaf {i}", parent=middles[i % 4]) for i in range(8)]
+    for i in range(products):
+        product_create(name=f"Product {i:03d}", category=leaves[i % 8])
+
+
+def _expected_breadcrumbs(products: int) -> list[tuple[str, str, str]]:
+    """(root, middle, leaf) of each product of ``_three_level_catalog``, in name order."""
+    return [
+        (f"Root {i % 8 % 4 % 2}", f"Middle {i % 8 % 4}", f"Leaf {i % 8}") for i in range(products)
+    ]
+
+
+def test_breadcrumbs_of_a_page_cost_the_same_statements_at_any_size_without_a_loop(
+    db: None, gql: GraphQLClient
+) -> None:
+    """1: the page (products, categories and parents joined); 2: the ancestors of every
+    category and parent on the page, in one statement, loaded for the first row's breadcrumbs
+    from the rows loaded with it. Later rows find theirs loaded."""
+    _three_level_catalog(24)
+    assert not schema.needs_event_loop(BREADCRUMB_PAGE, None)
+    for size in (1, 24):
+        with CaptureQueriesContext(connection) as statements:
+            nodes = gql.data(BREADCRUMB_PAGE, {"n": size})["products"]["nodes"]
+        assert len(statements) == 2, [query["sql"] for query in statements]
+        assert len(nodes) == size
+        for node, (root, middle, leaf) in zip(nodes, _expected_breadcrumbs(size), strict=True):
+            category = node["category"]
+            assert category["name"] == leaf
+            assert [crumb["name"] for crumb in category["ancestors"]] == [root, middle]
+            assert category["parent"]["name"] == middle
+            assert [crumb["name"] for crumb in category["parent"]["ancestors"]] == [root]
+
+
+def test_breadcrumbs_answer_the_same_without_a_loop_and_through_the_dataloader(
+    db: None, gql: GraphQLClient
+) -> None:
+    _three_level_catalog(10)
+    variables = {"n": 10}
+    without_loop = gql.data(BREADCRUMB_PAGE, variables)
+    # ``execute`` runs on an event loop, where the resolver batches through a DataLoader.
+    through_loader = async_to_sync(schema.execute)(
+        BREADCRUMB_PAGE, variable_values=variables, context_value=_anonymous_context()
+    )
+    assert through_loader.errors is None
+    assert through_loader.data == without_loop

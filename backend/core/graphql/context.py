@@ -16,6 +16,8 @@ class NexusContext(StrawberryDjangoContext):
     loop can read it without a database query; DataLoaders live exactly one request."""
 
     loaders: dict[Hashable, DataLoader[Any, Any]] = field(default_factory=dict)
+    # Rows batched without an event loop (sync execution), per kind: the same lifetime.
+    loaded: dict[Hashable, dict[Any, Any]] = field(default_factory=dict)
 
 
 def request_is_staff(request: HttpRequest) -> bool:
@@ -41,3 +43,8 @@ def request_loader[LoaderT: DataLoader[Any, Any]](
     if key not in loaders:
         loaders[key] = factory()
     return loaders[key]  # type: ignore[return-value]
+
+
+def request_rows(info: Info, key: Hashable) -> dict[Any, Any]:
+    """The request's rows of kind ``key`` loaded so far, by primary key (see ``loaded``)."""
+    return info.context.loaded.setdefault(key, {})
