@@ -419,6 +419,19 @@ def load_average() -> str:
     return " / ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """(steal, total) CPU ticks of the machine since boot, from ``/proc/stat``."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return fields[7], sum(fields[:8])  # user nice system idle iowait irq softirq steal
+
+
+def steal_share(before: tuple[int, int], after: tuple[int, int]) -> str:
+    """The share of the machine's CPU time its hypervisor gave to others between two readings:
+    a virtual machine's speed varies with it, so runs are comparable only at similar steal."""
+    total = after[1] - before[1]
+    return f"{(after[0] - before[0]) / total:.1%}" if total else "unknown"
+
+
 def machine() -> str:
     cpu = next(
         (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -474,6 +487,7 @@ def main() -> None:
     connections.close_all()
 
     load_before = load_average()
+    ticks_before = cpu_ticks()
     base = f"http://127.0.0.1:{arguments.port}"
     results: dict[str, tuple[Load, Load]] = {}
     with tempfile.TemporaryDirectory(prefix="nexus-bench-") as scratch:
@@ -513,7 +527,10 @@ def main() -> None:
     if any(api.errors or floor.errors for api, floor in results.values()):
         print("server log tail:\n" + server_log, flush=True)
 
-    arguments.load = f"{load_before} before, {load_average()} after"
+    arguments.load = (
+        f"{load_before} before, {load_average()} after; CPU steal during the runs: "
+        f"{steal_share(ticks_before, cpu_ticks())}"
+    )
     report = render(arguments, results, single, statements, notes, profile, variables, database)
     print(report)
     if str(arguments.output) != "-":
