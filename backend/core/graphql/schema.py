@@ -4,11 +4,10 @@ The HTTP endpoint is a sync view (decision 0010): a product page is answered by 
 parse to JSON, with no event loop and no thread hop. A few fields are async because they batch
 through a request's DataLoaders (``productCount``, nested connections, ``totalCount``; not
 ``ancestors``, which batches without a loop, decision 0012); graphql-core's sync execution
-cannot await them. So before executing, the
-document's selection is checked once (cached per document) for a field whose resolver is a
-coroutine function; such a document runs on an event loop through asgiref's ``async_to_sync``,
-which keeps the ORM on the calling thread (its ``sync_to_async`` calls come back to it).
-Everything else runs without a loop.
+cannot await them. So before executing, the document's selection is checked once (cached per
+document) for a field whose resolver is a coroutine function; such a document runs on an event
+loop through asgiref's ``async_to_sync``, which keeps the ORM on the calling thread (its
+``sync_to_async`` calls come back to it). Everything else runs without a loop.
 
 Which loop: under ASGI (Daphne), the server's, as for any sync view. Under WSGI there is none,
 and ``async_to_sync`` would start a thread and a loop for every such request (measured: about
