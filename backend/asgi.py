@@ -17,6 +17,7 @@ from channels.layers import get_channel_layer  # noqa: E402  after Django setup
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  after Django setup
 from django.urls import path  # noqa: E402  after Django setup
 
+from backend.core.startup import freeze_startup_objects  # noqa: E402  after Django setup
 from backend.core.websocket import graphql_websocket_app  # noqa: E402  after Django setup
 from backend.schema import schema  # noqa: E402  after Django setup
 
@@ -30,3 +31,5 @@ application = ProtocolTypeRouter(
         "websocket": URLRouter([path("graphql/", graphql_websocket_app(schema))]),
     }
 )
+
+freeze_startup_objects()

@@ -10,3 +10,7 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
 
 application = get_wsgi_application()
+
+from backend.core.startup import freeze_startup_objects  # noqa: E402  after Django setup
+
+freeze_startup_objects()
