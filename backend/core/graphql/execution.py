@@ -21,6 +21,7 @@ compares both paths response for response.
 """
 
 import inspect
+from base64 import b64encode
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -157,13 +158,15 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         self, value_type: GraphQLOutputType, field_details_list: FieldDetailsList
     ) -> Complete | None:
         if isinstance(value_type, GraphQLNonNull):
+            if is_leaf_type(value_type.of_type):  # the commonest field: one call, not two
+                return _leaf(value_type.of_type.coerce_output_value, non_null=True)  # type: ignore[union-attr]
             inner = self._compile_value(value_type.of_type, field_details_list)
             return None if inner is None else _non_null(inner)
         if isinstance(value_type, GraphQLList):
             item = self._compile_value(value_type.of_type, field_details_list)
             return None if item is None else _list_of(item)
         if is_leaf_type(value_type):
-            return _leaf(value_type.coerce_output_value)  # type: ignore[union-attr]
+            return _leaf(value_type.coerce_output_value, non_null=False)  # type: ignore[union-attr]
         if isinstance(value_type, GraphQLObjectType):
             complete_object = self._object_plan(value_type, field_details_list)
             return None if complete_object is None else _nullable(complete_object)
@@ -287,10 +290,11 @@ def _relay_id_read(object_type: GraphQLObjectType) -> Read | None:
         return None
     id_attribute = origin.resolve_id_attr()
     column = model._meta.pk.attname if id_attribute == "pk" else id_attribute
-    type_name = object_type.name
+    prefix = f"{object_type.name}:"
 
-    def read_id(source: Model) -> relay.GlobalID:
-        return relay.GlobalID(type_name=type_name, node_id=str(source.__dict__[column]))
+    def read_id(source: Model) -> str:
+        # str(relay.GlobalID(type_name, str(pk))), Strawberry's own encoding, without the object.
+        return b64encode(f"{prefix}{source.__dict__[column]}".encode()).decode()
 
     return read_id
 
@@ -328,9 +332,11 @@ def _list_of(complete_item: Complete) -> Complete:
     return complete_list
 
 
-def _leaf(coerce: Callable[[Any], Any]) -> Complete:
+def _leaf(coerce: Callable[[Any], Any], *, non_null: bool) -> Complete:
     def complete_leaf(value: Any) -> Any:
         if value is None:
+            if non_null:
+                raise _UnexpectedValueError  # graphql-core reports the error and nulls the parent
             return None
         coerced = coerce(value)
         if coerced is None or coerced is Undefined:
