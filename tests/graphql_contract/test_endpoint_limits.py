@@ -132,3 +132,42 @@ def test_a_parsed_document_from_the_cache_still_obeys_a_lowered_token_limit(
             assert status == 200
             assert error_codes(body) == ["MAX_TOKENS_EXCEEDED"]
     assert error_codes(post(query)[1]) == []
+
+
+def test_a_validated_document_from_the_cache_still_obeys_a_lowered_depth_limit(
+    catalog: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Validations are cached per parsed document AND rules: the same text is validated once per
+    # rule set, and a document accepted under one depth limit is refused under a lower one.
+    from backend.core.graphql import validation
+
+    validated: list[str] = []
+    original = validation.validate_document
+
+    def counting_validate(*args: Any) -> Any:
+        validated.append(args[1].definitions[0].selection_set.selections[0].name.value)
+        return original(*args)
+
+    monkeypatch.setattr(validation, "validate_document", counting_validate)
+    monkeypatch.setattr(validation.DocumentValidationCache, "_results", {})
+    query = "{ products(first: 2) { nodes { category { parent { name } } } } }"  # depth 4
+    for _ in range(3):
+        assert error_codes(post(query)[1]) == []
+    assert validated == ["products"]
+    with override_settings(GRAPHQL_MAX_DEPTH=3):
+        for _ in range(2):
+            assert error_codes(post(query)[1]) == ["MAX_DEPTH_EXCEEDED"]
+    assert validated == ["products", "products"]
+    assert error_codes(post(query)[1]) == []
+    assert validated == ["products", "products"]
+
+
+def test_an_invalid_document_gets_the_same_errors_from_the_cache(
+    catalog: dict[str, Any],
+) -> None:
+    query = "{ products(first: 2) { nodes { nonsense } } }"
+    first, second = post(query), post(query)
+    assert first == second
+    assert first[0] == 200
+    assert error_codes(first[1]) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert "nonsense" in first[1]["errors"][0]["message"]
