@@ -178,8 +178,10 @@ class KeysetBound(Expression):
 
 
 def cursor_encode(row: models.Model, *, order: KeysetOrder) -> str:
-    values = [_to_json(getattr(row, key.name)) for key in order.keys]
-    return base64.urlsafe_b64encode(orjson.dumps({"o": order.name, "k": values})).decode()
+    # orjson writes a datetime as ``isoformat()`` does, natively; a Decimal as its string.
+    values = [getattr(row, key.name) for key in order.keys]
+    payload = orjson.dumps({"o": order.name, "k": values}, default=_decimal_as_string)
+    return base64.urlsafe_b64encode(payload).decode()
 
 
 def cursor_decode(cursor: str, *, order: KeysetOrder, argument: str) -> tuple[Any, ...]:
@@ -211,12 +213,10 @@ def cursor_decode(cursor: str, *, order: KeysetOrder, argument: str) -> tuple[An
         raise invalid from None
 
 
-def _to_json(value: Any) -> Any:
+def _decimal_as_string(value: Any) -> str:
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
+    raise TypeError(f"a sort key of type {type(value).__name__} cannot be written to a cursor")
 
 
 def _from_json(raw: Any, kind: KeyKind) -> Any:
