@@ -56,7 +56,7 @@ Subscription.__strawberry_definition__.description = (  # type: ignore[attr-defi
 # storefront sends a few dozen; a client sending endless unique documents only evicts, it pays
 # what it would pay uncached. Parse options (the token limit) and the validation rules are part
 # of the keys, so a cached document is never exempt from a limit
-# (tests/graphql_contract/test_limits.py).
+# (tests/graphql_contract/test_endpoint_limits.py).
 schema = NexusSchema(
     query=Query,
     mutation=Mutation,

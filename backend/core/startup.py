@@ -11,9 +11,10 @@ def freeze_startup_objects() -> None:
 
     A server process holds about 175,000 tracked objects after start-up (modules, the schema,
     the ORM's metadata), nearly all of them alive until it exits. Each full collection walks
-    them all: 65 ms in a product-list worker (docs/performance.md), a pause that every request
-    queued behind it waits out. Frozen, they are never walked again, and a pre-forking server's
-    workers keep sharing their pages. Garbage made before the freeze is collected first.
+    them all: up to 100 ms in a product-list worker (decision 0013), a pause that every
+    request queued behind it waits out. Frozen, they are never walked again, and a
+    pre-forking server's workers keep sharing their pages. Garbage made before the freeze is
+    collected first.
     """
     get_resolver().url_patterns  # noqa: B018  imports the URLconf
     gc.collect()

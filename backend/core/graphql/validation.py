@@ -25,8 +25,9 @@ class DocumentValidationCache(SchemaExtension):
     """Validates each (schema, parsed document, validation rules) once per process.
 
     The rules are part of the key, so a document cached under one limit setting is validated
-    again under another (tests/graphql_contract/test_limits.py). The cached errors are shared
-    between requests, as with Strawberry's cache: whoever adds to them must do so idempotently.
+    again under another (tests/graphql_contract/test_endpoint_limits.py). The cached errors
+    are shared between requests, as with Strawberry's cache: whoever adds to them must do so
+    idempotently.
     """
 
     _results: ClassVar[dict[ValidationKey, tuple[GraphQLSchema, DocumentNode, list[GraphQLError]]]]
