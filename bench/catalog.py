@@ -558,6 +558,30 @@ def main() -> None:
         print(f"written to {arguments.output}")
 
 
+def whole(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def tenth(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def hundredth(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def percent(value: float) -> str:
+    return f"{value:.0%}"
+
+
+def signed_percent(value: float) -> str:
+    return f"{value:+.0%}"
+
+
+def median_of(loads: Sequence[Load], attribute: str) -> float:
+    return statistics.median(getattr(load, attribute) for load in loads)
+
+
 def median_and_range(values: Sequence[float], form: Callable[[float], str]) -> str:
     """``median (min to max)`` of per-round values; the median alone for one round."""
     if len(values) == 1:
@@ -580,15 +604,6 @@ def target_lines(
     def verdict(met: bool) -> str:
         return "**met**" if met else "**not met**"
 
-    def percent(value: float) -> str:
-        return f"{value:.0%}"
-
-    def signed_percent(value: float) -> str:
-        return f"{value:+.0%}"
-
-    def milliseconds(value: float) -> str:
-        return f"{value:.1f}"
-
     lines = []
     if "a" in results:
         ratios = [floor_ratio(pair) for pair in results["a"]]
@@ -598,14 +613,14 @@ def target_lines(
             f"{median_and_range(ratios, percent)}: {verdict(statistics.median(ratios) >= 0.35)}"
             + (", stretch reached" if statistics.median(ratios) >= 0.5 else ""),
             f"- (a) p99 under 30 ms at {connections} connections: "
-            f"{median_and_range(p99s, milliseconds)} ms: {verdict(statistics.median(p99s) < 30)}",
+            f"{median_and_range(p99s, tenth)} ms: {verdict(statistics.median(p99s) < 30)}",
         ]
     if single:
         p50s = [api.p50_ms for api, _ in single]
         floors = [floor.p50_ms for _, floor in single]
         lines.append(
-            f"- (a) single-client p50 under 3 ms: {median_and_range(p50s, milliseconds)} ms (the "
-            f"floor's: {median_and_range(floors, milliseconds)} ms): "
+            f"- (a) single-client p50 under 3 ms: {median_and_range(p50s, tenth)} ms (the "
+            f"floor's: {median_and_range(floors, tenth)} ms): "
             f"{verdict(statistics.median(p50s) < 3)}"
         )
     if "a" in results and "c" in results:
@@ -653,34 +668,21 @@ def render(
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
 
-    def whole(value: float) -> str:
-        return f"{value:,.0f}"
-
-    def tenth(value: float) -> str:
-        return f"{value:.1f}"
-
-    def cpu(value: float) -> str:
-        return f"{value:.2f}"
-
     for key, pairs in results.items():
         apis = [api for api, _ in pairs]
         floors = [floor for _, floor in pairs]
-
-        def middle(loads: list[Load], attribute: str) -> float:
-            return statistics.median(getattr(load, attribute) for load in loads)
-
         ratios = [floor_ratio(pair) for pair in pairs]
         lines.append(
             f"| ({key}) {SCENARIOS[key].title} "
             f"| {median_and_range([x.requests_per_second for x in apis], whole)} "
-            f"| {tenth(middle(apis, 'p50_ms'))} | {tenth(middle(apis, 'p95_ms'))} "
+            f"| {tenth(median_of(apis, 'p50_ms'))} | {tenth(median_of(apis, 'p95_ms'))} "
             f"| {median_and_range([x.p99_ms for x in apis], tenth)} "
             f"| {sum(x.errors for x in apis)} | {statements[key]} "
-            f"| {cpu(middle(apis, 'cpu_ms'))} "
-            f"| {whole(middle(floors, 'requests_per_second'))} "
-            f"| {tenth(middle(floors, 'p50_ms'))} | {tenth(middle(floors, 'p99_ms'))} "
-            f"| {cpu(middle(floors, 'cpu_ms'))} "
-            f"| {median_and_range(ratios, lambda value: f'{value:.0%}')} | {notes[key]} |"
+            f"| {hundredth(median_of(apis, 'cpu_ms'))} "
+            f"| {whole(median_of(floors, 'requests_per_second'))} "
+            f"| {tenth(median_of(floors, 'p50_ms'))} | {tenth(median_of(floors, 'p99_ms'))} "
+            f"| {hundredth(median_of(floors, 'cpu_ms'))} "
+            f"| {median_and_range(ratios, percent)} | {notes[key]} |"
         )
     if single:
         apis = [api for api, _ in single]
@@ -688,12 +690,12 @@ def render(
         lines += [
             "",
             "Single client, scenario (a): p50 "
-            f"{median_and_range([x.p50_ms for x in apis], cpu)} ms, p99 "
-            f"{median_and_range([x.p99_ms for x in apis], cpu)} ms, "
-            f"{whole(statistics.median(x.requests_per_second for x in apis))} req/s; its floor: "
-            f"p50 {median_and_range([x.p50_ms for x in floors], cpu)} ms, p99 "
-            f"{median_and_range([x.p99_ms for x in floors], cpu)} ms, "
-            f"{whole(statistics.median(x.requests_per_second for x in floors))} req/s.",
+            f"{median_and_range([x.p50_ms for x in apis], hundredth)} ms, p99 "
+            f"{median_and_range([x.p99_ms for x in apis], hundredth)} ms, "
+            f"{whole(median_of(apis, 'requests_per_second'))} req/s; its floor: "
+            f"p50 {median_and_range([x.p50_ms for x in floors], hundredth)} ms, p99 "
+            f"{median_and_range([x.p99_ms for x in floors], hundredth)} ms, "
+            f"{whole(median_of(floors, 'requests_per_second'))} req/s.",
         ]
     lines += ["", "Targets of the catalog issue, judged on the medians:", ""]
     lines += target_lines(results, single, arguments.connections)
