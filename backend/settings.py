@@ -130,6 +130,9 @@ _database_options: dict[str, object] = (
 )
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend with a compiler that compiles each query shape once.
+        DATABASES["default"]["ENGINE"] = "backend.core.postgres"
 else:
     DATABASES = {
         "default": {

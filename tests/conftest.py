@@ -48,6 +48,15 @@ def celery_tasks_run_in_process() -> None:
     app.conf.task_eager_propagates = True
 
 
+@pytest.fixture(autouse=True, scope="session")
+def sql_shape_cache_verified() -> None:
+    """Every statement the shape cache answers is also compiled by Django's own compiler and
+    must come out the same (backend/core/postgres/compiler.py), so the whole suite checks it."""
+    from backend.core.postgres import compiler
+
+    compiler.VERIFY_HITS = True
+
+
 @pytest.fixture
 def real_celery_broker() -> Iterator[str]:
     """The real broker's URL, with tasks sent to it (not run in-process) for this test."""

@@ -477,7 +477,7 @@ def test_settings_load_in_production_mode_and_pass_the_start_up_checks(
     )
     assert report.returncode == 0, report.stderr
     # No single-process fallback survives: real PostgreSQL, Redis channel layer, queued tasks.
-    assert report.stdout.strip() == '[false, "django.db.backends.postgresql", true, false]'
+    assert report.stdout.strip() == '[false, "backend.core.postgres", true, false]'
 
 
 def test_deployment_checks_find_no_errors_with_the_compose_environment(

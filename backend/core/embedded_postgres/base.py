@@ -5,8 +5,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import psycopg
 from django.conf import settings
-from django.db.backends.postgresql.base import DatabaseWrapper as PostgresDatabaseWrapper
 from django.db.backends.postgresql.client import DatabaseClient as PostgresDatabaseClient
+
+from backend.core.postgres.base import DatabaseWrapper as PostgresDatabaseWrapper
 
 
 @functools.cache

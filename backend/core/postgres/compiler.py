@@ -1,0 +1,212 @@
+"""A SELECT compiler that compiles each query shape once, and its WHERE clause every time.
+
+Compiling a product page's SELECT is about an eighth of the request's CPU (docs/performance.md):
+the select list with its ``select_related`` columns, the joins and the ORDER BY are worked out
+from the model's metadata on every request, although they only depend on the query's shape,
+which a storefront repeats. The WHERE clause carries the request's values, and it is cheap.
+
+So the SQL around the WHERE clause is kept per shape: the model, the joins with their reference
+counts, the loaded columns (``only``/``defer``), ``select_related``, the order, the slice and the
+compile options. Every value lives in the WHERE clause, which is compiled anew for each query,
+so a shape never carries a value from one query to another. Only shapes proven to split
+cleanly are kept: all the statement's parameters come from its WHERE clause, which occurs in it
+exactly once. Anything else (annotations, ``values()``, ``extra()``, DISTINCT, GROUP BY,
+subqueries, locking, expressions in ORDER BY other than a column name, an empty or always-true
+WHERE) is compiled by Django as usual.
+
+With ``VERIFY_HITS`` set (the test suite sets it, ``tests/conftest.py``), every hit is also
+compiled by Django's compiler and must give the same statement, parameters and columns.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import EmptyResultSet, FullResultSet
+from django.db.backends.postgresql.compiler import (
+    SQLAggregateCompiler,
+    SQLDeleteCompiler,
+    SQLInsertCompiler,
+    SQLUpdateCompiler,
+)
+from django.db.backends.postgresql.compiler import SQLCompiler as PostgresSQLCompiler
+from django.db.models import F
+from django.db.models.expressions import OrderBy
+
+__all__ = [
+    "SQLAggregateCompiler",
+    "SQLCompiler",
+    "SQLDeleteCompiler",
+    "SQLInsertCompiler",
+    "SQLUpdateCompiler",
+]
+
+# Distinct shapes kept per process; cleared when full, like the document caches.
+SHAPE_CACHE_SIZE = 256
+VERIFY_HITS = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """A compiled statement minus its WHERE clause, and the compiler state its rows need."""
+
+    before_where: str
+    after_where: str
+    select: list[Any]
+    klass_info: dict[str, Any] | None
+    annotation_col_map: dict[str, int]
+
+
+_shapes: dict[tuple[Any, ...], _Shape] = {}
+
+
+def _frozen(select_related: Any) -> Any:
+    if isinstance(select_related, dict):
+        return tuple(sorted((name, _frozen(value)) for name, value in select_related.items()))
+    return select_related
+
+
+def _ordering_key(order_by: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    key: list[Any] = []
+    for item in order_by:
+        if isinstance(item, str):
+            key.append(item)
+        elif isinstance(item, OrderBy) and type(item.expression) is F:
+            key.append((item.expression.name, item.descending, item.nulls_first, item.nulls_last))
+        else:
+            return None
+    return tuple(key)
+
+
+def shape_key(compiler: PostgresSQLCompiler, with_limits: bool, with_col_aliases: bool) -> Any:
+    """Everything but the WHERE clause that the statement's text depends on; None for a query
+    this cache leaves to Django."""
+    query = compiler.query
+    if (
+        query.model is None
+        or query.subquery
+        or query.combinator
+        or query.annotations
+        or query.extra
+        or query.extra_tables
+        or query.extra_order_by
+        or query.distinct
+        or query.group_by is not None
+        or query.select_for_update
+        or query.values_select
+        or query.explain_info
+        or query.external_aliases
+        or query._filtered_relations
+        or query.where.contains_aggregate
+        or query.where.contains_over_clause
+    ):
+        return None
+    ordering = _ordering_key(query.order_by)
+    if ordering is None:
+        return None
+    joins = tuple(
+        (
+            alias,
+            join.identity,
+            getattr(join, "join_type", None),
+            getattr(join, "nullable", None),
+            query.alias_refcount[alias],
+        )
+        for alias, join in query.alias_map.items()
+    )
+    deferred_names, deferring = query.deferred_loading
+    return (
+        compiler.connection.alias,
+        query.model,
+        with_limits,
+        with_col_aliases,
+        joins,
+        query.alias_prefix,
+        query.alias_cols,
+        query.default_cols,
+        tuple(query.select),
+        _frozen(query.select_related),
+        query.max_depth,
+        frozenset(deferred_names),
+        deferring,
+        ordering,
+        query.default_ordering,
+        query.standard_ordering,
+        query.low_mark,
+        query.high_mark,
+    )
+
+
+class SQLCompiler(PostgresSQLCompiler):
+    def as_sql(
+        self, with_limits: bool = True, with_col_aliases: bool = False
+    ) -> tuple[str, tuple[Any, ...]]:
+        key = shape_key(self, with_limits, with_col_aliases)
+        if key is None:
+            return super().as_sql(with_limits, with_col_aliases)
+        shape = _shapes.get(key)
+        if shape is None:
+            sql, params = super().as_sql(with_limits, with_col_aliases)
+            self._remember(key, sql, tuple(params))
+            return sql, params
+        try:
+            where_sql, where_params = self.compile(self.query.where)
+        except (EmptyResultSet, FullResultSet):
+            # Django's own path knows what an empty or always-true WHERE compiles to.
+            return super().as_sql(with_limits, with_col_aliases)
+        # The state pre_sql_setup leaves for the row iterators (no HAVING: no aggregates).
+        self.where, self.having, self.qualify = self.query.where, None, None
+        self.select = shape.select
+        self.klass_info = shape.klass_info
+        self.annotation_col_map = shape.annotation_col_map
+        self.col_count = len(shape.select)
+        self.has_extra_select = False
+        sql = f"{shape.before_where} WHERE {where_sql}{shape.after_where}"
+        params = tuple(where_params)
+        if VERIFY_HITS:
+            self._verify(sql, params, with_limits, with_col_aliases)
+        return sql, params
+
+    def _remember(self, key: tuple[Any, ...], sql: str, params: tuple[Any, ...]) -> None:
+        if self.has_extra_select or self.where is not self.query.where:
+            return
+        try:
+            where_sql, where_params = self.compile(self.where)
+        except (EmptyResultSet, FullResultSet):
+            return
+        marker = f" WHERE {where_sql}"
+        if tuple(where_params) != params or sql.count(marker) != 1:
+            return
+        start = sql.index(marker)
+        if len(_shapes) >= SHAPE_CACHE_SIZE:
+            _shapes.clear()
+        _shapes[key] = _Shape(
+            before_where=sql[:start],
+            after_where=sql[start + len(marker) :],
+            select=self.select,
+            klass_info=self.klass_info,
+            annotation_col_map=self.annotation_col_map,
+        )
+
+    def _verify(
+        self, sql: str, params: tuple[Any, ...], with_limits: bool, with_col_aliases: bool
+    ) -> None:
+        django = PostgresSQLCompiler(self.query, self.connection, self.using, self.elide_empty)
+        expected = django.as_sql(with_limits, with_col_aliases)
+        if (sql, params) != (expected[0], tuple(expected[1])):
+            raise AssertionError(f"shape cache: {sql!r} {params!r} != Django's {expected!r}")
+        if [column for column, _, _ in django.select] != [column for column, _, _ in self.select]:
+            raise AssertionError(f"shape cache: the columns of {sql!r} differ from Django's")
+        if _klass_info_outline(django.klass_info) != _klass_info_outline(self.klass_info):
+            raise AssertionError(f"shape cache: the row layout of {sql!r} differs from Django's")
+
+
+def _klass_info_outline(klass_info: dict[str, Any] | None) -> Any:
+    if klass_info is None:
+        return None
+    return (
+        klass_info["model"],
+        tuple(klass_info["select_fields"]),
+        klass_info.get("field"),
+        klass_info.get("reverse"),
+        tuple(_klass_info_outline(info) for info in klass_info.get("related_klass_infos", ())),
+    )
