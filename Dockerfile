@@ -56,10 +56,11 @@ HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
 # HTTP only, over WSGI (decisions 0010 and 0014). --blocking-threads 1: one request at a time
 # per process, so requests queue in arrival order instead of sharing the GIL; connections and
 # HTTP parsing stay in granian's Rust runtime (--runtime-mode st: one thread for it). --no-ws:
-# WSGI cannot upgrade a connection, WebSockets are Daphne's behind the proxy.
-# --respawn-failed-workers: a crashed worker is replaced instead of taking the whole server
-# down. X-Forwarded-For is trusted from the addresses in FORWARDED_ALLOW_IPS
-# (backend/core/proxy.py), 127.0.0.1 unless set.
+# WSGI cannot upgrade a connection, WebSockets are Daphne's behind the proxy, which also bounds
+# how long a request body may take (granian has no timeout for it). --respawn-failed-workers: a
+# crashed worker is replaced instead of taking the whole server down. X-Forwarded-For is
+# trusted from the addresses in FORWARDED_ALLOW_IPS (backend/core/proxy.py), 127.0.0.1 unless
+# set.
 CMD ["granian", "--interface", "wsgi", "--host", "0.0.0.0", "--port", "8000", \
      "--blocking-threads", "1", "--runtime-mode", "st", "--no-ws", "--respawn-failed-workers", \
      "backend.wsgi:application"]

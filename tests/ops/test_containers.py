@@ -55,6 +55,8 @@ from tests.ops.deployment import (
 
 VENV_BIN = Path(sys.executable).parent
 BUILD_TOOLS = re.compile(r"\b(gcc|g\+\+|build-essential|clang|make|libpq-dev|python3-dev)\b")
+# deploy/Caddyfile's read_body timeout as the tests' proxy has it: short enough to wait out.
+TEST_READ_BODY_SECONDS = 2
 # What Caddy's ``trusted_proxies private_ranges`` stands for (Caddy's own expansion).
 CADDY_PRIVATE_RANGES = (
     "192.168.0.0/16", "172.16.0.0/12", "10.0.0.0/8", "127.0.0.1/8", "fd00::/8", "::1",
@@ -604,9 +606,11 @@ def test_ws_probe_passes_against_daphne_on_its_own_port(ws_server: Server) -> No
     assert result.returncode == 0, result.stderr
 
 
-def test_caddy_on_the_caddyfile_routes_graphql_http_to_granian_and_websockets_to_daphne(
-    web_server: Server, ws_server: Server, tmp_path: Path
-) -> None:
+@pytest.fixture
+def proxy_port(web_server: Server, ws_server: Server, tmp_path: Path) -> Iterator[int]:
+    """Caddy on deploy/Caddyfile in front of web and ws, on a port of its own: the file as
+    deployed, but with local upstreams, the loopback only, and a body read timeout short enough
+    for a test to wait out."""
     caddy = shutil.which("caddy")
     if caddy is None:
         message = "caddy is not installed (Debian: apt-get install caddy)"
@@ -615,7 +619,6 @@ def test_caddy_on_the_caddyfile_routes_graphql_http_to_granian_and_websockets_to
         pytest.skip(message)
     for server in (web_server, ws_server):
         assert until_healthy(server.probe, server.process).returncode == 0
-    # The file as deployed, but with local upstreams and a free port on the loopback only.
     port = free_port()
     ws, web = upstreams()
     config = CADDYFILE.read_text()
@@ -624,6 +627,10 @@ def test_caddy_on_the_caddyfile_routes_graphql_http_to_granian_and_websockets_to
     )
     config, sites = re.subn(r"^:8000 \{$", f":{port} {{\n\tbind 127.0.0.1", config, flags=re.M)
     assert sites == 1
+    config, timeouts = re.subn(
+        r"\bread_body \S+$", f"read_body {TEST_READ_BODY_SECONDS}s", config, flags=re.M
+    )
+    assert timeouts == 1
     (tmp_path / "Caddyfile").write_text(config)
     proxy = subprocess.Popen(
         [caddy, "run", "--config", str(tmp_path / "Caddyfile"), "--adapter", "caddyfile"],
@@ -643,30 +650,62 @@ def test_caddy_on_the_caddyfile_routes_graphql_http_to_granian_and_websockets_to
             seconds=30,
         )
         assert result.returncode == 0, result.stderr
-
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/graphql/",
-            data=json.dumps({"query": "{ __typename }"}).encode(),
-            headers={"Host": "api.shop.example", "Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert json.load(response)["data"] == {"__typename": "Query"}
-        # Caddy replaces the Server header; Daphne's access log tells which upstream served.
-        assert '"POST /graphql/"' not in ws_server.log.read_text()
-
-        # Only Daphne upgrades (web never does, see above).
-        with connect(
-            f"ws://127.0.0.1:{port}/graphql/",
-            subprotocols=["graphql-transport-ws"],
-            open_timeout=10,
-        ) as websocket:
-            assert websocket.subprotocol == "graphql-transport-ws"
-            websocket.send(json.dumps({"type": "connection_init", "payload": {}}))
-            assert json.loads(websocket.recv(timeout=10)) == {"type": "connection_ack"}
-        assert '"WSCONNECT /graphql/"' in ws_server.log.read_text()
+        yield port
     finally:
         proxy.terminate()
         proxy.wait(timeout=30)
+
+
+def test_caddy_on_the_caddyfile_routes_graphql_http_to_granian_and_websockets_to_daphne(
+    proxy_port: int, ws_server: Server
+) -> None:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{proxy_port}/graphql/",
+        data=json.dumps({"query": "{ __typename }"}).encode(),
+        headers={"Host": "api.shop.example", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert json.load(response)["data"] == {"__typename": "Query"}
+    # Caddy replaces the Server header; Daphne's access log tells which upstream served.
+    assert '"POST /graphql/"' not in ws_server.log.read_text()
+
+    # Only Daphne upgrades (web never does, see above).
+    with connect(
+        f"ws://127.0.0.1:{proxy_port}/graphql/",
+        subprotocols=["graphql-transport-ws"],
+        open_timeout=10,
+    ) as websocket:
+        assert websocket.subprotocol == "graphql-transport-ws"
+        websocket.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(websocket.recv(timeout=10)) == {"type": "connection_ack"}
+    assert '"WSCONNECT /graphql/"' in ws_server.log.read_text()
+
+
+def test_caddy_frees_web_from_a_client_that_stops_sending_its_body(
+    proxy_port: int, web_server: Server
+) -> None:
+    """granian hands Django the body as it arrives and has no timeout for it: a client that
+    stops mid-body would hold web's only request thread (one worker of one thread here) for
+    good. The proxy's read_body timeout ends that request, and web serves others again."""
+    healthz = urllib.request.Request(
+        f"http://127.0.0.1:{web_server.port}/healthz", headers={"Host": "api.shop.example"}
+    )
+    bound = TEST_READ_BODY_SECONDS + 10
+    with socket.create_connection(("127.0.0.1", proxy_port), timeout=bound) as stalled:
+        stalled.sendall(
+            b"POST /graphql/ HTTP/1.1\r\nHost: api.shop.example\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+            b'{"query": "{ __typename'
+        )
+        started = time.monotonic()
+        time.sleep(TEST_READ_BODY_SECONDS / 4)  # the request reaches Django, which reads its body
+        # Straight to web, not through the proxy: served once the stalled request lets go.
+        with urllib.request.urlopen(healthz, timeout=bound) as response:
+            assert response.status == 200
+        held = time.monotonic() - started
+        assert held >= TEST_READ_BODY_SECONDS / 2, "the stalled body never held web's thread"
+        # The proxy answered or closed the stalled client rather than leaving it open.
+        stalled.recv(65536)
 
 
 def test_web_probe_fails_when_nothing_serves(app_environment: dict[str, str]) -> None:
