@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# Nexus image: uvicorn serving backend.asgi's HTTP side on port 8000. The same image runs the
+# Nexus image: granian serving backend.wsgi (HTTP only) on port 8000. The same image runs the
 # WebSocket server (Daphne), the Celery worker and beat: docker-compose.yml overrides the
 # command for each, and puts a proxy in front that sends WebSocket upgrades to Daphne and
 # everything else here. Build: docker build -t nexus .
@@ -29,10 +29,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_SETTINGS_MODULE=backend.settings \
     PORT=8000
-# gunicorn's worker processes (it reads WEB_CONCURRENCY itself): one per core of the target host,
-# two by default. Several processes share events only through a real channel layer, which is
-# why every multi-process deployment (docker-compose.yml) sets REDIS_URL.
-ENV WEB_CONCURRENCY=2
+# granian's worker processes (it reads GRANIAN_WORKERS itself, so the command leaves --workers
+# out): one per core of the target host, two by default. Several processes share events only
+# through a real channel layer, which is why every multi-process deployment
+# (docker-compose.yml) sets REDIS_URL.
+ENV GRANIAN_WORKERS=2
 RUN groupadd --system --gid 10001 nexus \
     && useradd --system --uid 10001 --gid nexus --home-dir /app --no-create-home \
         --shell /usr/sbin/nologin nexus \
@@ -52,8 +53,14 @@ USER nexus
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
     CMD ["python", "/app/scripts/container_healthcheck.py", "web"]
-# HTTP only, WSGI, gunicorn's sync workers: one request at a time per process, no event loop
-# and no thread hop (decision 0010). WSGI cannot upgrade a connection: WebSockets are Daphne's,
-# behind the proxy, which also buffers slow clients. X-Forwarded-For is trusted from the
-# addresses in FORWARDED_ALLOW_IPS (backend/core/proxy.py), only 127.0.0.1 unless set.
-CMD ["gunicorn", "backend.wsgi:application", "--bind", "0.0.0.0:8000"]
+# HTTP only, over WSGI (decisions 0010 and 0014). --blocking-threads 1: one request at a time
+# per process, so requests queue in arrival order instead of sharing the GIL; connections and
+# HTTP parsing stay in granian's Rust runtime (--runtime-mode st: one thread for it). --no-ws:
+# WSGI cannot upgrade a connection, WebSockets are Daphne's behind the proxy, which also bounds
+# how long a request body may take (granian has no timeout for it). --respawn-failed-workers: a
+# crashed worker is replaced instead of taking the whole server down. X-Forwarded-For is
+# trusted from the addresses in FORWARDED_ALLOW_IPS (backend/core/proxy.py), 127.0.0.1 unless
+# set.
+CMD ["granian", "--interface", "wsgi", "--host", "0.0.0.0", "--port", "8000", \
+     "--blocking-threads", "1", "--runtime-mode", "st", "--no-ws", "--respawn-failed-workers", \
+     "backend.wsgi:application"]

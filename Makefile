@@ -69,7 +69,7 @@ api-check: install
 		-e docs/postman/nexus.postman_environment.json \
 		--env-var baseUrl=http://127.0.0.1:$(API_CHECK_PORT)
 
-# Not part of `make test`: seeds the catalog, serves it as production does (gunicorn, 2 workers)
+# Not part of `make test`: seeds the catalog, serves it as production does (granian, 2 workers)
 # and loads it with wrk.
 # e.g. `make bench BENCH_ARGS="--products 1000000"`; writes docs/performance.md.
 bench: install

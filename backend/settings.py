@@ -288,7 +288,7 @@ SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("TRUST_X_FORWARDED_PROTO") else None
 )
 # The proxies whose X-Forwarded-For names the client (addresses or networks, "*" for any):
-# backend/core/proxy.py. The name gunicorn reads for its own proxy headers too.
+# backend/core/proxy.py. Named as uvicorn's and gunicorn's own setting, which operators know.
 FORWARDED_ALLOW_IPS = tuple(env_list("FORWARDED_ALLOW_IPS", ["127.0.0.1"]))
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)

@@ -4,14 +4,15 @@
 
 Steps: migrate and seed (``manage.py seed``, idempotent), then vacuum, the database of
 ``DATABASE_URL`` (the embedded PostgreSQL when unset); serve Nexus as the production image
-serves HTTP (gunicorn, 2 sync worker processes, WSGI: ``bench.server:wsgi_application``;
-``--server daphne`` for ``make run``'s ASGI server: ``bench.server:application``), with the
-json_agg floor in the same process; check every scenario answers without errors and returns the
-same nodes as its floor; count each scenario's SQL statements in-process; drive each scenario
-and its floor with ``wrk`` from a separate process for a fixed time, in rounds (each round runs
-every scenario and its floor once, so a drift of the machine's speed reaches both alike);
-profile one request of (a); write ``docs/performance.md``: the median of the rounds, their
-range, and the issue's targets checked against the medians.
+serves HTTP (granian, 2 worker processes serving one request at a time each, WSGI:
+``bench.server:wsgi_application``; ``--server daphne`` for ``make run``'s ASGI server:
+``bench.server:application``), with the json_agg floor in the same process; check every
+scenario answers without errors and returns the same nodes as its floor; count each scenario's
+SQL statements in-process; drive each scenario and its floor with ``wrk`` from a separate
+process for a fixed time, in rounds (each round runs every scenario and its floor once, so a
+drift of the machine's speed reaches both alike); profile one request of (a); write
+``docs/performance.md``: the median of the rounds, their range, and the issue's targets checked
+against the medians.
 
 Not part of ``make test``: speed is measured here, never asserted in tests.
 """
@@ -47,10 +48,12 @@ PYTHON = sys.executable
 SERVERS = {
     "daphne": lambda host, port, workers: [str(Path(PYTHON).parent / "daphne"), "-b", host,
                                            "-p", str(port), "bench.server:application"],
-    # Sync workers (gunicorn's default), as the production image runs `backend.wsgi`.
-    "gunicorn": lambda host, port, workers: [str(Path(PYTHON).parent / "gunicorn"), "--bind",
-                                             f"{host}:{port}", "--workers", str(workers),
-                                             "bench.server:wsgi_application"],
+    # The production image's options (Dockerfile), with the worker count given here.
+    "granian": lambda host, port, workers: [str(Path(PYTHON).parent / "granian"), "--interface",
+                                            "wsgi", "--host", host, "--port", str(port),
+                                            "--workers", str(workers), "--blocking-threads",
+                                            "1", "--runtime-mode", "st", "--no-ws",
+                                            "bench.server:wsgi_application"],
 }  # fmt: skip
 WRK_SCRIPT = """
 wrk.method = "POST"
@@ -123,10 +126,10 @@ def parse_arguments() -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads.")
-    parser.add_argument("--server", choices=sorted(SERVERS), default="gunicorn")
+    parser.add_argument("--server", choices=sorted(SERVERS), default="granian")
     parser.add_argument("--port", type=int, default=8781)
     parser.add_argument(
-        "--workers", type=int, default=2, help="Server processes (gunicorn workers; not daphne)."
+        "--workers", type=int, default=2, help="Server processes (granian workers; not daphne)."
     )
     parser.add_argument("--scenarios", default="abcde", help="Which scenarios, e.g. 'ae'.")
     parser.add_argument(

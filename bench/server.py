@@ -1,7 +1,7 @@
 """The benchmark's applications: Nexus exactly as production serves it, plus the floor at
 ``/bench/baseline/<scenario>`` in the same process, under the same server.
 
-``wsgi_application`` is ``backend.wsgi``'s, as gunicorn's sync workers serve HTTP in the
+``wsgi_application`` is ``backend.wsgi``'s, as granian's WSGI workers serve HTTP in the
 production image (``make bench``'s default server); ``application`` is the ASGI one of
 ``backend.asgi``, as Daphne serves it for ``make run`` (``--server daphne``).
 
@@ -116,11 +116,12 @@ async def application(scope: Scope, receive: Receive, send: Send) -> None:
         await django_application(scope, receive, send)
 
 
-# WSGI (gunicorn)
+# WSGI (granian)
 
 
 def _sync_baseline_pool() -> ConnectionPool:
-    # Opened on a worker's first floor request: never in a gunicorn master before the fork.
+    # Opened on a worker's first floor request, so a pool's connections and threads never
+    # cross a fork, whichever process imports this module.
     global _sync_pool
     if _sync_pool is None:
         _sync_pool = ConnectionPool(_conninfo(), min_size=1, max_size=_pool_size(), open=True)

@@ -5,7 +5,7 @@ Exit status 0 means healthy, 1 means unhealthy with the reason on stderr; a prob
 past its own timeout, so Docker's health-check timeout is only a backstop.
 
 - ``web``: GET http://127.0.0.1:$PORT/healthz (or ``--port``) answers 200 with
-  ``{"status": "ok"}``. The same probe checks either server: gunicorn (HTTP) on $PORT, and
+  ``{"status": "ok"}``. The same probe checks either server: granian (HTTP) on $PORT, and
   Daphne (the WebSocket server, which answers HTTP too) with ``--port 8001``. The Host
   header is taken from ALLOWED_HOSTS, because with DEBUG off Django answers 400 to any other host
   and a probe that only works when ``localhost`` is allowed would fail real deployments.

@@ -2,10 +2,11 @@
 
 Behind Caddy every request's peer is the proxy: without this, the login throttle would count
 every client as one. Like uvicorn's ``--forwarded-allow-ips``, which served this purpose until
-HTTP moved to gunicorn (decision 0010), ``X-Forwarded-For`` is believed only when the peer is a
-trusted proxy (``FORWARDED_ALLOW_IPS``: addresses or networks, ``*`` for any; 127.0.0.1 unless
-set), and the client is the right-most address in it that is not itself a trusted proxy: the
-left part of the header is whatever the client chose to send.
+HTTP moved to a WSGI server (decisions 0010 and 0014: neither gunicorn nor granian reads the
+header), ``X-Forwarded-For`` is believed only when the peer is a trusted proxy
+(``FORWARDED_ALLOW_IPS``: addresses or networks, ``*`` for any; 127.0.0.1 unless set), and the
+client is the right-most address in it that is not itself a trusted proxy: the left part of the
+header is whatever the client chose to send.
 """
 
 import ipaddress

@@ -3,7 +3,7 @@ deploy/Caddyfile, settings.
 
 There is no Docker engine where the suite runs, so the files are parsed the way Docker, Compose
 and Caddy would read them (YAML with merge keys, variable interpolation, Dockerfile stages,
-Caddyfile blocks) and what can run without Docker (settings, gunicorn, Daphne, Celery, Caddy,
+Caddyfile blocks) and what can run without Docker (settings, granian, Daphne, Celery, Caddy,
 the health probes) is run for real.
 """
 
@@ -41,7 +41,7 @@ APP_REQUIRED_VARIABLES: dict[str, str] = {
     "REDIS_URL": "unset, the in-memory channel layer never carries worker events to web",
 }
 # Variables an app service may set that the settings do not read: its server reads them.
-SERVER_VARIABLES: dict[str, set[str]] = {"web": {"WEB_CONCURRENCY"}}
+SERVER_VARIABLES: dict[str, set[str]] = {"web": {"GRANIAN_WORKERS"}}
 # Values that must never be baked into the compose file: required from the operator.
 SECRET_VARIABLES = ("SECRET_KEY", "JWT_PRIVATE_KEY")
 # Everything compose refuses to start without (``${NAME:?...}``): the secrets and the SMTP relay.

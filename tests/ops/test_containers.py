@@ -2,7 +2,7 @@
 proxy's Caddyfile, probes.
 
 No Docker engine runs here, so the files are checked as Docker reads them, and what the
-containers would run (settings loading, gunicorn and Daphne, a Celery worker, the health probes,
+containers would run (settings loading, granian and Daphne, a Celery worker, the health probes,
 Caddy in front of both servers where it is installed) runs for real outside Docker with the
 compose environment, its service hosts mapped to localhost.
 """
@@ -55,6 +55,8 @@ from tests.ops.deployment import (
 
 VENV_BIN = Path(sys.executable).parent
 BUILD_TOOLS = re.compile(r"\b(gcc|g\+\+|build-essential|clang|make|libpq-dev|python3-dev)\b")
+# deploy/Caddyfile's read_body timeout as the tests' proxy has it: short enough to wait out.
+TEST_READ_BODY_SECONDS = 2
 # What Caddy's ``trusted_proxies private_ranges`` stands for (Caddy's own expansion).
 CADDY_PRIVATE_RANGES = (
     "192.168.0.0/16", "172.16.0.0/12", "10.0.0.0/8", "127.0.0.1/8", "fd00::/8", "::1",
@@ -71,7 +73,7 @@ def upstreams() -> tuple[str, str]:
     services = compose()["services"]
     return (
         f"ws:{option(services['ws']['command'], '-p')}",
-        f"web:{option(services['web']['command'], '--bind').rpartition(':')[2]}",
+        f"web:{option(services['web']['command'], '--port')}",
     )
 
 
@@ -102,7 +104,7 @@ def test_data_services_run_the_supported_server_versions() -> None:
     assert services["redis"]["image"] == "redis:7"
 
 
-def test_web_runs_the_images_gunicorn_ws_runs_daphne_and_celery_the_backend_package() -> None:
+def test_web_runs_the_images_granian_ws_runs_daphne_and_celery_the_backend_package() -> None:
     services = compose()["services"]
     # Spelt out in compose for its reader; it must not drift from what the image runs.
     assert services["web"]["command"] == dockerfile_command()
@@ -159,32 +161,37 @@ def test_app_services_set_only_variables_the_settings_or_their_server_read() -> 
         assert set(compose()["services"][name]["environment"]) <= known | server_reads, name
 
 
-def test_gunicorn_reads_the_worker_count_from_the_environment() -> None:
-    """What lets web's WEB_CONCURRENCY (SERVER_VARIABLES) take effect; FORWARDED_ALLOW_IPS is
-    read by the settings (backend/core/proxy.py, tests/foundation/test_proxy.py). In a fresh
-    interpreter: gunicorn reads the variable when its config module is imported."""
-    read_config = (
-        "import sys; from gunicorn.app.wsgiapp import WSGIApplication; "
-        f"sys.argv = {dockerfile_command()!r}; "
-        "c = WSGIApplication('%(prog)s [OPTIONS] [APP_MODULE]').cfg; "
-        "print(c.workers, c.worker_class_str, *c.bind)"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", read_config],
-        env=os.environ | {"WEB_CONCURRENCY": "3"},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert result.stdout.split() == ["3", "sync", "0.0.0.0:8000"]
+def test_granian_reads_the_worker_count_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What lets web's GRANIAN_WORKERS (SERVER_VARIABLES) take effect; FORWARDED_ALLOW_IPS is
+    read by the settings (backend/core/proxy.py, tests/foundation/test_proxy.py). The image's
+    command parsed by granian's own command line, with the prefix its entry point passes; the
+    running server's worker count is checked against its log below."""
+    from granian.cli import cli
+
+    monkeypatch.setenv("GRANIAN_WORKERS", "3")
+    command = dockerfile_command()
+    parsed = cli.make_context(command[0], command[1:], auto_envvar_prefix="GRANIAN").params
+    options = {name: getattr(value, "value", value) for name, value in parsed.items()}  # enums
+    assert options["workers"] == 3
+    # The flags mean to granian what the Dockerfile says; access logging stays at its default.
+    assert {name: options[name] for name in (
+        "interface", "host", "port", "blocking_threads", "runtime_mode", "websockets",
+        "respawn_failed_workers", "log_access_enabled",
+    )} == {
+        "interface": "wsgi", "host": "0.0.0.0", "port": 8000, "blocking_threads": 1,
+        "runtime_mode": "st", "websockets": False, "respawn_failed_workers": True,
+        "log_access_enabled": False,
+    }  # fmt: skip
 
 
 def test_web_runs_the_images_worker_count_unless_the_operator_sets_one() -> None:
     shell = dict.fromkeys(OPERATOR_VARIABLES, "set")
-    default = compose_environment("web", shell)["WEB_CONCURRENCY"]
-    assert default == dockerfile_environment()["WEB_CONCURRENCY"]
-    tuned = compose_environment("web", shell | {"WEB_CONCURRENCY": "8"})
-    assert tuned["WEB_CONCURRENCY"] == "8"
+    default = compose_environment("web", shell)["GRANIAN_WORKERS"]
+    assert default == dockerfile_environment()["GRANIAN_WORKERS"]
+    tuned = compose_environment("web", shell | {"GRANIAN_WORKERS": "8"})
+    assert tuned["GRANIAN_WORKERS"] == "8"
 
 
 def test_web_trusts_forwarded_headers_from_every_range_the_proxy_trusts() -> None:
@@ -335,16 +342,18 @@ def test_final_image_collects_static_files_at_build_time() -> None:
     assert "DEBUG=false SECRET_KEY=" in runs  # production settings, a build-only key
 
 
-def test_image_serves_http_only_with_gunicorn_on_port_8000() -> None:
+def test_image_serves_http_only_with_granians_wsgi_interface_on_port_8000() -> None:
     assert dockerfile_command() == [
-        "gunicorn", "backend.wsgi:application", "--bind", "0.0.0.0:8000",
+        "granian", "--interface", "wsgi", "--host", "0.0.0.0", "--port", "8000",
+        "--blocking-threads", "1", "--runtime-mode", "st", "--no-ws", "--respawn-failed-workers",
+        "backend.wsgi:application",
     ]  # fmt: skip
     assert "8000" in dockerfile_stages()[-1].all("EXPOSE")
 
 
-def test_image_runs_two_gunicorn_workers_unless_web_concurrency_says_otherwise() -> None:
-    assert "--workers" not in dockerfile_command()  # would override WEB_CONCURRENCY
-    assert dockerfile_environment()["WEB_CONCURRENCY"] == "2"
+def test_image_runs_two_granian_workers_unless_granian_workers_says_otherwise() -> None:
+    assert "--workers" not in dockerfile_command()  # would override GRANIAN_WORKERS
+    assert dockerfile_environment()["GRANIAN_WORKERS"] == "2"
 
 
 def test_image_health_check_probes_healthz() -> None:
@@ -505,9 +514,9 @@ class Server:
 def local_command(command: list[str], port: int) -> list[str]:
     """A container's server command run from this virtualenv, on 127.0.0.1:``port``."""
     local = [str(VENV_BIN / command[0]), *command[1:]]
-    for flag, value in (("--host", "127.0.0.1"), ("-b", "127.0.0.1"), ("--bind", None)):
+    for flag in ("--host", "-b"):
         if flag in local:
-            local[local.index(flag) + 1] = value or f"127.0.0.1:{port}"
+            local[local.index(flag) + 1] = "127.0.0.1"
     for flag in ("--port", "-p"):
         if flag in local:
             local[local.index(flag) + 1] = str(port)
@@ -540,7 +549,7 @@ def server_environment(app_environment_on_real_database: dict[str, str]) -> dict
         "REDIS_URL": service_url("REDIS_URL"),
         # The probes must work when ALLOWED_HOSTS does not include localhost, as in production.
         "ALLOWED_HOSTS": ".shop.example",
-        "WEB_CONCURRENCY": "1",  # one process is enough here; the image's 2 is tested above
+        "GRANIAN_WORKERS": "1",  # one process is enough here; the image's 2 is tested above
         "PYTHONUNBUFFERED": "1",  # as in the image: the access log is read while serving
     }
 
@@ -549,8 +558,8 @@ def server_environment(app_environment_on_real_database: dict[str, str]) -> dict
 def web_server(
     server_environment: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    """The image's own command: gunicorn, as the web service runs it."""
-    log = tmp_path_factory.mktemp("web") / "gunicorn.log"
+    """The image's own command: granian, as the web service runs it."""
+    log = tmp_path_factory.mktemp("web") / "granian.log"
     yield from serve(dockerfile_command(), server_environment, log)
 
 
@@ -563,7 +572,7 @@ def ws_server(
     yield from serve(compose()["services"]["ws"]["command"], server_environment, log)
 
 
-def test_web_probe_passes_against_the_images_gunicorn_serving_a_deployments_own_host_name(
+def test_web_probe_passes_against_the_images_granian_serving_a_deployments_own_host_name(
     web_server: Server,
 ) -> None:
     # The image's probe: no --port, PORT from the environment.
@@ -571,6 +580,9 @@ def test_web_probe_passes_against_the_images_gunicorn_serving_a_deployments_own_
         lambda: probe("web", environment=web_server.environment), web_server.process
     )
     assert result.returncode == 0, result.stderr
+    # GRANIAN_WORKERS from the environment took effect: one worker, as server_environment says.
+    spawned = re.findall(r"Spawning (worker-\d+)", web_server.log.read_text())
+    assert spawned == ["worker-1"]
     # The host check is live, so the probe's Host header is what made it pass.
     request = urllib.request.Request(f"http://127.0.0.1:{web_server.port}/healthz")
     with pytest.raises(urllib.error.HTTPError) as refused:
@@ -594,9 +606,11 @@ def test_ws_probe_passes_against_daphne_on_its_own_port(ws_server: Server) -> No
     assert result.returncode == 0, result.stderr
 
 
-def test_caddy_on_the_caddyfile_routes_graphql_http_to_gunicorn_and_websockets_to_daphne(
-    web_server: Server, ws_server: Server, tmp_path: Path
-) -> None:
+@pytest.fixture
+def proxy_port(web_server: Server, ws_server: Server, tmp_path: Path) -> Iterator[int]:
+    """Caddy on deploy/Caddyfile in front of web and ws, on a port of its own: the file as
+    deployed, but with local upstreams, the loopback only, and a body read timeout short enough
+    for a test to wait out."""
     caddy = shutil.which("caddy")
     if caddy is None:
         message = "caddy is not installed (Debian: apt-get install caddy)"
@@ -605,7 +619,6 @@ def test_caddy_on_the_caddyfile_routes_graphql_http_to_gunicorn_and_websockets_t
         pytest.skip(message)
     for server in (web_server, ws_server):
         assert until_healthy(server.probe, server.process).returncode == 0
-    # The file as deployed, but with local upstreams and a free port on the loopback only.
     port = free_port()
     ws, web = upstreams()
     config = CADDYFILE.read_text()
@@ -614,6 +627,10 @@ def test_caddy_on_the_caddyfile_routes_graphql_http_to_gunicorn_and_websockets_t
     )
     config, sites = re.subn(r"^:8000 \{$", f":{port} {{\n\tbind 127.0.0.1", config, flags=re.M)
     assert sites == 1
+    config, timeouts = re.subn(
+        r"\bread_body \S+$", f"read_body {TEST_READ_BODY_SECONDS}s", config, flags=re.M
+    )
+    assert timeouts == 1
     (tmp_path / "Caddyfile").write_text(config)
     proxy = subprocess.Popen(
         [caddy, "run", "--config", str(tmp_path / "Caddyfile"), "--adapter", "caddyfile"],
@@ -633,30 +650,62 @@ def test_caddy_on_the_caddyfile_routes_graphql_http_to_gunicorn_and_websockets_t
             seconds=30,
         )
         assert result.returncode == 0, result.stderr
-
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/graphql/",
-            data=json.dumps({"query": "{ __typename }"}).encode(),
-            headers={"Host": "api.shop.example", "Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert json.load(response)["data"] == {"__typename": "Query"}
-        # Caddy replaces the Server header; Daphne's access log tells which upstream served.
-        assert '"POST /graphql/"' not in ws_server.log.read_text()
-
-        # Only Daphne upgrades (web never does, see above).
-        with connect(
-            f"ws://127.0.0.1:{port}/graphql/",
-            subprotocols=["graphql-transport-ws"],
-            open_timeout=10,
-        ) as websocket:
-            assert websocket.subprotocol == "graphql-transport-ws"
-            websocket.send(json.dumps({"type": "connection_init", "payload": {}}))
-            assert json.loads(websocket.recv(timeout=10)) == {"type": "connection_ack"}
-        assert '"WSCONNECT /graphql/"' in ws_server.log.read_text()
+        yield port
     finally:
         proxy.terminate()
         proxy.wait(timeout=30)
+
+
+def test_caddy_on_the_caddyfile_routes_graphql_http_to_granian_and_websockets_to_daphne(
+    proxy_port: int, ws_server: Server
+) -> None:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{proxy_port}/graphql/",
+        data=json.dumps({"query": "{ __typename }"}).encode(),
+        headers={"Host": "api.shop.example", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert json.load(response)["data"] == {"__typename": "Query"}
+    # Caddy replaces the Server header; Daphne's access log tells which upstream served.
+    assert '"POST /graphql/"' not in ws_server.log.read_text()
+
+    # Only Daphne upgrades (web never does, see above).
+    with connect(
+        f"ws://127.0.0.1:{proxy_port}/graphql/",
+        subprotocols=["graphql-transport-ws"],
+        open_timeout=10,
+    ) as websocket:
+        assert websocket.subprotocol == "graphql-transport-ws"
+        websocket.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(websocket.recv(timeout=10)) == {"type": "connection_ack"}
+    assert '"WSCONNECT /graphql/"' in ws_server.log.read_text()
+
+
+def test_caddy_frees_web_from_a_client_that_stops_sending_its_body(
+    proxy_port: int, web_server: Server
+) -> None:
+    """granian hands Django the body as it arrives and has no timeout for it: a client that
+    stops mid-body would hold web's only request thread (one worker of one thread here) for
+    good. The proxy's read_body timeout ends that request, and web serves others again."""
+    healthz = urllib.request.Request(
+        f"http://127.0.0.1:{web_server.port}/healthz", headers={"Host": "api.shop.example"}
+    )
+    bound = TEST_READ_BODY_SECONDS + 10
+    with socket.create_connection(("127.0.0.1", proxy_port), timeout=bound) as stalled:
+        stalled.sendall(
+            b"POST /graphql/ HTTP/1.1\r\nHost: api.shop.example\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+            b'{"query": "{ __typename'
+        )
+        started = time.monotonic()
+        time.sleep(TEST_READ_BODY_SECONDS / 4)  # the request reaches Django, which reads its body
+        # Straight to web, not through the proxy: served once the stalled request lets go.
+        with urllib.request.urlopen(healthz, timeout=bound) as response:
+            assert response.status == 200
+        held = time.monotonic() - started
+        assert held >= TEST_READ_BODY_SECONDS / 2, "the stalled body never held web's thread"
+        # The proxy answered or closed the stalled client rather than leaving it open.
+        stalled.recv(65536)
 
 
 def test_web_probe_fails_when_nothing_serves(app_environment: dict[str, str]) -> None:
