@@ -33,3 +33,27 @@ def test_entry_point_imports_the_schema_and_freezes_the_start_up_objects(module:
     # ...so nearly every object is frozen: about 175,000, against a few thousand left tracked.
     assert int(frozen) > 100_000
     assert int(still_tracked) < int(frozen) / 10
+
+
+def test_a_requests_environ_keeps_its_own_keys_and_loses_the_process_environment() -> None:
+    """granian copies the process environment into every environ (decision 0014): the settings'
+    secrets must not reach ``request.META``."""
+    from backend.wsgi import without_process_environment
+
+    seen: list[dict[str, object]] = []
+    application = without_process_environment(
+        lambda environ, start_response: seen.append(environ) or []
+    )
+    request = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/graphql/",
+        "REMOTE_ADDR": "10.0.0.1",
+        "HTTP_AUTHORIZATION": "Bearer token",
+        "wsgi.url_scheme": "http",
+    }
+
+    application({**os.environ, **request}, lambda status, headers: None)
+
+    [environ] = seen
+    assert environ == request
+    assert "PATH" in os.environ  # so the environ above held configuration to drop

@@ -1,6 +1,6 @@
 """The ``/graphql/`` endpoint: Strawberry's sync Django view (decision 0010).
 
-Served under WSGI in production (gunicorn) and under ASGI by Daphne (``make run``), where Django
+Served under WSGI in production (granian) and under ASGI by Daphne (``make run``), where Django
 runs it in one worker thread. A document that selects a DataLoader field executes on an event
 loop (``backend.core.graphql.schema``); every other one runs in the request's thread alone.
 """
