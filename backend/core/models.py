@@ -15,7 +15,10 @@ class PeerFetchingManager[M: models.Model](models.Manager[M]):
     and batching code (the catalog's breadcrumbs) can find the rows to batch with."""
 
     def get_queryset(self) -> models.QuerySet[M]:
-        return super().get_queryset().fetch_mode(models.FETCH_PEERS)
+        queryset = super().get_queryset()
+        # What ``fetch_mode()`` sets, without its copy of a queryset nobody else holds yet.
+        queryset._fetch_mode = models.FETCH_PEERS
+        return queryset
 
 
 class DirectLoadModel(models.Model):

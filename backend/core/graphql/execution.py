@@ -21,6 +21,7 @@ compares both paths response for response.
 """
 
 import inspect
+import types
 from base64 import b64encode
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
@@ -267,10 +268,18 @@ def _row_resolver_read(field: StrawberryField) -> Read | None:
         if parameter is not None
     ]
 
+    # Types of values already seen to be neither lazy nor awaitable: a row's resolver returns
+    # the same few types every time, and the full check costs more than the resolver.
+    plain_types: set[type] = set()
+
     def read_resolved(source: Any) -> Any:
         value = function(**dict.fromkeys(row_parameters, source))
-        if isinstance(value, QuerySet | Manager) or inspect.isawaitable(value):
-            raise _UnexpectedValueError
+        value_type = type(value)
+        if value_type not in plain_types:
+            if isinstance(value, QuerySet | Manager) or inspect.isawaitable(value):
+                raise _UnexpectedValueError
+            if value_type is not types.GeneratorType:  # awaitable or not by its code flags
+                plain_types.add(value_type)
         return value
 
     return read_resolved

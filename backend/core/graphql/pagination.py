@@ -273,8 +273,12 @@ def _with_keys_loaded(queryset: QuerySet[Any], order: KeysetOrder) -> QuerySet[A
 
 def keyset_page(queryset: QuerySet[Any], *, order: KeysetOrder, window: PageWindow) -> QuerySet:
     """One page plus one look-ahead row, in query order (reversed for ``last``)."""
-    queryset = keyset_filter(queryset, order=order, window=window)
-    return queryset.order_by(*order.order_by(reverse=window.backward))[: window.size + 1]
+    page = keyset_filter(queryset, order=order, window=window).order_by(
+        *order.order_by(reverse=window.backward)
+    )
+    # order_by() returned a copy only this function holds: slice it in place, not in a copy.
+    page.query.set_limits(high=window.size + 1)
+    return page
 
 
 def keyset_pages_per_parent(
