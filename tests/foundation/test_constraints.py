@@ -17,9 +17,17 @@ from tests.factories import category_create, order_create, product_create, user_
 pytestmark = pytest.mark.django_db
 
 
-def assert_database_refuses(sql: str, params: list[object]) -> None:
-    """The statement fails in PostgreSQL itself; the savepoint keeps the test usable."""
+def assert_database_refuses(
+    sql: str, params: list[object], *, constraints_immediate: bool = False
+) -> None:
+    """The statement fails in PostgreSQL itself; the savepoint keeps the test usable.
+
+    ``constraints_immediate`` checks deferred constraints at the statement, not at COMMIT.
+    It is a statement of its own: with server-side binding (settings) a statement that takes
+    parameters cannot hold two commands."""
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        if constraints_immediate:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(sql, params)
 
 
@@ -115,7 +123,7 @@ def test_category_with_products_cannot_be_deleted() -> None:
         category.delete()
     # Django creates foreign keys DEFERRABLE INITIALLY DEFERRED: check this one now, not at COMMIT.
     assert_database_refuses(
-        "SET CONSTRAINTS ALL IMMEDIATE; DELETE FROM catalog_category WHERE id = %s", [category.pk]
+        "DELETE FROM catalog_category WHERE id = %s", [category.pk], constraints_immediate=True
     )
     assert Category.objects.filter(pk=category.pk).exists()
 
