@@ -25,10 +25,11 @@ def assert_database_refuses(
     ``constraints_immediate`` checks deferred constraints at the statement, not at COMMIT.
     It is a statement of its own: with server-side binding (settings) a statement that takes
     parameters cannot hold two commands."""
-    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         if constraints_immediate:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute(sql, params)
+        with pytest.raises(IntegrityError), transaction.atomic():
+            cursor.execute(sql, params)
 
 
 def assert_full_clean_refuses(instance: object, field_or_message: str) -> None:

@@ -57,6 +57,8 @@ class _Shape:
 
 
 _shapes: dict[tuple[Any, ...], _Shape] = {}
+# Statements answered from a cached shape: the ones the backend lets psycopg prepare (base.py).
+preparable_statements: set[str] = set()
 
 
 def _frozen(select_related: Any) -> Any:
@@ -162,6 +164,9 @@ class SQLCompiler(PostgresSQLCompiler):
         self.has_extra_select = False
         sql = f"{shape.before_where} WHERE {where_sql}{shape.after_where}"
         params = tuple(where_params)
+        if len(preparable_statements) >= SHAPE_CACHE_SIZE * 4:
+            preparable_statements.clear()
+        preparable_statements.add(sql)
         if VERIFY_HITS:
             self._verify(sql, params, with_limits, with_col_aliases)
         return sql, params
