@@ -128,11 +128,12 @@ _database_options: dict[str, object] = (
     if DATABASE_POOL_MAX_SIZE > 0
     else {}
 )
-# Parameters bound by the server, and a statement prepared on its connection from its fifth
-# run (psycopg's threshold): PostgreSQL then parses each statement once per connection and,
-# where its generic plan costs no more than the custom ones, plans it once too. Under load
-# that frees PostgreSQL's share of the CPU (decision 0016). Off for a pooler in transaction
-# mode that cannot track prepared statements (PgBouncer before 1.21).
+# Parameters bound by the server, and a plain SELECT (a statement of a cached shape, backend/
+# core/postgres) prepared on its connection from its fifth run (psycopg's threshold):
+# PostgreSQL then parses it once per connection and, where its generic plan costs no more than
+# the custom ones, plans it once too. Under load that frees PostgreSQL's share of the CPU
+# (decision 0016). Off for a pooler in transaction mode that cannot track prepared statements
+# (PgBouncer before 1.21).
 DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
 if DATABASE_PREPARED_STATEMENTS:
     _database_options |= {"server_side_binding": True, "prepare_threshold": 5}

@@ -53,6 +53,7 @@ SERVERS = {
                                             "wsgi", "--host", host, "--port", str(port),
                                             "--workers", str(workers), "--blocking-threads",
                                             "1", "--runtime-mode", "st", "--no-ws",
+                                            "--respawn-failed-workers",
                                             "bench.server:wsgi_application"],
 }  # fmt: skip
 WRK_SCRIPT = """

@@ -58,6 +58,8 @@ class _Shape:
 
 _shapes: dict[tuple[Any, ...], _Shape] = {}
 # Statements answered from a cached shape: the ones the backend lets psycopg prepare (base.py).
+# A shape has several (an IN list of each length), hence a larger bound than the shapes'.
+PREPARABLE_STATEMENTS_SIZE = SHAPE_CACHE_SIZE * 4
 preparable_statements: set[str] = set()
 
 
@@ -164,7 +166,7 @@ class SQLCompiler(PostgresSQLCompiler):
         self.has_extra_select = False
         sql = f"{shape.before_where} WHERE {where_sql}{shape.after_where}"
         params = tuple(where_params)
-        if len(preparable_statements) >= SHAPE_CACHE_SIZE * 4:
+        if len(preparable_statements) >= PREPARABLE_STATEMENTS_SIZE:
             preparable_statements.clear()
         preparable_statements.add(sql)
         if VERIFY_HITS:
