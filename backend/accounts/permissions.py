@@ -13,14 +13,14 @@ appended, so ``schema.graphql`` documents it) and the ``extensions`` that enforc
 
 A permission is a Django model permission (``app_label.codename``, granted through the role
 groups in roles.py; superusers hold all) or a ``Role``: CUSTOMER means any signed-in user,
-STAFF a staff user (``is_staff_user``), ADMIN a superuser. Object-level rules ("a customer
+STAFF a staff user (``policies.is_staff_user``), ADMIN a superuser. Object-level rules ("a customer
 reads only their own orders") belong to the owning domain's queryset, using ``is_staff_user``.
 """
 
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 from graphql import GraphQLError
 from strawberry import Info
@@ -31,12 +31,11 @@ from strawberry.extensions.field_extension import (
 )
 from strawberry_django.resolvers import django_resolver
 
+from backend.accounts.policies import ViewerType, is_staff_user
 from backend.accounts.roles import Role
 from backend.core.graphql.errors import ForbiddenError
 
 UNAUTHENTICATED = "UNAUTHENTICATED"
-
-ViewerType = AbstractBaseUser | AnonymousUser
 
 
 class UnauthenticatedError(GraphQLError):
@@ -51,16 +50,6 @@ class UnauthenticatedError(GraphQLError):
         else:
             message = "Sign in first: send 'Authorization: Bearer <access token>'."
         super().__init__(message, extensions=extensions)
-
-
-def is_staff_user(user: ViewerType | None) -> bool:
-    """An active, signed-in staff member (admins are staff too). No database query."""
-    return bool(
-        user is not None
-        and user.is_authenticated
-        and user.is_active
-        and (getattr(user, "is_staff", False) or getattr(user, "is_superuser", False))
-    )
 
 
 def viewer(info: Info) -> ViewerType:

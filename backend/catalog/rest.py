@@ -21,10 +21,10 @@ from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from backend.accounts.permissions import is_staff_user
 from backend.catalog import services
 from backend.catalog.errors import CatalogError, CatalogErrorCode
 from backend.catalog.models import Category, Product
+from backend.catalog.policies import stock_visible_to, unpublished_visible_to
 from backend.core.rest import Requires, problem_example, problem_responses, requirement_text
 
 # --- Money ----------------------------------------------------------------------------------
@@ -97,6 +97,9 @@ class ProductSerializer(serializers.ModelSerializer):
     price = MoneyField()
     category = serializers.IntegerField(source="category_id", read_only=True)
     in_stock = serializers.BooleanField(read_only=True)
+    stock_quantity = serializers.SerializerMethodField(
+        help_text="Units available; null unless the viewer is staff (storefronts use in_stock)."
+    )
 
     class Meta:
         model = Product
@@ -115,6 +118,12 @@ class ProductSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_stock_quantity(self, product: Product) -> int | None:
+        request = self.context.get("request")
+        viewer = None if request is None else request.user
+        return product.stock_quantity if stock_visible_to(viewer) else None
 
 
 class ProductWriteSerializer(serializers.Serializer):
@@ -456,7 +465,8 @@ class ProductViewSet(
 
     def get_queryset(self) -> QuerySet[Product]:
         return services.product_visible(
-            products=Product.objects.all(), include_unpublished=is_staff_user(self.request.user)
+            products=Product.objects.all(),
+            include_unpublished=unpublished_visible_to(self.request.user),
         )
 
     def filter_queryset(self, queryset: QuerySet[Product]) -> QuerySet[Product]:
@@ -467,7 +477,7 @@ class ProductViewSet(
             raise serializers.ValidationError(filterset.errors)
         return services.product_visible(
             products=filterset.filter_queryset(Product.objects.all()),
-            include_unpublished=is_staff_user(self.request.user),
+            include_unpublished=unpublished_visible_to(self.request.user),
         )
 
     def cursor_ordering(self, request: Request) -> tuple[str, ...]:
@@ -485,7 +495,7 @@ class ProductViewSet(
     def create(self, request: Request) -> Response:
         data = _valid(ProductWriteSerializer(data=request.data))
         product = services.product_create(**_with_references(data, category=Category))
-        return Response(ProductSerializer(product).data, status=status.HTTP_201_CREATED)
+        return Response(self.get_serializer(product).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk: str) -> Response:
         data = _valid(ProductWriteSerializer(data=request.data, partial=True))
@@ -493,7 +503,7 @@ class ProductViewSet(
         product = services.product_update(
             product=self.get_object(), **_with_references(data, category=Category)
         )
-        return Response(ProductSerializer(product).data)
+        return Response(self.get_serializer(product).data)
 
     def destroy(self, request: Request, pk: str) -> Response:
         services.product_delete(product=self.get_object())
@@ -503,4 +513,4 @@ class ProductViewSet(
     def stock_adjust(self, request: Request, pk: str) -> Response:
         data = _valid(StockAdjustSerializer(data=request.data))
         services.product_stock_adjust(product_id=self.get_object().pk, delta=data["delta"])
-        return Response(ProductSerializer(self.get_object()).data)
+        return Response(self.get_serializer(self.get_object()).data)

@@ -8,8 +8,10 @@ from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
 from strawberry import Info, relay
 
+from backend.accounts.permissions import viewer
 from backend.catalog import services
 from backend.catalog.models import Category, Product
+from backend.catalog.policies import unpublished_visible_to
 from backend.catalog.types import (
     CategoryConnection,
     CategoryType,
@@ -20,7 +22,6 @@ from backend.catalog.types import (
     ProductOrder,
     ProductType,
 )
-from backend.core.graphql.context import viewer_is_staff
 from backend.core.graphql.errors import BadUserInputError, ForbiddenError
 from backend.core.graphql.fields import off_event_loop
 from backend.core.graphql.ids import global_id_to_pk
@@ -63,8 +64,7 @@ def _by_id_or_slug[M: Model](
 
 def _product_queryset(info: Info, filter: ProductFilter) -> QuerySet[Product]:
     """Translate the GraphQL filter into the catalog selector's keyword arguments."""
-    staff = viewer_is_staff(info)
-    if filter.published is not None and not staff:
+    if filter.published is not None and not unpublished_visible_to(viewer(info)):
         raise ForbiddenError("Only staff can filter by `published`.")
     category_id = (
         global_id_to_pk(filter.category, type_name="Category", field="filter.category")

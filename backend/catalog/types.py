@@ -21,9 +21,11 @@ from strawberry import Info, relay
 from strawberry.dataloader import DataLoader
 from strawberry.utils.inspect import in_async_context
 
+from backend.accounts.permissions import viewer
 from backend.catalog import services
 from backend.catalog.models import Category, Product
-from backend.core.graphql.context import request_loader, request_rows, viewer_is_staff
+from backend.catalog.policies import stock_visible_to, unpublished_visible_to
+from backend.core.graphql.context import request_loader, request_rows
 from backend.core.graphql.errors import BadUserInputError
 from backend.core.graphql.fields import query_free, row_field
 from backend.core.graphql.ids import ModelNode
@@ -91,7 +93,7 @@ class CategoryType(ModelNode):
         "unless the viewer is staff).",
     )
     async def product_count(self, root: Category, info: Info) -> int:
-        include_unpublished = viewer_is_staff(info)
+        include_unpublished = unpublished_visible_to(viewer(info))
 
         async def load(ids: list[int]) -> list[int]:
             counts = await sync_to_async(services.category_product_counts)(
@@ -199,14 +201,14 @@ class ProductType(ModelNode):
         description="Units available; null unless the viewer is staff (storefronts use inStock).",
     )
     def stock_quantity(self, root: Product, info: Info) -> int | None:
-        return root.stock_quantity if viewer_is_staff(info) else None
+        return root.stock_quantity if stock_visible_to(viewer(info)) else None
 
     @classmethod
     def get_queryset(cls, queryset: QuerySet[Product], info: Info, **kwargs: Any) -> QuerySet:
         """The one visibility rule, shared by ``product``, ``products``, ``node`` and ``nodes``:
         unpublished products exist only for staff."""
         return services.product_visible(
-            products=queryset, include_unpublished=viewer_is_staff(info)
+            products=queryset, include_unpublished=unpublished_visible_to(viewer(info))
         )
 
 

@@ -22,8 +22,8 @@ class OrderError(Exception):
     """A refused order operation. Raised before or inside the transaction, so nothing persists.
 
     ``field`` is the input path the client should highlight (``lines.2.quantity``);
-    ``available`` is set for ``INSUFFICIENT_STOCK``; ``from_status``/``to_status`` for
-    ``ORDER_TRANSITION_INVALID``.
+    ``available`` is set for ``INSUFFICIENT_STOCK`` when the customer may see stock (staff);
+    ``from_status``/``to_status`` for ``ORDER_TRANSITION_INVALID``.
     """
 
     def __init__(

@@ -224,7 +224,7 @@ def _transition_schema(summary: str, permission: Role, rule: str) -> Any:
                     problem_example(
                         409,
                         "INSUFFICIENT_STOCK",
-                        "Only 1 units of product 7 are available.",
+                        "Not enough units of product 7 are in stock.",
                         "lines.1.product_id",
                     ),
                     problem_example(

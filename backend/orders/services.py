@@ -29,8 +29,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, QuerySet, Sum
 from django.utils import timezone
 
-from backend.accounts.permissions import is_staff_user
+from backend.accounts.policies import is_staff_user
 from backend.catalog.models import Product
+from backend.catalog.policies import stock_visible_to
 from backend.orders import tasks as order_tasks
 from backend.orders.errors import OrderError, OrderErrorCode
 from backend.orders.events import order_event_publish_on_commit
@@ -252,7 +253,10 @@ def _stock_take(
             row = cursor.fetchone()
             if row is None:
                 _stock_refusal_raise(
-                    cursor, line=line, field=f"lines.{positions[line.product_id]}.productId"
+                    cursor,
+                    line=line,
+                    field=f"lines.{positions[line.product_id]}.productId",
+                    customer=order.customer,
                 )
             name, sku, price, stock_left = row
             items.append(
@@ -272,8 +276,14 @@ def _stock_take(
     return items, low_stock
 
 
-def _stock_refusal_raise(cursor: Any, *, line: OrderLine, field: str) -> None:
-    """Say why the conditional UPDATE matched nothing: gone, unpublished or short of stock."""
+def _stock_refusal_raise(
+    cursor: Any, *, line: OrderLine, field: str, customer: AbstractBaseUser
+) -> None:
+    """Say why the conditional UPDATE matched nothing: gone, unpublished or short of stock.
+
+    How many units are left is said only to a customer who may see stock (staff): to anyone
+    else, quoting it would let them read the shop's inventory one refusal at a time.
+    """
     cursor.execute(_STOCK_READ_SQL, [line.product_id])
     row = cursor.fetchone()
     if row is None or not row[1]:
@@ -282,11 +292,17 @@ def _stock_refusal_raise(cursor: Any, *, line: OrderLine, field: str) -> None:
             f"Product {line.product_id} is not available.",
             field=field,
         )
+    if stock_visible_to(customer):
+        raise OrderError(
+            OrderErrorCode.INSUFFICIENT_STOCK,
+            f"Only {row[0]} units of product {line.product_id} are available.",
+            field=field,
+            available=row[0],
+        )
     raise OrderError(
         OrderErrorCode.INSUFFICIENT_STOCK,
-        f"Only {row[0]} units of product {line.product_id} are available.",
+        f"Not enough units of product {line.product_id} are in stock.",
         field=field,
-        available=row[0],
     )
 
 

@@ -9,6 +9,7 @@ window-function statement for every order on the page (plus one GROUP BY for ``t
 when selected), so a page of orders costs the same number of statements whatever its size.
 """
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -17,6 +18,7 @@ import strawberry
 import strawberry_django
 from django.db.models import Count, QuerySet
 from strawberry import Info
+from strawberry.extensions import FieldExtension
 
 from backend.accounts.permissions import viewer
 from backend.accounts.types import UserType
@@ -40,6 +42,7 @@ from backend.orders import services
 from backend.orders.errors import OrderError, OrderErrorCode
 from backend.orders.models import Order, OrderEvent, OrderItem
 from backend.orders.models import OrderStatus as OrderStatusChoice
+from backend.orders.policies import actor_visible_to
 
 _STATUS_DESCRIPTIONS: dict[OrderStatusChoice, str] = {
     OrderStatusChoice.PENDING: "Placed, stock reserved, awaiting payment; expires if unpaid.",
@@ -67,7 +70,8 @@ _ERROR_CODE_DESCRIPTIONS: dict[OrderErrorCode, str] = {
     OrderErrorCode.DUPLICATE_PRODUCT: "A product appears on two lines; add the quantities.",
     OrderErrorCode.TOO_MANY_ITEMS: "More lines than an order may have (ORDER_MAX_LINES).",
     OrderErrorCode.PRODUCT_UNAVAILABLE: "A product does not exist or is not published.",
-    OrderErrorCode.INSUFFICIENT_STOCK: "Not enough units in stock; `available` says how many.",
+    OrderErrorCode.INSUFFICIENT_STOCK: "Not enough units in stock; `available` says how many "
+    "to staff (null for customers, who are not told stock levels).",
     OrderErrorCode.AMOUNT_TOO_LARGE: "The order total exceeds the largest storable amount.",
     OrderErrorCode.IDEMPOTENCY_KEY_INVALID: "The idempotency key is empty or too long.",
     OrderErrorCode.IDEMPOTENCY_KEY_REUSED: "The idempotency key was used for a different order.",
@@ -138,6 +142,20 @@ class OrderItemType(ModelNode):
         return queryset.filter(order__in=services.orders_visible_to(viewer(info)))
 
 
+class ActorVisibility(FieldExtension):
+    """``OrderEvent.actor`` is null unless ``policies.actor_visible_to`` lets the viewer see
+    that user. Checked per viewer on the event itself, not only by the prefetch's queryset:
+    a subscription reads an event once for every socket following the order (customer and
+    staff alike) with its actor joined, so this is the one place the rule can apply to all."""
+
+    def resolve(
+        self, next_: Callable[..., Any], source: OrderEvent, info: Info, **kwargs: Any
+    ) -> Any:
+        if not actor_visible_to(viewer(info), source.actor_id):
+            return None  # not even loaded
+        return next_(source, info, **kwargs)
+
+
 @strawberry_django.type(
     OrderEvent,
     name="OrderEvent",
@@ -150,7 +168,8 @@ class OrderEventType(ModelNode):
     created_at: strawberry.auto = strawberry_django.field(description="When it happened.")
     actor: UserType | None = strawberry_django.field(
         description="Who made the change; null for the system (payment, expiry) or when the "
-        "viewer may not see that user (customers see only themselves)."
+        "viewer may not see that user (customers see only themselves).",
+        extensions=[ActorVisibility()],
     )
 
     @row_field(
@@ -278,7 +297,7 @@ class OrderErrorType:
     message: str = strawberry.field(description="Human-readable explanation, in English.")
     code: OrderErrorCodeEnum = strawberry.field(description="Machine-readable reason.")  # type: ignore[valid-type]
     available: int | None = strawberry.field(
-        description="Units in stock; set with INSUFFICIENT_STOCK only."
+        description="Units in stock; set with INSUFFICIENT_STOCK, and only for staff."
     )
     from_: OrderStatus | None = strawberry.field(  # type: ignore[valid-type]
         name="from", description="The order's status; set with ORDER_TRANSITION_INVALID only."

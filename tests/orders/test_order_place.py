@@ -144,11 +144,20 @@ def test_bad_order_input_is_refused_and_leaves_the_database_unchanged(
     assert _db_state() == before
 
 
-def test_insufficient_stock_reports_the_quantity_available(customer: User) -> None:
+def test_insufficient_stock_reports_the_quantity_available_to_staff_only(customer: User) -> None:
     product = product_create(stock_quantity=3)
     with pytest.raises(OrderError) as refused:
         order_place(customer=customer, lines=[OrderLine(product.pk, 4)], idempotency_key="s")
     assert refused.value.code == OrderErrorCode.INSUFFICIENT_STOCK
+    assert refused.value.available is None
+    assert "3" not in refused.value.message.replace(str(product.pk), "")
+
+    with pytest.raises(OrderError) as refused:
+        order_place(
+            customer=user_create(is_staff=True),
+            lines=[OrderLine(product.pk, 4)],
+            idempotency_key="s",
+        )
     assert refused.value.available == 3
 
 

@@ -4,7 +4,6 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.http import HttpRequest
 from strawberry import Info
 from strawberry.dataloader import DataLoader
 from strawberry.django.context import StrawberryDjangoContext
@@ -18,20 +17,6 @@ class NexusContext(StrawberryDjangoContext):
     loaders: dict[Hashable, DataLoader[Any, Any]] = field(default_factory=dict)
     # Rows batched without an event loop (sync execution), per kind: the same lifetime.
     loaded: dict[Hashable, dict[Any, Any]] = field(default_factory=dict)
-
-
-def request_is_staff(request: HttpRequest) -> bool:
-    """The single staff check of the API: an authenticated, active staff user.
-
-    ``request.user`` is set by Django's authentication middleware (or the JWT middleware).
-    """
-    user = getattr(request, "user", None)
-    return bool(user is not None and user.is_authenticated and user.is_active and user.is_staff)
-
-
-def viewer_is_staff(info: Info) -> bool:
-    """Whether the viewer of this GraphQL request is staff (see ``request_is_staff``)."""
-    return request_is_staff(info.context.request)
 
 
 def request_loader[LoaderT: DataLoader[Any, Any]](
