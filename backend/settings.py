@@ -241,6 +241,11 @@ else:
 # once, sockets one user may hold open, and how long a socket may wait for connection_init.
 GRAPHQL_WS_MAX_SUBSCRIPTIONS = env_int("GRAPHQL_WS_MAX_SUBSCRIPTIONS", 20)
 GRAPHQL_WS_MAX_CONNECTIONS_PER_USER = env_int("GRAPHQL_WS_MAX_CONNECTIONS_PER_USER", 10)
+# Open sockets without authorization from one client address (behind FORWARDED_ALLOW_IPS
+# proxies, the forwarded address): a household or an office behind one NAT stays well below.
+GRAPHQL_WS_MAX_ANONYMOUS_CONNECTIONS_PER_ADDRESS = env_int(
+    "GRAPHQL_WS_MAX_ANONYMOUS_CONNECTIONS_PER_ADDRESS", 20
+)
 GRAPHQL_WS_INIT_TIMEOUT_SECONDS = env_int("GRAPHQL_WS_INIT_TIMEOUT_SECONDS", 10)
 
 # With no broker configured, tasks run in-process right after the transaction commits.

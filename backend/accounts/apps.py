@@ -7,4 +7,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from backend.accounts import checks  # noqa: F401  (registers the JWT system checks)
+        from backend.accounts import (
+            checks,  # noqa: F401  (registers the JWT system checks)
+            signals,  # noqa: F401  (connects the session-end receivers)
+        )

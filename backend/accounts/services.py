@@ -25,6 +25,7 @@ from backend.accounts import throttling
 from backend.accounts.errors import AccountError, AccountErrorCode, AccountErrorDetail
 from backend.accounts.models import RefreshToken, User
 from backend.accounts.roles import Role
+from backend.accounts.signals import sessions_ended_on_commit
 from backend.accounts.tokens import access_token_create
 
 logger = logging.getLogger(__name__)
@@ -223,13 +224,15 @@ def token_revoke_all(*, user: User) -> None:
     """Log out everywhere: revoke every refresh family and invalidate every access token now.
 
     Access tokens die at once because ``user_from_access_token`` compares the bumped
-    ``token_version`` with the token's ``ver`` claim.
+    ``token_version`` with the token's ``ver`` claim; after commit, ``sessions_ended`` closes
+    the user's open WebSockets.
     """
     RefreshToken.objects.filter(user=user, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
     User.objects.filter(pk=user.pk).update(token_version=F("token_version") + 1)
     user.refresh_from_db(fields=["token_version"])
+    sessions_ended_on_commit(user_id=user.pk)  # open WebSockets close too
 
 
 @transaction.atomic

@@ -211,6 +211,17 @@ def access_token_decode(token: str) -> dict[str, Any]:
         raise AccessTokenError("TOKEN_INVALID", f"The access token is invalid: {error}") from None
 
 
+def access_token_user_pk(claims: dict[str, Any]) -> int:
+    """The user id in the subject of verified ``claims``; no query. Raises AccessTokenError."""
+    try:
+        type_name, pk = from_base64(claims["sub"])
+    except (ValueError, TypeError):
+        raise AccessTokenError("TOKEN_INVALID", "The token subject is malformed.") from None
+    if type_name != "User" or not pk.isdigit():
+        raise AccessTokenError("TOKEN_INVALID", "The token subject is not a user.")
+    return int(pk)
+
+
 def user_from_access_token(token: str) -> User:
     """The active user ``token`` was issued to; one SQL query. Raises AccessTokenError.
 
@@ -218,13 +229,7 @@ def user_from_access_token(token: str) -> User:
     wrap it in ``channels.db.database_sync_to_async``).
     """
     claims = access_token_decode(token)
-    try:
-        type_name, pk = from_base64(claims["sub"])
-    except (ValueError, TypeError):
-        raise AccessTokenError("TOKEN_INVALID", "The token subject is malformed.") from None
-    if type_name != "User" or not pk.isdigit():
-        raise AccessTokenError("TOKEN_INVALID", "The token subject is not a user.")
-    user = User.objects.filter(pk=int(pk), is_active=True).first()
+    user = User.objects.filter(pk=access_token_user_pk(claims), is_active=True).first()
     # Same answer for a deleted, deactivated or logged-out-everywhere user: nothing to probe.
     if user is None or user.token_version != claims["ver"]:
         raise AccessTokenError("TOKEN_REVOKED", "The access token has been revoked.")

@@ -9,9 +9,15 @@ Close codes (graphql-transport-ws, asserted in tests/subscriptions):
   ``connection_init`` within ``GRAPHQL_WS_INIT_TIMEOUT_SECONDS``; 4409 an operation id already
   in use; 4429 a second ``connection_init`` (Strawberry) or more than
   ``GRAPHQL_WS_MAX_CONNECTIONS_PER_USER`` open sockets for one user (Nexus).
+  A connection without authorization beyond ``GRAPHQL_WS_MAX_ANONYMOUS_CONNECTIONS_PER_ADDRESS``
+  open anonymous sockets from one client address also closes 4429 (counted the same way).
 - 4403: a ``connection_init`` whose ``authorization`` is present but not a valid
-  ``Bearer <access token>``; an anonymous connection subscribing to a private field; and the
-  moment the connection's access token expires, so the client reconnects with a fresh one.
+  ``Bearer <access token>``; an anonymous connection subscribing to a private field; the
+  moment the connection's access token expires (an anonymous one: one access-token lifetime
+  after it opened), so the client reconnects with a fresh one; and, within a moment, when the
+  user's sessions end (``tokenRevokeAll``, a password change, deactivation or deletion:
+  ``backend.accounts.signals.sessions_ended``, delivered to the group ``user.<id>`` that every
+  authenticated socket joins).
 
 Authentication happens once, at ``connection_init`` (``{"authorization": "Bearer <token>"}``),
 through ``backend.accounts.tokens.user_from_access_token``, the same path as HTTP. The user is
@@ -30,11 +36,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
+from django.dispatch import receiver
 from django.http.request import validate_host
 from redis.asyncio import BlockingConnectionPool
 from strawberry.channels import GraphQLWSConsumer
@@ -48,8 +57,15 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Connec
 from strawberry.types.unset import UNSET, UnsetType
 
 from backend.accounts.models import User
-from backend.accounts.tokens import AccessTokenError, access_token_decode, user_from_access_token
+from backend.accounts.signals import sessions_ended
+from backend.accounts.tokens import (
+    AccessTokenError,
+    access_token_decode,
+    access_token_user_pk,
+    user_from_access_token,
+)
 from backend.core.graphql.context import NexusContext
+from backend.core.proxy import client_address
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +73,32 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_MANY_CONNECTIONS = 4429
 BEARER_PREFIX = "bearer "
 CONNECTION_COUNT_KEY = "graphql-ws:connections:{user_pk}"
+ANONYMOUS_CONNECTION_COUNT_KEY = "graphql-ws:anonymous:{address}"
+SESSIONS_ENDED_MESSAGE_TYPE = "user.sessions_ended"
 
 
 class TooManyConnectionsError(Exception):
-    """The user already holds GRAPHQL_WS_MAX_CONNECTIONS_PER_USER open sockets."""
+    """The user (or, without one, the client address) already holds as many open sockets as
+    GRAPHQL_WS_MAX_CONNECTIONS_PER_USER (GRAPHQL_WS_MAX_ANONYMOUS_CONNECTIONS_PER_ADDRESS)."""
+
+
+def user_group(user_pk: int) -> str:
+    """The Channels group of every authenticated socket of one user."""
+    return f"user.{user_pk}"
+
+
+@receiver(sessions_ended, dispatch_uid="core.websocket.sessions_ended_close_sockets")
+def sessions_ended_close_sockets(*, user_id: int, **kwargs: Any) -> None:
+    """Tell every Daphne process to close ``user_id``'s sockets (4403); sent after commit by
+    the accounts domain. A channel-layer outage is logged, not raised: the sessions already
+    ended in the database, and each socket still closes when its token expires."""
+    layer = get_channel_layer()
+    if layer is None:  # no CHANNEL_LAYERS: no socket can be listening
+        return
+    try:
+        async_to_sync(layer.group_send)(user_group(user_id), {"type": SESSIONS_ENDED_MESSAGE_TYPE})
+    except Exception:
+        logger.exception("closing the WebSockets of user %s failed", user_id)
 
 
 @dataclass
@@ -79,7 +117,7 @@ class NexusTransportWSHandler(BaseGraphQLTransportWSHandler[WebSocketContext, No
             await super().handle_connection_init(message)
         except TooManyConnectionsError:
             await self.websocket.close(
-                code=CLOSE_TOO_MANY_CONNECTIONS, reason="Too many connections for this user"
+                code=CLOSE_TOO_MANY_CONNECTIONS, reason="Too many connections"
             )
 
 
@@ -98,8 +136,9 @@ def _bearer_token(credentials: object) -> str | None:
 
 class NexusGraphQLWSConsumer(GraphQLWSConsumer[WebSocketContext, None]):
     """One WebSocket connection. Guarantees: the user is set before ``connection_ack``; the
-    socket is closed with 4403 when that user's access token expires; the per-user connection
-    count is released on disconnect (and expires with the token if the process dies)."""
+    socket is closed with 4403 when that user's access token expires or their sessions end;
+    the connection count (per user, or per client address when anonymous) is released on
+    disconnect (and expires with the token lifetime if the process dies)."""
 
     graphql_transport_ws_handler_class = NexusTransportWSHandler
 
@@ -108,7 +147,8 @@ class NexusGraphQLWSConsumer(GraphQLWSConsumer[WebSocketContext, None]):
         self.user: User | AnonymousUser = AnonymousUser()
         self.auth_error: AccessTokenError | None = None
         self._expiry_task: asyncio.Task[None] | None = None
-        self._counted_user_pk: int | None = None
+        self._counted_key: str | None = None
+        self._joined_group: str | None = None
 
     def is_websocket_origin_allowed(self, request: GraphQLWSConsumer, origin: str) -> bool:
         """Cross-origin pages may connect from CORS_ALLOWED_ORIGINS or from a host in
@@ -126,41 +166,81 @@ class NexusGraphQLWSConsumer(GraphQLWSConsumer[WebSocketContext, None]):
     async def on_ws_connect(self, context: WebSocketContext) -> UnsetType | dict[str, object]:
         credentials = context.connection_params.get("authorization")
         if credentials is None:
-            return UNSET  # an anonymous connection: private subscriptions close 4403
+            # An anonymous connection: private subscriptions close 4403. It lives one
+            # access-token lifetime, like a signed-in one, so its count expires as theirs do.
+            address = self._client_address()
+            await self._connection_count_claim(
+                ANONYMOUS_CONNECTION_COUNT_KEY.format(address=address),
+                settings.GRAPHQL_WS_MAX_ANONYMOUS_CONNECTIONS_PER_ADDRESS,
+            )
+            self._close_after(time.time() + settings.JWT_ACCESS_TTL_SECONDS)
+            return UNSET
         token = _bearer_token(credentials)
         if token is None:
             raise ConnectionRejectionError
         try:
+            # Join the user's group before the database says the token is valid: sessions
+            # ended after that read still reach this socket (a verified signature, no query).
+            await self._user_group_join(access_token_user_pk(access_token_decode(token)))
             user, expires_at = await database_sync_to_async(_authenticate)(token)
         except AccessTokenError as error:
             logger.info("WebSocket connection_init refused: %s", error.code)
             raise ConnectionRejectionError from None
-        await self._connection_count_claim(user.pk)
+        await self._connection_count_claim(
+            CONNECTION_COUNT_KEY.format(user_pk=user.pk),
+            settings.GRAPHQL_WS_MAX_CONNECTIONS_PER_USER,
+        )
         self.user = user
-        self._expiry_task = asyncio.create_task(self._close_at(expires_at))
+        self._close_after(expires_at)
         return UNSET
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        if message.get("type") == SESSIONS_ENDED_MESSAGE_TYPE:
+            await self.close(code=CLOSE_FORBIDDEN, reason="Signed out: the session has ended")
+            return
+        await super().dispatch(message)
 
     async def disconnect(self, code: int) -> None:
         await super().disconnect(code)
         if self._expiry_task is not None:
             self._expiry_task.cancel()
-        if self._counted_user_pk is not None:
-            await _connection_count_release(self._counted_user_pk)
-            self._counted_user_pk = None
+        if self._counted_key is not None:
+            await _connection_count_release(self._counted_key)
+            self._counted_key = None
+        if self._joined_group is not None and self.channel_layer is not None:
+            await self.channel_layer.group_discard(self._joined_group, self.channel_name)
+            self._joined_group = None
+
+    def _client_address(self) -> str:
+        """The client's address, through trusted proxies as HTTP requests see it."""
+        peer = (self.scope.get("client") or ("",))[0] or ""
+        headers = dict(self.scope.get("headers") or ())
+        forwarded = headers.get(b"x-forwarded-for", b"").decode("latin-1") or None
+        return client_address(peer, forwarded, settings.FORWARDED_ALLOW_IPS)
+
+    async def _user_group_join(self, user_pk: int) -> None:
+        if self.channel_layer is None:  # no CHANNEL_LAYERS: nothing could be delivered
+            return
+        self._joined_group = user_group(user_pk)
+        await self.channel_layer.group_add(self._joined_group, self.channel_name)
+
+    def _close_after(self, deadline: float) -> None:
+        self._expiry_task = asyncio.create_task(self._close_at(deadline))
 
     async def _close_at(self, expires_at: float) -> None:
         await asyncio.sleep(max(0.0, expires_at - time.time()))
         await self.close(code=CLOSE_FORBIDDEN, reason="Access token expired")
 
-    async def _connection_count_claim(self, user_pk: int) -> None:
-        """Count this socket against the user's cap, or raise TooManyConnectionsError.
+    async def _connection_count_claim(self, key: str, limit: int) -> None:
+        """Count this socket under ``key`` (its user, or its address when anonymous) against
+        ``limit``, or raise TooManyConnectionsError.
 
         The count lives in the cache (Redis when REDIS_URL is set, so it spans Daphne
         processes). Its key expires one access-token lifetime after the last claim: every
-        socket closes when its token expires, so none counted then can still be open, and a
-        crashed process cannot lock a user out for longer than that.
+        socket closes when its token expires (an anonymous one that long after it opened), so
+        none counted then can still be open, and a crashed process cannot lock a user or an
+        address out for longer than that.
         """
-        key = CONNECTION_COUNT_KEY.format(user_pk=user_pk)
         ttl = settings.JWT_ACCESS_TTL_SECONDS + 60
         await cache.aadd(key, 0, ttl)
         try:
@@ -169,15 +249,15 @@ class NexusGraphQLWSConsumer(GraphQLWSConsumer[WebSocketContext, None]):
             await cache.aset(key, 1, ttl)
             count = 1
         await cache.atouch(key, ttl)
-        if count > settings.GRAPHQL_WS_MAX_CONNECTIONS_PER_USER:
-            await _connection_count_release(user_pk)
+        if count > limit:
+            await _connection_count_release(key)
             raise TooManyConnectionsError
-        self._counted_user_pk = user_pk
+        self._counted_key = key
 
 
-async def _connection_count_release(user_pk: int) -> None:
+async def _connection_count_release(key: str) -> None:
     with contextlib.suppress(ValueError):  # already expired: nothing to release
-        await cache.adecr(CONNECTION_COUNT_KEY.format(user_pk=user_pk))
+        await cache.adecr(key)
 
 
 class NexusRedisChannelLayer(RedisChannelLayer):
