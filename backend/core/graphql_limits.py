@@ -59,11 +59,13 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.relay import GlobalIDValueError
+from strawberry.schema.exceptions import InvalidOperationTypeError
 
 from backend.core.graphql.errors import (
     BAD_USER_INPUT,
     FORBIDDEN,
     INTERNAL_SERVER_ERROR,
+    OPERATION_NOT_SUPPORTED,
     error_code_for,
 )
 
@@ -361,6 +363,7 @@ class QueryCostLimiter(SchemaExtension):
 CLIENT_ERRORS: tuple[tuple[type[Exception], str], ...] = (
     (GlobalIDValueError, BAD_USER_INPUT),
     (PermissionDenied, FORBIDDEN),
+    (InvalidOperationTypeError, OPERATION_NOT_SUPPORTED),
 )
 
 

@@ -19,6 +19,10 @@ Close codes (graphql-transport-ws, asserted in tests/subscriptions):
   ``backend.accounts.signals.sessions_ended``, delivered to the group ``user.<id>`` that every
   authenticated socket joins).
 
+Only subscriptions run over the socket: a query or mutation gets an ``error`` message coded
+``OPERATION_NOT_SUPPORTED`` (they go over HTTP, with its limits and throttles), and every
+error sent carries an ``extensions.code`` as over HTTP.
+
 Authentication happens once, at ``connection_init`` (``{"authorization": "Bearer <token>"}``),
 through ``backend.accounts.tokens.user_from_access_token``, the same path as HTTP. The user is
 then ``info.context.request.user`` for every operation of the connection, exactly as on HTTP.
@@ -32,6 +36,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -45,15 +50,19 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.dispatch import receiver
 from django.http.request import validate_host
+from graphql import GraphQLError
 from redis.asyncio import BlockingConnectionPool
 from strawberry.channels import GraphQLWSConsumer
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.schema import BaseSchema
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
 from backend.accounts.models import User
@@ -65,6 +74,7 @@ from backend.accounts.tokens import (
     user_from_access_token,
 )
 from backend.core.graphql.context import NexusContext
+from backend.core.graphql.errors import OPERATION_NOT_SUPPORTED, error_code_for
 from backend.core.proxy import client_address
 
 logger = logging.getLogger(__name__)
@@ -111,7 +121,76 @@ class WebSocketContext(NexusContext):
     connection_params: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _SocketSchema:
+    """The schema as a socket runs it (the handler only calls ``stream``).
+
+    Subscriptions only: queries and mutations go over HTTP, where the request-level limits and
+    throttles apply (``tokenCreate`` over a socket skipped the login throttle and failed on the
+    missing client address with INTERNAL_SERVER_ERROR). Every error it streams carries an
+    ``extensions.code``, as over HTTP (``error_code_for``).
+    """
+
+    schema: BaseSchema
+
+    async def stream(self, *args: Any, **kwargs: Any) -> AsyncGenerator[Any, None]:
+        kwargs["allowed_operation_types"] = (OperationType.SUBSCRIPTION,)
+        return _with_codes(await self.schema.stream(*args, **kwargs))
+
+
+async def _with_codes(results: AsyncGenerator[Any, None]) -> AsyncGenerator[Any, None]:
+    async with contextlib.aclosing(results):
+        async for result in results:
+            if isinstance(result, ExecutionResult) and result.errors:
+                result.errors = [_coded(error) for error in result.errors]
+            yield result
+
+
+def _coded(error: GraphQLError) -> GraphQLError:
+    if isinstance(error.original_error, InvalidOperationTypeError):
+        return GraphQLError(
+            "Only subscriptions are served over this WebSocket: send queries and mutations "
+            "to POST /graphql/.",
+            extensions={"code": OPERATION_NOT_SUPPORTED},
+        )
+    # In place: the handler closes 4400 on a syntax error by its class.
+    error.extensions = {"code": error_code_for(error), **(error.extensions or {})}
+    return error
+
+
+def _message_problem(message: object) -> str | None:
+    """What is wrong with the shape of a client message (graphql-transport-ws PROTOCOL.md),
+    or None. Strawberry reads fields without checking their types: a JSON array, a list as
+    ``id`` or a string as ``payload`` raised TypeError and killed the connection's handler."""
+    if not isinstance(message, dict):
+        return "A message must be a JSON object"
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        return "A message needs a string `type`"
+    payload = message.get("payload")
+    if kind in {"subscribe", "complete"} and not isinstance(message.get("id"), str):
+        return "`id` must be a string"
+    if kind != "subscribe":
+        return None if payload is None or isinstance(payload, dict) else "Invalid payload"
+    if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+        return "A subscribe payload needs a string `query`"
+    for name, kinds in (("variables", dict), ("operationName", str), ("extensions", dict)):
+        if payload.get(name) is not None and not isinstance(payload[name], kinds):
+            return f"`{name}` must be a {'string' if kinds is str else 'JSON object'}"
+    return None
+
+
 class NexusTransportWSHandler(BaseGraphQLTransportWSHandler[WebSocketContext, None]):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.schema = _SocketSchema(self.schema)  # type: ignore[assignment]
+
+    async def handle_message(self, message: Any) -> None:
+        if (problem := _message_problem(message)) is not None:
+            await self.handle_invalid_message(problem)  # closes 4400
+            return
+        await super().handle_message(message)
+
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         try:
             await super().handle_connection_init(message)

@@ -16,6 +16,8 @@ GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 MAX_TOKENS_EXCEEDED = "MAX_TOKENS_EXCEEDED"
 GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+# An operation type the transport does not serve (a query or mutation over the WebSocket).
+OPERATION_NOT_SUPPORTED = "OPERATION_NOT_SUPPORTED"
 
 # The `errors` field of every mutation payload (typed, per-field business failures).
 PAYLOAD_ERRORS_DESCRIPTION = "Business failures; empty on success."
