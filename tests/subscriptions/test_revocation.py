@@ -1,9 +1,9 @@
 """Ending a user's sessions closes their open WebSockets (4403) within a second.
 
 Every way sessions end: ``tokenRevokeAll`` (the service and the mutation), a password change,
-deactivation (a save, as the admin does it) and deletion. In-process on the in-memory layer for
-each, then once end to end: a real Daphne on the real Redis channel layer, revoked from
-another process (this one).
+deactivation (a save, and the admin's change form) and deletion. In-process on the in-memory
+layer for each, then once end to end: a real Daphne on the real Redis channel layer, revoked
+from another process (this one).
 """
 
 import asyncio
@@ -19,6 +19,8 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
 from django.db import connection
+from django.test import Client
+from django.urls import reverse
 from pytest_django.fixtures import Settings
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -56,6 +58,18 @@ def deactivate(user: User) -> None:
     user.save()  # what the admin's change form does
 
 
+def deactivate_in_the_admin(user: User) -> None:
+    admin = Client()
+    admin.force_login(user_create(is_staff=True, is_superuser=True))
+    # The change form with "Active" unticked (unticked boxes are simply not posted).
+    response = admin.post(
+        reverse("admin:accounts_user_change", args=[user.pk]), {"email": user.email, "name": ""}
+    )
+    assert response.status_code == 302, response.content[:2000]
+    user.refresh_from_db()
+    assert not user.is_active
+
+
 def delete(user: User) -> None:
     user.delete()
 
@@ -65,6 +79,7 @@ ENDINGS: list[Callable[[User], None]] = [
     revoke_all_over_graphql,
     change_password,
     deactivate,
+    deactivate_in_the_admin,
     delete,
 ]
 

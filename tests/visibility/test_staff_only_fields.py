@@ -278,3 +278,26 @@ async def test_websocket_events_show_a_staff_actor_and_stock_to_staff_only(kind:
         stock = change["order"]["items"][0]["product"]["stockQuantity"]
         assert stock == (37 if staff_sees else None)
     assert (replayed["status"], live["status"]) == ("PAID", "SHIPPED")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("in_process_layer_and_cache")
+async def test_an_anonymous_socket_gets_no_event_at_all() -> None:
+    customer = await database_sync_to_async(user_create)()
+    order = await database_sync_to_async(order_create)(customer=customer)
+    created = await OrderEvent.objects.acreate(
+        order=order, to_status=OrderStatus.PENDING, actor=customer
+    )
+    await database_sync_to_async(order_transition)(order_id=order.pk, to_status=OrderStatus.PAID)
+
+    async with ws_client({}) as client:
+        variables = {
+            "orderId": to_base64("Order", order.pk),
+            "since": to_base64("OrderEvent", created.pk),
+        }
+        await client.send_json_to(
+            {"id": "1", "type": "subscribe", "payload": {"query": FOLLOW, "variables": variables}}
+        )
+        closed = await client.receive_output(3)
+    assert closed["type"] == "websocket.close"
+    assert closed["code"] == 4403
