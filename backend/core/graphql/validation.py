@@ -2,8 +2,9 @@
 
 Strawberry's ``ValidationCache`` keys an ``lru_cache`` by the document itself, and graphql-core
 hashes a ``DocumentNode`` by walking its whole tree: 18 microseconds for the product list
-page's document, on every request, hit or miss. The parse cache (``ParserCache``) already hands
-out the same document object for the same query text, so its identity is the key here. An
+page's document, on every request, hit or miss. The parse cache
+(``backend.core.graphql.documents``) already hands out the same document object for the same
+query text, so its identity is the key here. An
 entry keeps its document alive, so an identity is never reused while it is cached.
 """
 
@@ -14,8 +15,7 @@ from graphql import DocumentNode, GraphQLError, GraphQLSchema
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
-# Distinct documents whose parse (``ParserCache``, backend/schema.py) and validation are kept,
-# per process.
+# Distinct documents whose validation is kept, per process.
 DOCUMENT_CACHE_SIZE = 256
 
 ValidationKey = tuple[int, int, tuple[type, ...]]
@@ -35,6 +35,9 @@ class DocumentValidationCache(SchemaExtension):
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
+        if context.pre_execution_errors is not None:
+            yield  # refused before validation (the limits, backend.core.graphql_limits)
+            return
         schema = context.schema._schema
         document = context.graphql_document
         assert document is not None  # Strawberry validates only what parsed

@@ -1,0 +1,110 @@
+"""Parsing a query text, once per distinct text, within the size and token limits.
+
+Every parse in Nexus goes through ``parsed_document``, so every one is bounded: a text over
+``GRAPHQL_MAX_QUERY_BYTES`` is refused before the parser sees it (``MAX_QUERY_BYTES_EXCEEDED``),
+and the parser stops at ``GRAPHQL_MAX_TOKENS`` (``MAX_TOKENS_EXCEEDED``). A parsed document is
+analysed at once (``backend.core.graphql.analysis``: expanded size, depth, aliases), so the
+limits can refuse it before graphql-core's validation walks it.
+
+The cache is keyed by a digest of the text and the token limit, never by the text itself, and
+bounded both in entries and in the bytes of the texts it holds: a client sending endless
+unique large documents only evicts, it pays what it would pay uncached. Refusals are not cached.
+"""
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from django.conf import settings
+from graphql import DocumentNode, GraphQLError, parse
+
+from backend.core.graphql.analysis import DocumentAnalysis, analyse
+from backend.core.graphql.errors import MAX_QUERY_BYTES_EXCEEDED
+
+# Distinct documents kept parsed per process, and the bytes of text they may hold together
+# (the parsed tree is about ten times its text). A storefront sends a few dozen.
+DOCUMENT_CACHE_SIZE = 256
+DOCUMENT_CACHE_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedDocument:
+    document: DocumentNode
+    analysis: DocumentAnalysis
+    text_bytes: int
+
+
+def query_digest(*parts: str) -> bytes:
+    """A digest of the texts, for cache keys (never the raw text)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\0")
+    return digest.digest()
+
+
+class _DocumentCache:
+    def __init__(self, max_entries: int, max_bytes: int) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[tuple[bytes, int], ParsedDocument] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[bytes, int]) -> ParsedDocument | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: tuple[bytes, int], entry: ParsedDocument) -> None:
+        if entry.text_bytes > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._entries:
+                return
+            self._entries[key] = entry
+            self._bytes += entry.text_bytes
+            while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
+                _, evicted = self._entries.popitem(last=False)
+                self._bytes -= evicted.text_bytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+
+_cache = _DocumentCache(DOCUMENT_CACHE_SIZE, DOCUMENT_CACHE_BYTES)
+
+
+def oversized_query_error(query: str) -> GraphQLError | None:
+    """The error for a text over ``GRAPHQL_MAX_QUERY_BYTES``, or None; O(1) for a huge text."""
+    max_bytes: int = settings.GRAPHQL_MAX_QUERY_BYTES
+    # A str never has more characters than its UTF-8 encoding has bytes: the length alone
+    # refuses a huge text without encoding it.
+    if len(query) <= max_bytes and len(query.encode("utf-8", "surrogatepass")) <= max_bytes:
+        return None
+    return GraphQLError(
+        f"The query text is over the maximum of {max_bytes} bytes: send a smaller document "
+        "(variables do not count).",
+        extensions={"code": MAX_QUERY_BYTES_EXCEEDED, "maximumBytes": max_bytes},
+    )
+
+
+def parsed_document(query: str) -> ParsedDocument:
+    """The parsed and analysed ``query``; raises a coded ``GraphQLError`` when it is over the
+    size limit, over the token limit or not valid syntax."""
+    if (error := oversized_query_error(query)) is not None:
+        raise error
+    max_tokens: int = settings.GRAPHQL_MAX_TOKENS
+    key = (query_digest(query), max_tokens)
+    entry = _cache.get(key)
+    if entry is None:
+        document = parse(query, max_tokens=max_tokens)
+        text_bytes = len(query.encode("utf-8", "surrogatepass"))
+        entry = ParsedDocument(document, analyse(document), text_bytes)
+        _cache.put(key, entry)
+    return entry
