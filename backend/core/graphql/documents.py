@@ -8,7 +8,8 @@ limits can refuse it before graphql-core's validation walks it.
 
 The cache is keyed by a digest of the text and the token limit, never by the text itself, and
 bounded both in entries and in the bytes of the texts it holds: a client sending endless
-unique large documents only evicts, it pays what it would pay uncached. Refusals are not cached.
+unique large documents only evicts, it pays what it would pay uncached. A parse error is cached
+like a document, so one request never parses the same text twice before refusing it.
 """
 
 import hashlib
@@ -32,7 +33,10 @@ DOCUMENT_CACHE_BYTES = 4 * 1024 * 1024
 class ParsedDocument:
     document: DocumentNode
     analysis: DocumentAnalysis
-    text_bytes: int
+
+
+# What a text parses to, and the bytes of the text (a parse error holds the text too).
+_Entry = tuple[ParsedDocument | GraphQLError, int]
 
 
 def query_digest(*parts: str) -> bytes:
@@ -48,28 +52,28 @@ class _DocumentCache:
     def __init__(self, max_entries: int, max_bytes: int) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[tuple[bytes, int], ParsedDocument] = OrderedDict()
+        self._entries: OrderedDict[tuple[bytes, int], _Entry] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[bytes, int]) -> ParsedDocument | None:
+    def get(self, key: tuple[bytes, int]) -> _Entry | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
                 self._entries.move_to_end(key)
             return entry
 
-    def put(self, key: tuple[bytes, int], entry: ParsedDocument) -> None:
-        if entry.text_bytes > self.max_bytes:
+    def put(self, key: tuple[bytes, int], entry: _Entry) -> None:
+        if entry[1] > self.max_bytes:
             return
         with self._lock:
             if key in self._entries:
                 return
             self._entries[key] = entry
-            self._bytes += entry.text_bytes
+            self._bytes += entry[1]
             while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
                 _, evicted = self._entries.popitem(last=False)
-                self._bytes -= evicted.text_bytes
+                self._bytes -= evicted[1]
 
     def clear(self) -> None:
         with self._lock:
@@ -103,8 +107,18 @@ def parsed_document(query: str) -> ParsedDocument:
     key = (query_digest(query), max_tokens)
     entry = _cache.get(key)
     if entry is None:
-        document = parse(query, max_tokens=max_tokens)
         text_bytes = len(query.encode("utf-8", "surrogatepass"))
-        entry = ParsedDocument(document, analyse(document), text_bytes)
+        result: ParsedDocument | GraphQLError
+        try:
+            document = parse(query, max_tokens=max_tokens)
+        except GraphQLError as error:
+            # Kept too: the schema's execution-mode check and the parse step of the same
+            # request share one parse, refused or not.
+            result = error
+        else:
+            result = ParsedDocument(document, analyse(document))
+        entry = (result, text_bytes)
         _cache.put(key, entry)
-    return entry
+    if isinstance(entry[0], GraphQLError):
+        raise entry[0].with_traceback(None)  # a shared error: keep no frames alive
+    return entry[0]
