@@ -15,8 +15,11 @@ from backend.core.graphql.execution import CompilingExecutor
 from backend.core.graphql.ids import NodesLimitExtension
 from backend.core.graphql.optimizer import QuerySetOptimizer
 from backend.core.graphql.schema import NexusSchema
-from backend.core.graphql.validation import DocumentValidationCache
-from backend.core.graphql_limits import limit_extensions
+from backend.core.graphql.validation import (
+    DocumentValidationCache,
+    OffLoopDocumentValidationCache,
+)
+from backend.core.graphql_limits import OffLoopRequestLimits, RequestLimits, limit_extensions
 from backend.orders.schema import OrdersMutation, OrdersQuery
 from backend.orders.subscriptions import OrdersSubscription
 
@@ -67,4 +70,10 @@ schema = NexusSchema(
         QuerySetOptimizer,
     ],
     execution_context_class=CompilingExecutor,
+    # On an event loop (every WebSocket operation), parsing and validating a document not seen
+    # yet run in a worker thread: a large one never stalls the other sockets of the process.
+    off_loop_extensions={
+        RequestLimits: OffLoopRequestLimits,
+        DocumentValidationCache: OffLoopDocumentValidationCache,
+    },
 )

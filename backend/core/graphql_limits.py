@@ -22,9 +22,11 @@ Settings are read per request, so ``override_settings`` and environment changes 
 limits are not validation rules, so the validation cache keyed on the rules keeps hitting.
 """
 
-from collections.abc import Callable, Iterator
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from graphql import ExecutionResult, GraphQLError, ValidationContext, ValidationRule
@@ -33,7 +35,7 @@ from strawberry.extensions import AddValidationRules, MaskErrors, SchemaExtensio
 from strawberry.relay import GlobalIDValueError
 
 from backend.core.graphql.analysis import DocumentAnalysis, query_cost
-from backend.core.graphql.documents import ParsedDocument, parsed_document
+from backend.core.graphql.documents import ParsedDocument, is_cached, parsed_document
 from backend.core.graphql.errors import (
     BAD_USER_INPUT,
     FORBIDDEN,
@@ -166,6 +168,20 @@ class RequestLimits(AddValidationRules):
         if self.parsed is not None and (errors := limit_errors(self.parsed.analysis)):
             self.execution_context.pre_execution_errors = errors
         yield
+
+
+class OffLoopRequestLimits(RequestLimits):
+    """The variant for operations run on an event loop (see ``OffLoopDocumentValidationCache``):
+    a text not parsed yet is parsed and analysed in a worker thread."""
+
+    async def on_parse(self) -> AsyncIterator[None]:  # type: ignore[override]
+        context = self.execution_context
+        if context.query and context.graphql_document is None:
+            if not is_cached(context.query):
+                with contextlib.suppress(GraphQLError):  # cached: reported below
+                    await sync_to_async(parsed_document, thread_sensitive=False)(context.query)
+            for _ in super().on_parse():  # now a cache hit
+                yield
 
 
 # --- Query cost ---------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ bench/hostile.py measures the CPU time of the same families.
 import asyncio
 import json
 import math
+import threading
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -303,3 +305,35 @@ def test_websocket_operations_get_the_same_limits(validations: list[DocumentNode
     assert streamed_codes("subscription { __typename }" + " " * 70000) == [
         "MAX_QUERY_BYTES_EXCEEDED"
     ]
+
+
+def test_websocket_parse_and_validation_of_a_new_document_run_off_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    threads: dict[str, set[int]] = {"parse": set(), "validate": set()}
+    original_parse, original_validate = documents.parse, validation.validate_document
+
+    def recording_parse(*args: Any, **kwargs: Any) -> Any:
+        threads["parse"].add(threading.get_ident())
+        return original_parse(*args, **kwargs)
+
+    def recording_validate(*args: Any) -> Any:
+        threads["validate"].add(threading.get_ident())
+        return original_validate(*args)
+
+    monkeypatch.setattr(documents, "parse", recording_parse)
+    monkeypatch.setattr(validation, "validate_document", recording_validate)
+    monkeypatch.setattr(validation.DocumentValidationCache, "_results", {})
+
+    async def run() -> tuple[int, list[str]]:
+        # A subscription field that does not exist: refused by validation, no socket needed.
+        results = await schema.stream(f"subscription S{uuid.uuid4().hex} {{ noSuchField }}")
+        async for result in results:
+            return threading.get_ident(), [error.message for error in result.errors or []]
+        raise AssertionError("no result")
+
+    loop_thread, messages = asyncio.run(run())
+    assert messages == ["Cannot query field 'noSuchField' on type 'Subscription'."]
+    assert threads["parse"]
+    assert threads["validate"]
+    assert loop_thread not in threads["parse"] | threads["validate"]

@@ -103,22 +103,29 @@ def parsed_document(query: str) -> ParsedDocument:
     size limit, over the token limit or not valid syntax."""
     if (error := oversized_query_error(query)) is not None:
         raise error
-    max_tokens: int = settings.GRAPHQL_MAX_TOKENS
-    key = (query_digest(query), max_tokens)
+    key = (query_digest(query), settings.GRAPHQL_MAX_TOKENS)
     entry = _cache.get(key)
     if entry is None:
-        text_bytes = len(query.encode("utf-8", "surrogatepass"))
-        result: ParsedDocument | GraphQLError
-        try:
-            document = parse(query, max_tokens=max_tokens)
-        except GraphQLError as error:
-            # Kept too: the schema's execution-mode check and the parse step of the same
-            # request share one parse, refused or not.
-            result = error
-        else:
-            result = ParsedDocument(document, analyse(document))
-        entry = (result, text_bytes)
+        entry = _parse(query, max_tokens=key[1])
         _cache.put(key, entry)
     if isinstance(entry[0], GraphQLError):
         raise entry[0].with_traceback(None)  # a shared error: keep no frames alive
     return entry[0]
+
+
+def is_cached(query: str) -> bool:
+    """Whether ``parsed_document(query)`` would answer without parsing."""
+    if oversized_query_error(query) is not None:
+        return True
+    return _cache.get((query_digest(query), settings.GRAPHQL_MAX_TOKENS)) is not None
+
+
+def _parse(query: str, *, max_tokens: int) -> _Entry:
+    text_bytes = len(query.encode("utf-8", "surrogatepass"))
+    try:
+        document = parse(query, max_tokens=max_tokens)
+    except GraphQLError as error:
+        # Kept too: the schema's execution-mode check and the parse step of the same request
+        # share one parse, refused or not.
+        return (error, text_bytes)
+    return (ParsedDocument(document, analyse(document)), text_bytes)

@@ -20,7 +20,8 @@ import asyncio
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import strawberry
@@ -43,6 +44,7 @@ from graphql import (
     get_named_type,
     is_abstract_type,
 )
+from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types import ExecutionResult
@@ -51,6 +53,9 @@ from strawberry.types.field import StrawberryField
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from backend.core.graphql.documents import oversized_query_error, parsed_document, query_digest
+
+# Set while ``NexusSchema.stream`` builds a WebSocket operation's extensions.
+_streaming: ContextVar[bool] = ContextVar("nexus_graphql_streaming", default=False)
 
 # Distinct (document, operation name) pairs whose verdict is kept, as many as the validation
 # cache keeps; keyed by a digest, never by the text.
@@ -163,8 +168,18 @@ class NexusSchema(strawberry.Schema):
     over ``GRAPHQL_MAX_QUERY_BYTES``; every parse is the bounded, cached one of
     ``backend.core.graphql.documents``."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        off_loop_extensions: Mapping[type[SchemaExtension], type[SchemaExtension]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``off_loop_extensions`` maps an extension class to the variant used for operations
+        over WebSockets (``stream``), which run on the server's loop: one that moves its work
+        off the loop. (An HTTP document with async fields is parsed before it reaches a loop,
+        by ``needs_event_loop``.)"""
         super().__init__(*args, **kwargs)
+        self.off_loop_extensions = dict(off_loop_extensions or {})
         self._verdicts: OrderedDict[bytes, bool] = OrderedDict()
         self._verdicts_lock = threading.Lock()
 
@@ -211,12 +226,25 @@ class NexusSchema(strawberry.Schema):
         finder = _AsyncFieldFinder(self._schema, document)
         return root is not None and finder.selection_has_async_field(root, operation.selection_set)
 
+    def get_extensions(self, sync: bool = False) -> list[SchemaExtension]:
+        extensions = super().get_extensions(sync=sync)
+        if not _streaming.get():
+            return extensions
+        return [
+            variant() if (variant := self.off_loop_extensions.get(type(extension))) else extension
+            for extension in extensions
+        ]
+
     async def stream(self, query: str | None, *args: Any, **kwargs: Any) -> Any:
         """WebSocket operations (graphql-transport-ws calls ``stream``): an oversized text gets
         its error as the operation's ``error`` message, never reaching the parser."""
         if query and (error := oversized_query_error(query)) is not None:
             return _single_result(PreExecutionError(data=None, errors=[error]))
-        return await super().stream(query, *args, **kwargs)
+        streaming = _streaming.set(True)  # get_extensions is called before stream returns
+        try:
+            return await super().stream(query, *args, **kwargs)
+        finally:
+            _streaming.reset(streaming)
 
     def execute_sync(
         self,
