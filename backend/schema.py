@@ -6,7 +6,6 @@ A domain joins the API with one import and one entry in ``QUERY_TYPES`` (or
 
 import strawberry
 from strawberry import relay
-from strawberry.extensions import ParserCache
 from strawberry.tools import merge_types
 
 from backend.accounts.schema import AccountsMutation, AccountsQuery
@@ -16,8 +15,11 @@ from backend.core.graphql.execution import CompilingExecutor
 from backend.core.graphql.ids import NodesLimitExtension
 from backend.core.graphql.optimizer import QuerySetOptimizer
 from backend.core.graphql.schema import NexusSchema
-from backend.core.graphql.validation import DOCUMENT_CACHE_SIZE, DocumentValidationCache
-from backend.core.graphql_limits import limit_extensions
+from backend.core.graphql.validation import (
+    DocumentValidationCache,
+    OffLoopDocumentValidationCache,
+)
+from backend.core.graphql_limits import OffLoopRequestLimits, RequestLimits, limit_extensions
 from backend.orders.schema import OrdersMutation, OrdersQuery
 from backend.orders.subscriptions import OrdersSubscription
 
@@ -52,11 +54,11 @@ Subscription.__strawberry_definition__.description = (  # type: ignore[attr-defi
     "The root of every live update in the Nexus API (WebSockets, graphql-transport-ws)."
 )
 
-# Parses and validations are kept for DOCUMENT_CACHE_SIZE distinct documents per process. A
-# storefront sends a few dozen; a client sending endless unique documents only evicts, it pays
-# what it would pay uncached. Parse options (the token limit) and the validation rules are part
-# of the keys, so a cached document is never exempt from a limit
-# (tests/graphql_contract/test_endpoint_limits.py).
+# Parses (in RequestLimits, backend.core.graphql.documents) and validations are cached per
+# process. A storefront sends a few dozen documents; a client sending endless unique documents
+# only evicts, it pays what it would pay uncached. The token limit and the validation rules are
+# part of the keys and the other limits are checked on every request, so a cached document is
+# never exempt from a limit (tests/graphql_contract/test_endpoint_limits.py).
 schema = NexusSchema(
     query=Query,
     mutation=Mutation,
@@ -64,9 +66,14 @@ schema = NexusSchema(
     # Factories, not instances: an instance would be shared by concurrent requests.
     extensions=[
         *limit_extensions(),
-        lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
         DocumentValidationCache,
         QuerySetOptimizer,
     ],
     execution_context_class=CompilingExecutor,
+    # On an event loop (every WebSocket operation), parsing and validating a document not seen
+    # yet run in a worker thread: a large one never stalls the other sockets of the process.
+    off_loop_extensions={
+        RequestLimits: OffLoopRequestLimits,
+        DocumentValidationCache: OffLoopDocumentValidationCache,
+    },
 )

@@ -4,8 +4,12 @@
 resolver runs, so a refused request costs no SQL:
 
 - lexer tokens (``GRAPHQL_MAX_TOKENS``): parsing aborts, code ``MAX_TOKENS_EXCEEDED``;
-- nesting depth (``GRAPHQL_MAX_DEPTH``) and aliased fields (``GRAPHQL_MAX_ALIASES``): validation
-  errors with codes ``MAX_DEPTH_EXCEEDED`` and ``MAX_ALIASES_EXCEEDED``;
+- query text size (``GRAPHQL_MAX_QUERY_BYTES``): refused before parsing,
+  code ``MAX_QUERY_BYTES_EXCEEDED`` (``backend.core.graphql.schema``);
+- fields once fragments are expanded (``GRAPHQL_MAX_FIELDS``), nesting depth
+  (``GRAPHQL_MAX_DEPTH``) and aliased fields (``GRAPHQL_MAX_ALIASES``): checked against the
+  document's one analysis (``backend.core.graphql.analysis``) before graphql-core validates it,
+  codes ``MAX_FIELDS_EXCEEDED``, ``MAX_DEPTH_EXCEEDED`` and ``MAX_ALIASES_EXCEEDED``;
 - introspection (``GRAPHQL_INTROSPECTION``, default ``DEBUG``): ``INTROSPECTION_DISABLED``;
 - static query cost (``GRAPHQL_MAX_COST``): ``MAX_COST_EXCEEDED``; every response reports
   ``extensions.cost = {requestedQueryCost, maximumAvailable}`` as Shopify's API does.
@@ -14,53 +18,25 @@ Errors are then given a stable ``extensions.code``; unexpected exceptions are ma
 ``INTERNAL_SERVER_ERROR`` (their message is kept only when ``DEBUG`` is on; the traceback goes to
 the server log through Strawberry's ``process_errors``, never into a response).
 
-Settings are read per request, so ``override_settings`` and environment changes behave, while the
-validation-rule classes are built once per limit value: a ``ValidationCache`` keyed on the rules
-tuple keeps hitting.
+Settings are read per request, so ``override_settings`` and environment changes behave; the
+limits are not validation rules, so the validation cache keyed on the rules keeps hitting.
 """
 
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from functools import cache
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from graphql import (
-    DocumentNode,
-    ExecutionResult,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    GraphQLCompositeType,
-    GraphQLError,
-    GraphQLObjectType,
-    GraphQLSchema,
-    InlineFragmentNode,
-    IntValueNode,
-    OperationDefinitionNode,
-    SelectionSetNode,
-    ValidationContext,
-    ValidationRule,
-    VariableNode,
-    get_named_type,
-    get_nullable_type,
-    is_composite_type,
-    is_list_type,
-    value_from_ast_untyped,
-)
-from graphql.utilities import get_operation_ast
+from graphql import ExecutionResult, GraphQLError, ValidationContext, ValidationRule
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import (
-    AddValidationRules,
-    MaskErrors,
-    MaxAliasesLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-)
+from strawberry.extensions import AddValidationRules, MaskErrors, SchemaExtension
 from strawberry.relay import GlobalIDValueError
 from strawberry.schema.exceptions import InvalidOperationTypeError
 
+from backend.core.graphql.analysis import DocumentAnalysis, query_cost
+from backend.core.graphql.documents import ParsedDocument, is_cached, parsed_document
 from backend.core.graphql.errors import (
     BAD_USER_INPUT,
     FORBIDDEN,
@@ -69,14 +45,11 @@ from backend.core.graphql.errors import (
     error_code_for,
 )
 
-# The connection page-size ceiling: a connection queried without `first`/`last` is costed as a
-# full page, so omitting the argument never makes a query look cheaper than it can be.
-MAX_PAGE_SIZE = 100
-
 # Codes of the limits; the general ones (BAD_USER_INPUT, ...) live in backend.core.graphql.errors.
 MAX_DEPTH_EXCEEDED = "MAX_DEPTH_EXCEEDED"
 MAX_ALIASES_EXCEEDED = "MAX_ALIASES_EXCEEDED"
 MAX_COST_EXCEEDED = "MAX_COST_EXCEEDED"
+MAX_FIELDS_EXCEEDED = "MAX_FIELDS_EXCEEDED"
 INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
 
 ExtensionFactory = type[SchemaExtension] | Callable[[], SchemaExtension]
@@ -125,188 +98,95 @@ def _with_code(rule: type[ValidationRule], code: str) -> type[ValidationRule]:
     return CodedRule
 
 
-@cache
-def _depth_rule(max_depth: int) -> type[ValidationRule]:
-    (rule,) = QueryDepthLimiter(max_depth=max_depth).validation_rules
-    return _with_code(rule, MAX_DEPTH_EXCEEDED)
-
-
-@cache
-def _alias_rule(max_aliases: int) -> type[ValidationRule]:
-    (rule,) = MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules
-    return _with_code(rule, MAX_ALIASES_EXCEEDED)
-
-
 _introspection_rule = _with_code(NoSchemaIntrospectionCustomRule, INTROSPECTION_DISABLED)
 
 
+def limit_errors(analysis: DocumentAnalysis) -> list[GraphQLError]:
+    """The size, depth and alias limits the document breaks, from its analysis (settings are
+    read per request). Over the field limit, that is the only error: nothing else is checked."""
+    max_fields: int = settings.GRAPHQL_MAX_FIELDS
+    if analysis.fields > max_fields:
+        return [
+            GraphQLError(
+                f"The document selects {analysis.fields} fields once its fragments are "
+                f"expanded, more than the maximum of {max_fields}: select fewer fields or "
+                "spread fragments fewer times.",
+                extensions={"code": MAX_FIELDS_EXCEEDED, "maximumFields": max_fields},
+            )
+        ]
+    errors = []
+    max_depth: int = settings.GRAPHQL_MAX_DEPTH
+    for operation in analysis.operations:
+        if operation.summary.depth > max_depth:
+            errors.append(
+                GraphQLError(
+                    f"'{operation.name}' exceeds maximum operation depth of {max_depth}",
+                    operation.node,
+                    extensions={"code": MAX_DEPTH_EXCEEDED},
+                )
+            )
+    max_aliases: int = settings.GRAPHQL_MAX_ALIASES
+    if analysis.aliases > max_aliases:
+        errors.append(
+            GraphQLError(
+                f"{analysis.aliases} aliases found. Allowed: {max_aliases}",
+                extensions={"code": MAX_ALIASES_EXCEEDED},
+            )
+        )
+    return errors
+
+
 class RequestLimits(AddValidationRules):
-    """Token limit on parsing; depth, alias and introspection rules on validation."""
+    """Parses within the size and token limits (``backend.core.graphql.documents``) and checks
+    the document's analysis against the field, depth and alias limits before any validation
+    rule walks it; adds the introspection rule when introspection is off.
+
+    Placed before the validation cache in the schema's extensions: a document over a limit is
+    answered with the limit's error alone and graphql-core's validation never runs on it.
+    """
 
     def __init__(self) -> None:
-        rules = [_depth_rule(settings.GRAPHQL_MAX_DEPTH), _alias_rule(settings.GRAPHQL_MAX_ALIASES)]
-        if not settings.GRAPHQL_INTROSPECTION:
-            rules.append(_introspection_rule)
-        super().__init__(rules)
+        super().__init__([] if settings.GRAPHQL_INTROSPECTION else [_introspection_rule])
+        self.parsed: ParsedDocument | None = None
 
     def on_operation(self) -> Iterator[None]:
-        # What strawberry's MaxTokensLimiter does: graphql-core's parser stops at the limit.
+        # Strawberry parses the text itself only when on_parse refused it (below): within the
+        # token limit too, so its error is the one graphql-core reports.
         self.execution_context.parse_options["max_tokens"] = settings.GRAPHQL_MAX_TOKENS
         yield from super().on_operation()
 
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query and context.graphql_document is None:
+            try:
+                self.parsed = parsed_document(context.query)
+            except GraphQLError:
+                pass  # Strawberry's parse reports it, as a pre-execution error
+            else:
+                context.graphql_document = self.parsed.document
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        if self.parsed is not None and (errors := limit_errors(self.parsed.analysis)):
+            self.execution_context.pre_execution_errors = errors
+        yield
+
+
+class OffLoopRequestLimits(RequestLimits):
+    """The variant for operations run on an event loop (see ``OffLoopDocumentValidationCache``):
+    a text not parsed yet is parsed and analysed in a worker thread."""
+
+    async def on_parse(self) -> AsyncIterator[None]:  # type: ignore[override]
+        context = self.execution_context
+        if context.query and context.graphql_document is None:
+            if not is_cached(context.query):
+                with contextlib.suppress(GraphQLError):  # cached: reported below
+                    await sync_to_async(parsed_document, thread_sensitive=False)(context.query)
+            for _ in super().on_parse():  # now a cache hit
+                yield
+
 
 # --- Query cost ---------------------------------------------------------------------------------
-
-
-def is_connection_type(named_type: Any) -> bool:
-    """A Relay connection, recognised by shape rather than by field name."""
-    if not isinstance(named_type, GraphQLObjectType):
-        return False
-    return (
-        named_type.name.endswith("Connection") or {"edges", "pageInfo"} <= named_type.fields.keys()
-    )
-
-
-def _is_edge_type(named_type: Any) -> bool:
-    return (
-        isinstance(named_type, GraphQLObjectType) and {"node", "cursor"} <= named_type.fields.keys()
-    )
-
-
-@dataclass
-class _CostCalculator:
-    schema: GraphQLSchema
-    fragments: Mapping[str, FragmentDefinitionNode]
-    variables: Mapping[str, Any]
-    page_size_default: int = MAX_PAGE_SIZE
-    _visiting: set[str] = field(default_factory=set)
-
-    def selection_set(
-        self, parent: GraphQLCompositeType, selections: SelectionSetNode, page_size: int | None
-    ) -> int:
-        """Fields on ``parent`` plus the costliest type-specific branch: fragments on the same
-        type add up, fragments on different concrete types are alternatives (max)."""
-        common = 0
-        branches: dict[str, int] = {}
-        for selection in selections.selections:
-            if isinstance(selection, FieldNode):
-                common += self.field(parent, selection, page_size)
-                continue
-            if isinstance(selection, InlineFragmentNode):
-                condition = selection.type_condition
-                body = selection.selection_set
-                name = None
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                # Cycles are a validation error; guard so costing an invalid document terminates.
-                if fragment is None or name in self._visiting:
-                    continue
-                condition = fragment.type_condition
-                body = fragment.selection_set
-            else:  # pragma: no cover - the three selection kinds are exhaustive
-                continue
-            target = self.schema.get_type(condition.name.value) if condition else parent
-            if not is_composite_type(target):
-                continue
-            if name:
-                self._visiting.add(name)
-            same_type = target is parent
-            cost = self.selection_set(target, body, page_size if same_type else None)  # type: ignore[arg-type]
-            if name:
-                self._visiting.discard(name)
-            if same_type:
-                common += cost
-            else:
-                branches[target.name] = branches.get(target.name, 0) + cost  # type: ignore[union-attr]
-        return common + max(branches.values(), default=0)
-
-    def field(self, parent: GraphQLCompositeType, node: FieldNode, page_size: int | None) -> int:
-        """Scalars 0, objects 1 plus children; a connection 1 plus its page size times each item;
-        a plain list sized by a list argument, that many times each item.
-
-        ``page_size`` is set while costing a connection's own fields: its list fields (``edges``,
-        ``nodes``) are then the items. An edge only wraps its node, so it adds nothing itself.
-        """
-        definition = self.schema.get_field(parent, node.name.value)  # type: ignore[arg-type]
-        if definition is None or node.selection_set is None:
-            return 0
-        named = get_named_type(definition.type)
-        if not is_composite_type(named):
-            return 0
-        if page_size is not None and is_list_type(get_nullable_type(definition.type)):
-            own = 0 if _is_edge_type(named) else 1
-            return page_size * (own + self.selection_set(named, node.selection_set, None))  # type: ignore[arg-type]
-        if is_connection_type(named):
-            return 1 + self.selection_set(named, node.selection_set, self.page_size(node))  # type: ignore[arg-type]
-        children = 1 + self.selection_set(named, node.selection_set, None)  # type: ignore[arg-type]
-        if is_list_type(get_nullable_type(definition.type)):
-            # A plain list sized by the client, such as nodes(ids: [...]), costs per requested item.
-            return self.list_argument_length(node) * children
-        return children
-
-    def list_argument_length(self, node: FieldNode) -> int:
-        """The length of the longest list argument, 1 without one (such a plain list is bounded
-        by the data, like breadcrumbs by the tree depth, and costs as one object)."""
-        lengths = [1]
-        for argument in node.arguments or ():
-            if isinstance(argument.value, VariableNode):
-                value = self.variables.get(argument.value.name.value)
-            else:
-                value = value_from_ast_untyped(argument.value)
-            if isinstance(value, list):
-                lengths.append(len(value))
-        return max(lengths)
-
-    def page_size(self, node: FieldNode) -> int:
-        """The larger of ``first``/``last`` from literals or variables; the maximum page size when
-        neither is given or a value is not an integer (that request fails validation anyway)."""
-        sizes: list[int] = []
-        for argument in node.arguments or ():
-            if argument.name.value not in {"first", "last"}:
-                continue
-            value: Any
-            if isinstance(argument.value, VariableNode):
-                value = self.variables.get(argument.value.name.value)
-            elif isinstance(argument.value, IntValueNode):
-                value = int(argument.value.value)
-            else:
-                value = value_from_ast_untyped(argument.value)
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int):
-                return self.page_size_default
-            sizes.append(max(value, 0))
-        return max(sizes) if sizes else self.page_size_default
-
-
-def query_cost(
-    schema: GraphQLSchema,
-    document: DocumentNode,
-    *,
-    variables: Mapping[str, Any] | None = None,
-    operation_name: str | None = None,
-) -> int:
-    """The static cost of the operation ``operation_name`` selects (the costliest operation when
-    it cannot be determined). Variables missing from ``variables`` take their declared default."""
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    selected = get_operation_ast(document, operation_name)
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    costs = []
-    for operation in [selected] if selected else operations:
-        root = schema.get_root_type(operation.operation)
-        if root is None:
-            continue
-        defaults = {
-            definition.variable.name.value: value_from_ast_untyped(definition.default_value)
-            for definition in operation.variable_definitions or ()
-            if definition.default_value is not None
-        }
-        calculator = _CostCalculator(schema, fragments, {**defaults, **(variables or {})})
-        costs.append(calculator.selection_set(root, operation.selection_set, None))
-    return max(costs, default=0)
 
 
 class QueryCostLimiter(SchemaExtension):

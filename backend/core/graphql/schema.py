@@ -19,37 +19,46 @@ server's loop under ASGI: through ``SyncToAsync.threadlocal``.
 import asyncio
 import os
 import threading
-from collections.abc import Awaitable, Callable, Iterable
-from functools import lru_cache
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import strawberry
 from asgiref.sync import SyncToAsync, async_to_sync
+from django.conf import settings
 from graphql import (
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLError,
     GraphQLField,
     GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
-    GraphQLSyntaxError,
     InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
     get_named_type,
     is_abstract_type,
-    parse,
 )
+from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
 from strawberry.types.field import StrawberryField
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
-# Distinct documents whose verdict is kept, as many as the parse and validation caches keep.
+from backend.core.graphql.documents import oversized_query_error, parsed_document, query_digest
+
+# Set while ``NexusSchema.stream`` builds a WebSocket operation's extensions.
+_streaming: ContextVar[bool] = ContextVar("nexus_graphql_streaming", default=False)
+
+# Distinct (document, operation name) pairs whose verdict is kept, as many as the validation
+# cache keeps; keyed by a digest, never by the text.
 VERDICT_CACHE_SIZE = 256
 
 
@@ -155,19 +164,50 @@ def run_on_event_loop[T](function: Callable[..., Awaitable[T]], *args: Any, **kw
 
 
 class NexusSchema(strawberry.Schema):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.needs_event_loop = lru_cache(maxsize=VERDICT_CACHE_SIZE)(self._needs_event_loop)
+    """Every operation, over HTTP and WebSockets, is refused before parsing when its text is
+    over ``GRAPHQL_MAX_QUERY_BYTES``; every parse is the bounded, cached one of
+    ``backend.core.graphql.documents``."""
 
-    def _needs_event_loop(self, query: str | None, operation_name: str | None) -> bool:
-        """Whether the operation selects a field with an async resolver. A document that does
-        not parse, or names no operation it holds, is answered by the sync path's errors."""
+    def __init__(
+        self,
+        *args: Any,
+        off_loop_extensions: Mapping[type[SchemaExtension], type[SchemaExtension]] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``off_loop_extensions`` maps an extension class to the variant used for operations
+        over WebSockets (``stream``), which run on the server's loop: one that moves its work
+        off the loop. (An HTTP document with async fields is parsed before it reaches a loop,
+        by ``needs_event_loop``.)"""
+        super().__init__(*args, **kwargs)
+        self.off_loop_extensions = dict(off_loop_extensions or {})
+        self._verdicts: OrderedDict[bytes, bool] = OrderedDict()
+        self._verdicts_lock = threading.Lock()
+
+    def needs_event_loop(self, query: str | None, operation_name: str | None) -> bool:
+        """Whether the operation selects a field with an async resolver, cached per digest."""
         if not query:
             return False
+        key = query_digest(query, operation_name or "")
+        with self._verdicts_lock:
+            verdict = self._verdicts.get(key)
+        if verdict is None:
+            verdict = self._needs_event_loop(query, operation_name)
+            with self._verdicts_lock:
+                self._verdicts[key] = verdict
+                if len(self._verdicts) > VERDICT_CACHE_SIZE:
+                    self._verdicts.popitem(last=False)
+        return verdict
+
+    def _needs_event_loop(self, query: str, operation_name: str | None) -> bool:
+        """A document that does not parse, is over a limit or names no operation it holds is
+        answered by the sync path's errors."""
         try:
-            document = parse(query, no_location=True)
-        except GraphQLSyntaxError:
+            parsed = parsed_document(query)
+        except GraphQLError:
             return False
+        if parsed.analysis.fields > settings.GRAPHQL_MAX_FIELDS:
+            return False  # refused before anything walks it
+        document = parsed.document
         operations = [
             definition
             for definition in document.definitions
@@ -185,6 +225,26 @@ class NexusSchema(strawberry.Schema):
         root = self._schema.get_root_type(operation.operation)
         finder = _AsyncFieldFinder(self._schema, document)
         return root is not None and finder.selection_has_async_field(root, operation.selection_set)
+
+    def get_extensions(self, sync: bool = False) -> list[SchemaExtension]:
+        extensions = super().get_extensions(sync=sync)
+        if not _streaming.get():
+            return extensions
+        return [
+            variant() if (variant := self.off_loop_extensions.get(type(extension))) else extension
+            for extension in extensions
+        ]
+
+    async def stream(self, query: str | None, *args: Any, **kwargs: Any) -> Any:
+        """WebSocket operations (graphql-transport-ws calls ``stream``): an oversized text gets
+        its error as the operation's ``error`` message, never reaching the parser."""
+        if query and (error := oversized_query_error(query)) is not None:
+            return _single_result(PreExecutionError(data=None, errors=[error]))
+        streaming = _streaming.set(True)  # get_extensions is called before stream returns
+        try:
+            return await super().stream(query, *args, **kwargs)
+        finally:
+            _streaming.reset(streaming)
 
     def execute_sync(
         self,
@@ -207,6 +267,12 @@ class NexusSchema(strawberry.Schema):
             "allowed_operation_types": allowed - {StrawberryOperationType.SUBSCRIPTION},
             "operation_extensions": operation_extensions,
         }
+        if query and (error := oversized_query_error(query)) is not None:
+            return ExecutionResult(data=None, errors=[error])
         if self.needs_event_loop(query, operation_name):
             return run_on_event_loop(self.execute, query, **arguments)
         return super().execute_sync(query, **arguments)
+
+
+async def _single_result(result: PreExecutionError) -> AsyncGenerator[PreExecutionError]:
+    yield result

@@ -2,20 +2,21 @@
 
 Strawberry's ``ValidationCache`` keys an ``lru_cache`` by the document itself, and graphql-core
 hashes a ``DocumentNode`` by walking its whole tree: 18 microseconds for the product list
-page's document, on every request, hit or miss. The parse cache (``ParserCache``) already hands
-out the same document object for the same query text, so its identity is the key here. An
+page's document, on every request, hit or miss. The parse cache
+(``backend.core.graphql.documents``) already hands out the same document object for the same
+query text, so its identity is the key here. An
 entry keeps its document alive, so an identity is never reused while it is cached.
 """
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import ClassVar
 
+from asgiref.sync import sync_to_async
 from graphql import DocumentNode, GraphQLError, GraphQLSchema
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
-# Distinct documents whose parse (``ParserCache``, backend/schema.py) and validation are kept,
-# per process.
+# Distinct documents whose validation is kept, per process.
 DOCUMENT_CACHE_SIZE = 256
 
 ValidationKey = tuple[int, int, tuple[type, ...]]
@@ -35,16 +36,43 @@ class DocumentValidationCache(SchemaExtension):
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        schema = context.schema._schema
-        document = context.graphql_document
-        assert document is not None  # Strawberry validates only what parsed
-        key = (id(schema), id(document), context.validation_rules)
-        entry = self._results.get(key)
-        if entry is None:
-            if len(self._results) >= DOCUMENT_CACHE_SIZE:
-                self._results.clear()
-            errors = validate_document(schema, document, context.validation_rules)
-            entry = (schema, document, errors)
-            self._results[key] = entry
-        context.pre_execution_errors = entry[2]
+        # Already set: refused before validation (backend.core.graphql_limits).
+        if context.pre_execution_errors is None:
+            errors = self._cached_errors()
+            context.pre_execution_errors = self._validate() if errors is None else errors
+        yield
+
+    def _key(self) -> ValidationKey:
+        context = self.execution_context
+        assert context.graphql_document is not None  # Strawberry validates only what parsed
+        return (id(context.schema._schema), id(context.graphql_document), context.validation_rules)
+
+    def _cached_errors(self) -> list[GraphQLError] | None:
+        entry = self._results.get(self._key())
+        return None if entry is None else entry[2]
+
+    def _validate(self) -> list[GraphQLError]:
+        context = self.execution_context
+        schema, document = context.schema._schema, context.graphql_document
+        assert document is not None
+        errors = validate_document(schema, document, context.validation_rules)
+        if len(self._results) >= DOCUMENT_CACHE_SIZE:
+            self._results.clear()
+        self._results[self._key()] = (schema, document, errors)
+        return errors
+
+
+class OffLoopDocumentValidationCache(DocumentValidationCache):
+    """The variant for operations run on an event loop (every WebSocket operation, and HTTP
+    documents with async fields): a validation not cached yet runs in a worker thread, so a
+    large document never holds the loop (and every socket of the process) while graphql-core
+    walks it."""
+
+    async def on_validate(self) -> AsyncIterator[None]:  # type: ignore[override]
+        context = self.execution_context
+        if context.pre_execution_errors is None:
+            errors = self._cached_errors()
+            if errors is None:
+                errors = await sync_to_async(self._validate, thread_sensitive=False)()
+            context.pre_execution_errors = errors
         yield
