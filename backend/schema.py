@@ -4,9 +4,11 @@ A domain joins the API with one import and one entry in ``QUERY_TYPES`` (or
 ``MUTATION_TYPES`` once a domain has mutations).
 """
 
+from decimal import Decimal
+
 import strawberry
 from strawberry import relay
-from strawberry.extensions import ParserCache
+from strawberry.extensions import AddValidationRules, ParserCache
 from strawberry.tools import merge_types
 
 from backend.accounts.schema import AccountsMutation, AccountsQuery
@@ -14,9 +16,14 @@ from backend.catalog.mutations import CatalogMutation
 from backend.catalog.schema import CatalogQuery
 from backend.core.graphql.execution import CompilingExecutor
 from backend.core.graphql.ids import NodesLimitExtension
+from backend.core.graphql.money import DECIMAL_SCALAR
 from backend.core.graphql.optimizer import QuerySetOptimizer
 from backend.core.graphql.schema import NexusSchema
-from backend.core.graphql.validation import DOCUMENT_CACHE_SIZE, DocumentValidationCache
+from backend.core.graphql.validation import (
+    DOCUMENT_CACHE_SIZE,
+    DocumentValidationCache,
+    NoNulInStrings,
+)
 from backend.core.graphql_limits import limit_extensions
 from backend.orders.schema import OrdersMutation, OrdersQuery
 from backend.orders.subscriptions import OrdersSubscription
@@ -65,8 +72,10 @@ schema = NexusSchema(
     extensions=[
         *limit_extensions(),
         lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+        lambda: AddValidationRules([NoNulInStrings]),
         DocumentValidationCache,
         QuerySetOptimizer,
     ],
     execution_context_class=CompilingExecutor,
+    scalar_overrides={Decimal: DECIMAL_SCALAR},  # bounded parsing of Decimal inputs
 )

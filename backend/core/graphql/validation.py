@@ -10,9 +10,11 @@ entry keeps its document alive, so an identity is never reused while it is cache
 from collections.abc import Iterator
 from typing import ClassVar
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, StringValueNode, ValidationRule
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
+
+from backend.core.graphql.errors import BAD_USER_INPUT
 
 # Distinct documents whose parse (``ParserCache``, backend/schema.py) and validation are kept,
 # per process.
@@ -48,3 +50,19 @@ class DocumentValidationCache(SchemaExtension):
             self._results[key] = entry
         context.pre_execution_errors = entry[2]
         yield
+
+
+class NoNulInStrings(ValidationRule):
+    """A string literal of the document may not hold a NUL (``"\\u0000"``): PostgreSQL refuses
+    it in text, so a slug or an email carrying one would fail in SQL. Variables are checked
+    when the request body is decoded (``backend.core.graphql.body``)."""
+
+    def enter_string_value(self, node: StringValueNode, *_args: object) -> None:
+        if "\x00" in node.value:
+            self.report_error(
+                GraphQLError(
+                    "A string in the document contains a NUL (U+0000) character.",
+                    node,
+                    extensions={"code": BAD_USER_INPUT},
+                )
+            )
