@@ -27,6 +27,7 @@ from backend.core.rest import (
     INVALID,
     INVALID_DETAIL,
     Requires,
+    SingleQueryParameters,
     problem_example,
     problem_responses,
     requirement_text,
@@ -249,12 +250,16 @@ def _transition_schema(summary: str, permission: Role, rule: str) -> Any:
     deliver=_transition_schema("Mark an order delivered", Role.STAFF, "SHIPPED -> DELIVERED."),
 )
 class OrderViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Order]
+    SingleQueryParameters,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[Order],
 ):
+    repeatable_query_parameters = frozenset({"status"})
     serializer_class = OrderSerializer
     filter_backends = [DjangoFilterBackend]
     filterset_class = OrderFilterSet
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = "[0-9]+"  # ASCII: \d also matches digits of other scripts
 
     def get_queryset(self) -> QuerySet[Order]:
         return services.orders_visible_to(self.request.user).prefetch_related(
