@@ -407,10 +407,22 @@ class StableCursorPagination(CursorPagination):
         return tuple(chosen(request)) if chosen else tuple(self.ordering)
 
     def decode_cursor(self, request: Request) -> Any:
+        if request.query_params.get(self.cursor_query_param) == "":  # DRF reads it as page 1
+            raise exceptions.ValidationError({"cursor": ["Invalid cursor."]})
         try:
             return super().decode_cursor(request)
         except exceptions.NotFound:  # DRF says 404; a mangled cursor is the client's input
             raise exceptions.ValidationError({"cursor": ["Invalid cursor."]}) from None
+
+    def get_schema_operation_parameters(self, view: "APIView") -> list[dict[str, Any]]:
+        """DRF's parameters with the rules ``get_page_size`` and ``decode_cursor`` apply."""
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+            if parameter["name"] == self.cursor_query_param:
+                parameter["schema"]["minLength"] = 1  # an empty cursor is refused
+        return parameters
 
     def get_page_size(self, request: Request) -> int:
         raw = request.query_params.get(self.page_size_query_param)
