@@ -29,7 +29,12 @@ from backend.accounts.permissions import is_staff_user
 from backend.catalog import services
 from backend.catalog.errors import CatalogError, CatalogErrorCode
 from backend.catalog.models import Category, Product
-from backend.core.numbers import decimal_parse, integer_parse
+from backend.core.numbers import (
+    DECIMAL_PATTERN,
+    NUMBER_MAX_LENGTH,
+    decimal_parse,
+    integer_parse,
+)
 from backend.core.rest import (
     Requires,
     SingleQueryParameters,
@@ -44,6 +49,14 @@ from backend.core.rest import (
 # --- Money ----------------------------------------------------------------------------------
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "decimal",
+        "pattern": DECIMAL_PATTERN.pattern,
+        "maxLength": NUMBER_MAX_LENGTH,
+    }
+)
 class DecimalStringField(serializers.DecimalField):
     """A decimal as a JSON string ("12.50"), read by ``backend.core.numbers`` (ASCII digits,
     bounded exponent), as GraphQL's Decimal is."""
@@ -67,6 +80,16 @@ class MoneySerializer(serializers.Serializer):
     currency = StrictCharField(help_text="ISO 4217 code; only the store currency.")
 
 
+class MoneyInputSerializer(MoneySerializer):
+    """A price sent by a client: in the store currency, exactly as configured ("USD")."""
+
+    currency = serializers.ChoiceField(
+        choices=[settings.STORE_CURRENCY],
+        error_messages={"invalid_choice": f"The store sells in {settings.STORE_CURRENCY} only."},
+        help_text="The store currency (ISO 4217).",
+    )
+
+
 @extend_schema_field(MoneySerializer)
 class MoneyField(serializers.Field):
     """``{"amount": "12.50", "currency": "USD"}``: a decimal string, never a float."""
@@ -74,13 +97,12 @@ class MoneyField(serializers.Field):
     def to_representation(self, value: Decimal) -> dict[str, str]:
         return {"amount": f"{value:.2f}", "currency": settings.STORE_CURRENCY}
 
+
+@extend_schema_field(MoneyInputSerializer)
+class MoneyInputField(MoneyField):
     def to_internal_value(self, data: Any) -> Decimal:
-        money = MoneySerializer(data=data)
+        money = MoneyInputSerializer(data=data)
         money.is_valid(raise_exception=True)
-        if money.validated_data["currency"].upper() != settings.STORE_CURRENCY:
-            raise serializers.ValidationError(
-                {"currency": [f"The store sells in {settings.STORE_CURRENCY} only."]}
-            )
         return money.validated_data["amount"]
 
 
@@ -167,7 +189,7 @@ class ProductWriteSerializer(serializers.Serializer):
     slug = StrictCharField(max_length=_column_length(Product, "slug"), validators=[validate_slug])
     sku = StrictCharField(max_length=_column_length(Product, "sku"))
     description = StrictCharField(required=False, allow_blank=True)
-    price = MoneyField()
+    price = MoneyInputField()
     category = StrictIntegerField(min_value=1, max_value=MAX_ID, help_text="Category id.")
     stock_quantity = StrictIntegerField(
         required=False,

@@ -20,7 +20,8 @@ DECIMAL_MIN_EXPONENT = -1000
 DECIMAL_MAX_ADJUSTED_EXPONENT = 1000
 
 _INTEGER = re.compile(r"-?[0-9]+", re.ASCII)
-_DECIMAL = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?", re.ASCII)
+# Anchored, so the OpenAPI document can state it as the pattern of a decimal string.
+DECIMAL_PATTERN = re.compile(r"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$", re.ASCII)
 
 
 def integer_parse(text: str, *, minimum: int, maximum: int) -> int:
@@ -36,7 +37,7 @@ def integer_parse(text: str, *, minimum: int, maximum: int) -> int:
 def decimal_parse(text: str) -> Decimal:
     """``text`` as a finite Decimal: an ASCII numeral ("12.50", "-3", "1e2") whose exponent
     stays within what PostgreSQL's numeric holds. The caller applies its own range."""
-    if len(text) > NUMBER_MAX_LENGTH or not _DECIMAL.fullmatch(text):
+    if len(text) > NUMBER_MAX_LENGTH or not DECIMAL_PATTERN.fullmatch(text):
         raise ValueError('Must be a decimal number written with ASCII digits, e.g. "12.50".')
     try:
         value = Decimal(text)
