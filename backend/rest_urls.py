@@ -37,5 +37,6 @@ urlpatterns = [
     path("auth/refresh", TokenRefreshView.as_view(), name="auth-refresh"),
     path("auth/revoke", TokenRevokeView.as_view(), name="auth-revoke"),
     *router.urls,
-    re_path(r"^.*$", UnknownRouteView.as_view()),  # last: only what nothing else matched
+    # Last: only what nothing else matched; [\s\S], not ".", so a %0A matches too.
+    re_path(r"^[\s\S]*$", UnknownRouteView.as_view()),
 ]

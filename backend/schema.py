@@ -4,8 +4,11 @@ A domain joins the API with one import and one entry in ``QUERY_TYPES`` (or
 ``MUTATION_TYPES`` once a domain has mutations).
 """
 
+from decimal import Decimal
+
 import strawberry
 from strawberry import relay
+from strawberry.extensions import AddValidationRules
 from strawberry.tools import merge_types
 
 from backend.accounts.schema import AccountsMutation, AccountsQuery
@@ -13,10 +16,12 @@ from backend.catalog.mutations import CatalogMutation
 from backend.catalog.schema import CatalogQuery
 from backend.core.graphql.execution import CompilingExecutor
 from backend.core.graphql.ids import NodesLimitExtension
+from backend.core.graphql.money import DECIMAL_SCALAR
 from backend.core.graphql.optimizer import QuerySetOptimizer
 from backend.core.graphql.schema import NexusSchema
 from backend.core.graphql.validation import (
     DocumentValidationCache,
+    NoNulInStrings,
     OffLoopDocumentValidationCache,
 )
 from backend.core.graphql_limits import OffLoopRequestLimits, RequestLimits, limit_extensions
@@ -66,6 +71,7 @@ schema = NexusSchema(
     # Factories, not instances: an instance would be shared by concurrent requests.
     extensions=[
         *limit_extensions(),
+        lambda: AddValidationRules([NoNulInStrings]),
         DocumentValidationCache,
         QuerySetOptimizer,
     ],
@@ -76,4 +82,5 @@ schema = NexusSchema(
         RequestLimits: OffLoopRequestLimits,
         DocumentValidationCache: OffLoopDocumentValidationCache,
     },
+    scalar_overrides={Decimal: DECIMAL_SCALAR},  # bounded parsing of Decimal inputs
 )

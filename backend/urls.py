@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
@@ -9,6 +9,7 @@ from drf_spectacular.views import (
 from backend.accounts.views import jwks_view
 from backend.core.graphql.views import NexusGraphQLView
 from backend.core.views import healthz, readyz
+from backend.rest_urls import UnknownRouteView
 from backend.schema import schema
 
 urlpatterns = [
@@ -25,4 +26,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    # Every other /api/ URL: a problem+json 404, as under /api/v1/.
+    re_path(r"^api/[\s\S]*$", UnknownRouteView.as_view()),
 ]

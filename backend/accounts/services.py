@@ -27,6 +27,7 @@ from backend.accounts.models import RefreshToken, User
 from backend.accounts.roles import Role
 from backend.accounts.signals import sessions_ended_on_commit
 from backend.accounts.tokens import access_token_create
+from backend.core.text import text_fields_validate
 
 logger = logging.getLogger(__name__)
 
@@ -89,18 +90,21 @@ def account_register(*, email: str, password: str, name: str = "") -> User:
     duplicate, through the database constraint), the password passes Django's validators and
     is stored with Argon2, and the user is in the customer group.
     """
-    errors: list[AccountErrorDetail] = []
     email = User.objects.normalize_email(email.strip())
-    try:
-        validate_email(email)
-    except ValidationError:
-        errors.append(
-            AccountErrorDetail(AccountErrorCode.INVALID, "Enter a valid email address.", "email")
-        )
-    else:
-        if User.objects.filter(email__iexact=email).exists():
-            errors.append(_email_taken())
     user = User(email=email, name=name.strip())
+    errors = _text_errors(user)  # a NUL or too long: refused before any query carries it
+    if not any(error.field == "email" for error in errors):
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors.append(
+                AccountErrorDetail(
+                    AccountErrorCode.INVALID, "Enter a valid email address.", "email"
+                )
+            )
+        else:
+            if User.objects.filter(email__iexact=email).exists():
+                errors.append(_email_taken())
     errors += _password_errors(password, user, "password")
     if errors:
         raise AccountError.from_details(errors)
@@ -114,6 +118,17 @@ def account_register(*, email: str, password: str, name: str = "") -> User:
     customer_group, _ = Group.objects.get_or_create(name=Role.CUSTOMER.value)
     user.groups.add(customer_group)
     return user
+
+
+def _text_errors(user: User) -> list[AccountErrorDetail]:
+    try:
+        text_fields_validate(user)
+    except ValidationError as error:
+        return [
+            AccountErrorDetail(AccountErrorCode.INVALID, " ".join(messages), field)
+            for field, messages in error.message_dict.items()
+        ]
+    return []
 
 
 def _email_taken() -> AccountErrorDetail:

@@ -1,10 +1,14 @@
 """REST views for the catalog: thin over ``backend.catalog.services`` (every rule lives there)."""
 
+import functools
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import django_filters
+from django import forms
 from django.conf import settings
+from django.core.validators import validate_slug
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -25,19 +29,65 @@ from backend.catalog import services
 from backend.catalog.errors import CatalogError, CatalogErrorCode
 from backend.catalog.models import Category, Product
 from backend.catalog.policies import stock_visible_to, unpublished_visible_to
-from backend.core.rest import Requires, problem_example, problem_responses, requirement_text
+from backend.core.numbers import (
+    DECIMAL_PATTERN,
+    NUMBER_MAX_LENGTH,
+    decimal_parse,
+    integer_parse,
+)
+from backend.core.rest import (
+    Requires,
+    SingleQueryParameters,
+    StrictBooleanField,
+    StrictCharField,
+    StrictIntegerField,
+    problem_example,
+    problem_responses,
+    requirement_text,
+)
 
 # --- Money ----------------------------------------------------------------------------------
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "decimal",
+        "pattern": DECIMAL_PATTERN.pattern,
+        "maxLength": NUMBER_MAX_LENGTH,
+    }
+)
+class DecimalStringField(serializers.DecimalField):
+    """A decimal as a JSON string ("12.50"), read by ``backend.core.numbers`` (ASCII digits,
+    bounded exponent), as GraphQL's Decimal is."""
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if not isinstance(data, str):
+            raise serializers.ValidationError('Must be a decimal string, e.g. "12.50".')
+        try:
+            return decimal_parse(data)
+        except ValueError as error:
+            raise serializers.ValidationError(str(error)) from None
+
+
 class MoneySerializer(serializers.Serializer):
-    amount = serializers.DecimalField(
+    amount = DecimalStringField(
         max_digits=None,  # the service decides (PRICE_INVALID), as for GraphQL
         decimal_places=None,
         coerce_to_string=True,
         help_text='A decimal string, e.g. "12.50".',
     )
-    currency = serializers.CharField(help_text="ISO 4217 code; only the store currency.")
+    currency = StrictCharField(help_text="ISO 4217 code; only the store currency.")
+
+
+class MoneyInputSerializer(MoneySerializer):
+    """A price sent by a client: in the store currency, exactly as configured ("USD")."""
+
+    currency = serializers.ChoiceField(
+        choices=[settings.STORE_CURRENCY],
+        error_messages={"invalid_choice": f"The store sells in {settings.STORE_CURRENCY} only."},
+        help_text="The store currency (ISO 4217).",
+    )
 
 
 @extend_schema_field(MoneySerializer)
@@ -47,17 +97,28 @@ class MoneyField(serializers.Field):
     def to_representation(self, value: Decimal) -> dict[str, str]:
         return {"amount": f"{value:.2f}", "currency": settings.STORE_CURRENCY}
 
+
+@extend_schema_field(MoneyInputSerializer)
+class MoneyInputField(MoneyField):
     def to_internal_value(self, data: Any) -> Decimal:
-        money = MoneySerializer(data=data)
+        money = MoneyInputSerializer(data=data)
         money.is_valid(raise_exception=True)
-        if money.validated_data["currency"].upper() != settings.STORE_CURRENCY:
-            raise serializers.ValidationError(
-                {"currency": [f"The store sells in {settings.STORE_CURRENCY} only."]}
-            )
         return money.validated_data["amount"]
 
 
 # --- Serializers ----------------------------------------------------------------------------
+
+# Column ranges, stated in the OpenAPI document and checked before the services see a value.
+MAX_ID = 2**63 - 1  # bigint primary keys
+MAX_INT32 = 2**31 - 1  # integer columns (stock, position)
+MAX_POSITION = MAX_INT32
+MAX_PRICE = Decimal("9999999999.99")  # numeric(12, 2)
+
+
+def _column_length(model: type[Category | Product], field: str) -> int:
+    length = model._meta.get_field(field).max_length
+    assert length is not None
+    return length
 
 
 class CategorySerializer(serializers.ModelSerializer):
@@ -84,13 +145,17 @@ class CategorySerializer(serializers.ModelSerializer):
 class CategoryWriteSerializer(serializers.Serializer):
     """Shapes only; lengths, uniqueness and cycles are checked by the services."""
 
-    name = serializers.CharField()
-    slug = serializers.CharField()
-    description = serializers.CharField(required=False, allow_blank=True)
-    parent = serializers.IntegerField(
-        required=False, allow_null=True, help_text="Parent category id; null: top level."
+    name = StrictCharField(max_length=_column_length(Category, "name"))
+    slug = StrictCharField(max_length=_column_length(Category, "slug"), validators=[validate_slug])
+    description = StrictCharField(required=False, allow_blank=True)
+    parent = StrictIntegerField(
+        min_value=1,
+        max_value=MAX_ID,
+        required=False,
+        allow_null=True,
+        help_text="Parent category id; null: top level.",
     )
-    position = serializers.IntegerField(required=False, min_value=0)
+    position = StrictIntegerField(required=False, min_value=0, max_value=MAX_POSITION)
 
 
 class ProductSerializer(serializers.ModelSerializer):
@@ -129,20 +194,25 @@ class ProductSerializer(serializers.ModelSerializer):
 class ProductWriteSerializer(serializers.Serializer):
     """Shapes only; every catalog rule is the service's (SKU_TAKEN, PRICE_INVALID, ...)."""
 
-    name = serializers.CharField()
-    slug = serializers.CharField()
-    sku = serializers.CharField()
-    description = serializers.CharField(required=False, allow_blank=True)
-    price = MoneyField()
-    category = serializers.IntegerField(help_text="Category id.")
-    stock_quantity = serializers.IntegerField(
-        required=False, help_text="Initial stock (create only; later use stock-adjust)."
+    name = StrictCharField(max_length=_column_length(Product, "name"))
+    slug = StrictCharField(max_length=_column_length(Product, "slug"), validators=[validate_slug])
+    sku = StrictCharField(max_length=_column_length(Product, "sku"))
+    description = StrictCharField(required=False, allow_blank=True)
+    price = MoneyInputField()
+    category = StrictIntegerField(min_value=1, max_value=MAX_ID, help_text="Category id.")
+    stock_quantity = StrictIntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_INT32,
+        help_text="Initial stock (create only; later use stock-adjust).",
     )
-    is_published = serializers.BooleanField(required=False)
+    is_published = StrictBooleanField(required=False)
 
 
 class StockAdjustSerializer(serializers.Serializer):
-    delta = serializers.IntegerField(help_text="Units to add; negative removes.")
+    delta = StrictIntegerField(
+        min_value=-MAX_INT32, max_value=MAX_INT32, help_text="Units to add; negative removes."
+    )
 
 
 # --- Categories -----------------------------------------------------------------------------
@@ -242,11 +312,14 @@ _CATEGORY_EXAMPLE = OpenApiExample(
     ),
 )
 class CategoryViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Category]
+    SingleQueryParameters,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[Category],
 ):
     serializer_class = CategorySerializer
     lookup_field = "id_or_slug"
-    lookup_value_regex = "[^/]+"
+    lookup_value_regex = "[-a-zA-Z0-9_]+"  # an id or a slug; anything else is a 404
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Category]:
@@ -261,8 +334,7 @@ class CategoryViewSet(
 
     def get_object(self) -> Category:
         key = self.kwargs["id_or_slug"]
-        lookup = {"pk": int(key)} if key.isdigit() else {"slug": key}
-        category = self.get_queryset().filter(**lookup).first()
+        category = self.get_queryset().filter(**_id_or_slug_lookup(key)).first()
         if category is None:
             raise CatalogError(
                 CatalogErrorCode.NOT_FOUND, "No category with this id exists.", field="id"
@@ -286,6 +358,17 @@ class CategoryViewSet(
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+def _id_or_slug_lookup(key: str) -> dict[str, object]:
+    """The URL's ``{id_or_slug}`` (ASCII letters, digits, - and _, by the route): digits are an
+    id, anything else a slug; a number no id can have matches nothing."""
+    if not key.isdigit():
+        return {"slug": key}
+    try:
+        return {"pk": integer_parse(key, minimum=1, maximum=MAX_ID)}
+    except ValueError:
+        return {"pk__in": []}
+
+
 def _valid(serializer: serializers.Serializer) -> dict[str, Any]:
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
@@ -303,14 +386,73 @@ def _with_references(data: dict[str, Any], **references: type[Category]) -> dict
 # --- Products -------------------------------------------------------------------------------
 
 
+class _QueryNumberField(forms.Field):
+    """A query parameter read by ``backend.core.numbers``; given but empty (``?price_min=``)
+    is refused rather than ignored."""
+
+    def __init__(self, *, parse: Callable[[str], object], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.parse = parse
+
+    def to_python(self, value: str | None) -> object:
+        if value is None:
+            return None
+        if value == "":
+            raise forms.ValidationError("Give a value, or leave the parameter out.")
+        try:
+            return self.parse(value)
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
+
+
+def _price_bound(text: str) -> Decimal:
+    value = decimal_parse(text)
+    if abs(value) > MAX_PRICE:
+        raise ValueError(f"Must be from -{MAX_PRICE} to {MAX_PRICE}.")
+    return value
+
+
+# The schema of a filter whose field is not django-filter's own is stated here, description
+# included (drf-spectacular then ignores help_text).
+@extend_schema_field(
+    {
+        "type": "integer",
+        "format": "int64",
+        "minimum": 1,
+        "maximum": MAX_ID,
+        "description": "Category id; products of its whole subtree (descendants included).",
+    }
+)
+class CategoryFilter(django_filters.Filter):
+    field_class = _QueryNumberField
+
+    def __init__(self, **kwargs: Any) -> None:
+        parse = functools.partial(integer_parse, minimum=1, maximum=MAX_ID)
+        super().__init__(parse=parse, **kwargs)
+
+
+@extend_schema_field(
+    {
+        "type": "number",
+        "minimum": -MAX_PRICE,
+        "maximum": MAX_PRICE,
+        "description": "A price bound, inclusive: `price_min` the lowest, `price_max` the "
+        "highest. ASCII digits; an empty value is refused.",
+    }
+)
+class PriceFilter(django_filters.Filter):
+    field_class = _QueryNumberField
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(parse=_price_bound, **kwargs)
+
+
 class ProductFilterSet(django_filters.FilterSet):
     """Validates the query string; the filtering itself is ``services.product_list``."""
 
-    category = django_filters.NumberFilter(
-        help_text="Category id; products of its whole subtree (descendants included)."
-    )
-    price_min = django_filters.NumberFilter(help_text="Lowest price, inclusive.")
-    price_max = django_filters.NumberFilter(help_text="Highest price, inclusive.")
+    category = CategoryFilter()
+    price_min = PriceFilter()  # the lowest price, inclusive
+    price_max = PriceFilter()  # the highest price, inclusive
     # A choice, not BooleanFilter: that one silently ignores values it cannot read ("maybe").
     in_stock = django_filters.ChoiceFilter(
         choices=[("true", "true"), ("false", "false")],
@@ -454,13 +596,16 @@ _VISIBILITY = "Unpublished products are visible to staff only. "
     ),
 )
 class ProductViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Product]
+    SingleQueryParameters,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[Product],
 ):
     serializer_class = ProductSerializer
     # Read by drf-spectacular to document the filters; filter_queryset below applies them.
     filter_backends = [DjangoFilterBackend]
     filterset_class = ProductFilterSet
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = "[0-9]+"  # ASCII: \d also matches digits of other scripts
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Product]:

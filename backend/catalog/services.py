@@ -28,6 +28,7 @@ from django.db.models.functions import Cast
 
 from backend.catalog.errors import CatalogError, CatalogErrorCode, CatalogErrorDetail
 from backend.catalog.models import Category, Product
+from backend.core.text import text_fields_validate
 
 
 def category_subtree(*, category: Category, include_self: bool = True) -> QuerySet[Category]:
@@ -206,7 +207,9 @@ def _exact_price(price: Decimal | None) -> Decimal | None:
 
 
 def _full_clean_and_save(instance: Category | Product) -> None:
-    """Validate like a form would (fields, uniqueness, named constraints), then write."""
+    """Validate like a form would (fields, uniqueness, named constraints), then write. Text
+    PostgreSQL cannot store (a NUL character) is refused before the uniqueness queries."""
+    text_fields_validate(instance)
     instance.full_clean()
     instance.save()
 

@@ -21,6 +21,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import exceptions, serializers
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -30,6 +31,8 @@ from backend.accounts.errors import AccountError, AccountErrorCode
 from backend.accounts.permissions import has_permission
 from backend.accounts.roles import Role
 from backend.catalog.errors import CatalogError, CatalogErrorCode
+from backend.core.json_input import JSONInputError, json_input_decode
+from backend.core.numbers import integer_parse
 from backend.orders.errors import OrderError, OrderErrorCode
 
 if TYPE_CHECKING:  # DRF imports this module while rest_framework.views is half-initialised
@@ -77,6 +80,57 @@ class BearerTokenAuthenticationScheme(OpenApiAuthenticationExtension):  # type: 
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
         return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+
+
+# --- Strict input ---------------------------------------------------------------------------
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string and nothing else: DRF's CharField turns ``0`` or ``true`` into "0" and
+    "True", a value the document (``type: string``) forbids."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Must be a string.", code="invalid")
+        return super().to_internal_value(data)  # type: ignore[no-any-return]
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer and nothing else: DRF's IntegerField reads "12", 12.0 and true."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise serializers.ValidationError("Must be an integer.", code="invalid")
+        return super().to_internal_value(data)  # type: ignore[no-any-return]
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON boolean and nothing else: DRF's BooleanField reads "yes", 1 and "on"."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            raise serializers.ValidationError("Must be true or false.", code="invalid")
+        return data
+
+
+class SingleQueryParameters:
+    """A view mixin: a query parameter given twice (``?price_min=1&price_min=9``) is refused
+    (400), not silently read as its last value; ``repeatable_query_parameters`` lists those
+    that take several values."""
+
+    repeatable_query_parameters: frozenset[str] = frozenset()
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        repeated = [
+            name
+            for name, values in request.query_params.lists()
+            if len(values) > 1 and name not in self.repeatable_query_parameters
+        ]
+        if repeated:
+            raise exceptions.ValidationError(
+                {name: ["Give this parameter once."] for name in repeated}
+            )
 
 
 # --- Permissions ----------------------------------------------------------------------------
@@ -127,6 +181,19 @@ class ProblemSerializer(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField(help_text="Stable error code, as in the GraphQL API.")
     errors = ProblemFieldErrorSerializer(many=True)
+
+
+class BoundedJSONParser(JSONParser):
+    """DRF's JSON parser on ``backend.core.json_input``: a body nested too deep is a 400, not
+    a RecursionError, and a NUL in any string is refused before a serializer sees it."""
+
+    def parse(
+        self, stream: Any, media_type: str | None = None, parser_context: Any = None
+    ) -> object:
+        try:
+            return json_input_decode(stream.read())
+        except JSONInputError as error:
+            raise exceptions.ParseError(str(error)) from None
 
 
 class ProblemJSONRenderer(JSONRenderer):
@@ -340,17 +407,28 @@ class StableCursorPagination(CursorPagination):
         return tuple(chosen(request)) if chosen else tuple(self.ordering)
 
     def decode_cursor(self, request: Request) -> Any:
+        if request.query_params.get(self.cursor_query_param) == "":  # DRF reads it as page 1
+            raise exceptions.ValidationError({"cursor": ["Invalid cursor."]})
         try:
             return super().decode_cursor(request)
         except exceptions.NotFound:  # DRF says 404; a mangled cursor is the client's input
             raise exceptions.ValidationError({"cursor": ["Invalid cursor."]}) from None
 
+    def get_schema_operation_parameters(self, view: "APIView") -> list[dict[str, Any]]:
+        """DRF's parameters with the rules ``get_page_size`` and ``decode_cursor`` apply."""
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+            if parameter["name"] == self.cursor_query_param:
+                parameter["schema"]["minLength"] = 1  # an empty cursor is refused
+        return parameters
+
     def get_page_size(self, request: Request) -> int:
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
-            raise exceptions.ValidationError(
-                {"page_size": [f"Must be an integer from 1 to {self.max_page_size}."]}
-            )
-        return int(raw)
+        try:
+            return integer_parse(raw, minimum=1, maximum=self.max_page_size)
+        except ValueError as error:
+            raise exceptions.ValidationError({"page_size": [str(error)]}) from None

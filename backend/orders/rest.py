@@ -4,6 +4,7 @@ from collections.abc import Callable
 from typing import Any
 
 import django_filters
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Prefetch, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
@@ -27,6 +28,8 @@ from backend.core.rest import (
     INVALID,
     INVALID_DETAIL,
     Requires,
+    SingleQueryParameters,
+    StrictIntegerField,
     problem_example,
     problem_responses,
     requirement_text,
@@ -107,9 +110,17 @@ class OrderSerializer(serializers.ModelSerializer):
 MAX_ID = 2**63 - 1
 
 
+@extend_schema_field(
+    {"type": "integer", "minimum": 1, "maximum": settings.ORDER_MAX_QUANTITY_PER_LINE}
+)
+class QuantityField(StrictIntegerField):
+    """The range is the service's rule (QUANTITY_INVALID, its own code), stated in the
+    document here rather than checked twice."""
+
+
 class OrderLineSerializer(serializers.Serializer):
-    product_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
-    quantity = serializers.IntegerField()
+    product_id = StrictIntegerField(min_value=1, max_value=MAX_ID)
+    quantity = QuantityField()
 
 
 class OrderCreateSerializer(serializers.Serializer):
@@ -137,7 +148,8 @@ class OrderFilterSet(django_filters.FilterSet):
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    # The service's rule (IDEMPOTENCY_KEY_INVALID), stated in the document.
+    {"type": "string", "minLength": 1, "maxLength": services.IDEMPOTENCY_KEY_MAX_LENGTH},
     OpenApiParameter.HEADER,
     required=True,
     description="1-255 characters, unique per order attempt. Repeating a request with the "
@@ -249,12 +261,16 @@ def _transition_schema(summary: str, permission: Role, rule: str) -> Any:
     deliver=_transition_schema("Mark an order delivered", Role.STAFF, "SHIPPED -> DELIVERED."),
 )
 class OrderViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Order]
+    SingleQueryParameters,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[Order],
 ):
+    repeatable_query_parameters = frozenset({"status"})
     serializer_class = OrderSerializer
     filter_backends = [DjangoFilterBackend]
     filterset_class = OrderFilterSet
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = "[0-9]+"  # ASCII: \d also matches digits of other scripts
 
     def get_queryset(self) -> QuerySet[Order]:
         return services.orders_visible_to(self.request.user).prefetch_related(

@@ -32,6 +32,7 @@ from django.utils import timezone
 from backend.accounts.policies import is_staff_user
 from backend.catalog.models import Product
 from backend.catalog.policies import stock_visible_to
+from backend.core.text import text_problem
 from backend.orders import tasks as order_tasks
 from backend.orders.errors import OrderError, OrderErrorCode
 from backend.orders.events import order_event_publish_on_commit
@@ -62,6 +63,7 @@ RESTOCKING_STATUSES = frozenset({OrderStatus.CANCELLED, OrderStatus.EXPIRED})
 # 12 digits, 2 decimals: the MONEY columns' limit.
 MAX_AMOUNT = Decimal("9999999999.99")
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
+_IDEMPOTENCY_KEY_FIELD = Order._meta.get_field("idempotency_key")  # max_length: the above
 
 Actor = AbstractBaseUser | AnonymousUser
 
@@ -174,10 +176,11 @@ def order_place(
 
 def _order_lines_validate(*, lines: Sequence[OrderLine], idempotency_key: str) -> None:
     """Refuse malformed input before touching the database."""
-    if not idempotency_key.strip() or len(idempotency_key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+    if not idempotency_key.strip() or text_problem(_IDEMPOTENCY_KEY_FIELD, idempotency_key):
         raise OrderError(
             OrderErrorCode.IDEMPOTENCY_KEY_INVALID,
-            f"The idempotency key must be 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} characters.",
+            f"The idempotency key must be 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} characters, "
+            "none of them NUL.",
             field="idempotencyKey",
         )
     if not lines:

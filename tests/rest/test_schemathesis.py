@@ -10,12 +10,7 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from backend.accounts.roles import Role
 from backend.accounts.tokens import access_token_create
@@ -24,12 +19,11 @@ from tests.rest.conftest import user_in_role
 
 APP = WSGIHandler()
 SCHEMA = schemathesis.openapi.from_wsgi("/api/schema/", APP)
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_schema_conformance,
-]
+# Every check schemathesis has (negative data rejection, status code, content type, response
+# schema, use after free, resource availability, ignored auth, ...) except one: "a request the
+# schema allows is accepted" cannot hold for what no schema can state: an opaque cursor,
+# a referenced row that does not exist (a 400 naming the field), wrong credentials.
+NOT_STATABLE = [positive_data_acceptance]
 
 
 @pytest.fixture
@@ -58,4 +52,4 @@ def bearer(request: pytest.FixtureRequest, db: None, in_test_transaction: None) 
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_api_conforms_to_its_schema(case: Any, bearer: dict[str, str]) -> None:
-    case.call_and_validate(app=APP, headers=bearer, checks=CHECKS)
+    case.call_and_validate(app=APP, headers=bearer, excluded_checks=NOT_STATABLE)

@@ -12,9 +12,11 @@ from collections.abc import AsyncIterator, Iterator
 from typing import ClassVar
 
 from asgiref.sync import sync_to_async
-from graphql import DocumentNode, GraphQLError, GraphQLSchema
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, StringValueNode, ValidationRule
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
+
+from backend.core.graphql.errors import BAD_USER_INPUT
 
 # Distinct documents whose validation is kept, per process.
 DOCUMENT_CACHE_SIZE = 256
@@ -76,3 +78,19 @@ class OffLoopDocumentValidationCache(DocumentValidationCache):
                 errors = await sync_to_async(self._validate, thread_sensitive=False)()
             context.pre_execution_errors = errors
         yield
+
+
+class NoNulInStrings(ValidationRule):
+    """A string literal of the document may not hold a NUL (``"\\u0000"``): PostgreSQL refuses
+    it in text, so a slug or an email carrying one would fail in SQL. Variables are checked
+    when the request body is decoded (``backend.core.graphql.body``)."""
+
+    def enter_string_value(self, node: StringValueNode, *_args: object) -> None:
+        if "\x00" in node.value:
+            self.report_error(
+                GraphQLError(
+                    "A string in the document contains a NUL (U+0000) character.",
+                    node,
+                    extensions={"code": BAD_USER_INPUT},
+                )
+            )

@@ -17,6 +17,7 @@ from strawberry.django.views import GraphQLView
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
+from backend.core.graphql.body import UndecodedBodyRequestAdapter, graphql_json_decode
 from backend.core.graphql.context import NexusContext
 from backend.core.graphql.errors import error_code_for
 
@@ -35,6 +36,11 @@ class NexusGraphQLView(GraphQLView[NexusContext, None]):
         # Read per request rather than when the URLconf is built, so the setting is authoritative.
         allowed = getattr(settings, "GRAPHQL_INTROSPECTION", settings.DEBUG)
         return bool(allowed) and super().should_render_graphql_ide(request)
+
+    request_adapter_class = UndecodedBodyRequestAdapter
+
+    def decode_json(self, data: str | bytes) -> object:
+        return graphql_json_decode(data)  # refuses what is not a bounded JSON object (400)
 
     def encode_json(self, data: object) -> bytes:
         # orjson, decoding to what Strawberry's DjangoJSONEncoder writes: anything orjson does
