@@ -237,6 +237,27 @@ def test_a_successful_query_is_200_in_the_negotiated_type(accept: str | None) ->
     assert response.json()["data"] == {"products": {"nodes": [{"name": "Lamp"}]}}
 
 
+@pytest.mark.parametrize("accept", [APPLICATION_JSON, GRAPHQL_RESPONSE_JSON])
+def test_an_exception_escaping_the_operation_is_a_masked_internal_error(
+    accept: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Strawberry returns an exception raised outside field resolution (by the executor or an
+    extension) without the error policy seeing it: it must still read as the server's fault."""
+    from backend.core.graphql.execution import CompilingExecutor
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("connection to postgres://nexus:secret@db failed")
+
+    monkeypatch.setattr(CompilingExecutor, "execute_operation", failing)
+    response = post("{ __typename }", accept)
+    body = response.json()
+    assert body["errors"] == [
+        {"message": "Internal server error.", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
+    ]
+    assert b"secret" not in response.content
+    assert response.status_code == (500 if accept == GRAPHQL_RESPONSE_JSON else 200)
+
+
 def test_request_error_status_is_500_only_when_the_server_failed() -> None:
     def errors(*codes: str) -> list[dict[str, Any]]:
         return [{"message": "m", "extensions": {"code": code}} for code in codes]

@@ -26,7 +26,11 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
 from backend.core.graphql.context import NexusContext
-from backend.core.graphql.errors import error_code_for
+from backend.core.graphql.errors import (
+    INTERNAL_SERVER_ERROR,
+    INTERNAL_SERVER_ERROR_MESSAGE,
+    error_code_for,
+)
 from backend.core.graphql.media_types import (
     APPLICATION_JSON,
     GRAPHQL_RESPONSE_JSON,
@@ -141,6 +145,12 @@ class NexusGraphQLView(GraphQLView[NexusContext, None]):
                 }
                 for error, formatted in zip(result.errors, response["errors"], strict=True)
             ]
+            if not settings.DEBUG:
+                # An exception that escaped the operation was never masked by the error policy:
+                # its message may name internals.
+                for formatted in response["errors"]:
+                    if formatted["extensions"]["code"] == INTERNAL_SERVER_ERROR:
+                        formatted["message"] = INTERNAL_SERVER_ERROR_MESSAGE
             # application/json keeps ``"data": null`` for the clients written against it.
             if self.media_type == GRAPHQL_RESPONSE_JSON and is_request_error(
                 result.data, result.errors
