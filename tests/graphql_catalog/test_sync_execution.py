@@ -69,6 +69,22 @@ def test_verdict_finds_async_fields_wherever_the_selection_reaches_them(
         assert schema.needs_event_loop(document, "B") is True
 
 
+@pytest.mark.parametrize("first_needs_loop", [True, False])
+def test_without_an_operation_name_the_verdict_is_the_first_operations(
+    catalog: dict[str, Any], gql: GraphQLClient, first_needs_loop: bool
+) -> None:
+    """Strawberry executes a document's first operation when no name is sent; the verdict
+    followed the name and sent a DataLoader operation to the sync executor (an error)."""
+    with_loop = "query Counted { categories(first: 5) { nodes { name productCount } } }"
+    without_loop = "query Named { categories(first: 5) { nodes { name } } }"
+    operations = [with_loop, without_loop] if first_needs_loop else [without_loop, with_loop]
+    document = " ".join(operations)
+    assert schema.needs_event_loop(document, None) is first_needs_loop
+    nodes = gql.data(document)["categories"]["nodes"]
+    assert len(nodes) == 3
+    assert all(("productCount" in node) is first_needs_loop for node in nodes)
+
+
 def test_every_async_field_of_the_schema_is_one_the_verdict_can_see() -> None:
     """The verdict reads Strawberry's ``is_async``; these are the fields it names today. A new
     DataLoader field appears here, and its documents run on a loop."""

@@ -25,6 +25,10 @@ def test_graphiql_is_served_to_browsers_only_where_introspection_is_allowed(
     settings.GRAPHQL_INTROSPECTION = False
     response = Client().get("/graphql/", headers={"accept": "text/html"})
     assert b"graphiql" not in response.content.lower()
+    assert response.status_code == 406  # HTML only: no response type it accepts is served
+    browser_accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    response = Client().get("/graphql/", headers={"accept": browser_accept})
+    assert b"graphiql" not in response.content.lower()
     assert response.status_code == 400  # a GET without a query is then just a bad request
 
 

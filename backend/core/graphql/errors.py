@@ -19,6 +19,8 @@ GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 # An operation type the transport does not serve (a query or mutation over the WebSocket).
 OPERATION_NOT_SUPPORTED = "OPERATION_NOT_SUPPORTED"
+# What a client reads of a server fault outside DEBUG (the traceback goes to the server log).
+INTERNAL_SERVER_ERROR_MESSAGE = "Internal server error."
 
 # The `errors` field of every mutation payload (typed, per-field business failures).
 PAYLOAD_ERRORS_DESCRIPTION = "Business failures; empty on success."
@@ -47,8 +49,10 @@ class ForbiddenError(GraphQLError):
 def error_code_for(error: GraphQLError) -> str:
     """The code of an error raised without one (by graphql-core or by an unexpected bug).
 
-    Request-level errors (no ``path``) come from parsing, validation or variable coercion;
-    an error with a ``path`` and a non-GraphQL cause is a server fault.
+    Request-level errors (no ``path``) come from parsing, validation or variable coercion,
+    except one with a non-GraphQL cause: an exception that escaped the operation (an extension
+    or the executor failed; Strawberry then returns it without the error policy seeing it). That
+    one, like an error with a ``path`` and a non-GraphQL cause, is a server fault.
     """
     if error.path is None:
         if error.message.startswith("Syntax Error"):
@@ -58,6 +62,8 @@ def error_code_for(error: GraphQLError) -> str:
             return GRAPHQL_PARSE_FAILED
         if error.message.startswith("Variable") and _VARIABLE_VALUE_ERRORS.search(error.message):
             return BAD_USER_INPUT
+        if error.original_error is not None and not isinstance(error.original_error, GraphQLError):
+            return INTERNAL_SERVER_ERROR
         return GRAPHQL_VALIDATION_FAILED
     if error.original_error is None or isinstance(error.original_error, GraphQLError):
         return BAD_USER_INPUT

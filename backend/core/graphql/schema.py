@@ -217,6 +217,10 @@ class NexusSchema(strawberry.Schema):
                 or (definition.name and definition.name.value) == operation_name
             )
         ]
+        if operation_name is None:
+            # Without a name Strawberry executes the document's first operation (it passes that
+            # operation's name on), so the verdict is that operation's.
+            operations = operations[:1]
         if len(operations) != 1:
             return False
         operation = operations[0]
