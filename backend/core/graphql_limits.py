@@ -41,6 +41,7 @@ from backend.core.graphql.errors import (
     BAD_USER_INPUT,
     FORBIDDEN,
     INTERNAL_SERVER_ERROR,
+    INTERNAL_SERVER_ERROR_MESSAGE,
     OPERATION_NOT_SUPPORTED,
     error_code_for,
 )
@@ -275,7 +276,7 @@ class ErrorPolicy(MaskErrors):
     def __init__(self) -> None:
         super().__init__(
             should_mask_error=lambda error: client_error_code(error) is None,
-            error_message="Internal server error.",
+            error_message=INTERNAL_SERVER_ERROR_MESSAGE,
         )
         self.debug: bool = settings.DEBUG
 
