@@ -1,20 +1,9 @@
 """Accounts test helpers: a throwaway signing key, a Bearer GraphQL client, a fake clock."""
 
-from collections.abc import Iterator
-
 import pytest
-from django.core.cache import cache
 
 from backend.accounts import throttling
 from tests.graphql_client import GraphQLClient
-
-
-@pytest.fixture(autouse=True)
-def empty_cache() -> Iterator[None]:
-    """Throttle counters live in the cache; no test sees another's failures."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 class FakeClock:

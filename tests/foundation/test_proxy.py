@@ -27,7 +27,14 @@ PRIVATE = ("127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12")
         ),
         pytest.param("10.0.0.5", None, PRIVATE, "10.0.0.5", id="no header"),
         pytest.param("10.0.0.5", "10.0.0.7", PRIVATE, "10.0.0.7", id="only proxies"),
-        pytest.param("10.0.0.5", "not-an-ip", PRIVATE, "not-an-ip", id="garbage is the client"),
+        pytest.param("10.0.0.5", "not-an-ip", PRIVATE, "10.0.0.5", id="garbage is ignored"),
+        pytest.param(
+            "10.0.0.5", "203.0.113.7, x, 10.0.0.9", PRIVATE, "10.0.0.9",
+            id="a hop that is no address ends the walk",
+        ),
+        pytest.param(
+            "10.0.0.5", "2001:DB8:0::1", PRIVATE, "2001:db8::1", id="one spelling per address"
+        ),
         pytest.param("203.0.113.9", "198.51.100.1", ("*",), "198.51.100.1", id="trust all"),
         pytest.param("::1", "2001:db8::1", ("::1",), "2001:db8::1", id="IPv6"),
     ],
