@@ -104,6 +104,32 @@ def test_admin_sign_in_is_throttled_per_account_across_addresses(
     assert refusals == 25 - settings.LOGIN_FREE_ATTEMPTS_PER_ACCOUNT_ANY_IP
 
 
+def test_made_up_forwarded_for_values_share_the_proxy_bucket(settings: Settings) -> None:
+    """Behind a trusted proxy, X-Forwarded-For values that are not addresses are ignored: a
+    new made-up value per guess is not a new address with a fresh allowance."""
+    settings.FORWARDED_ALLOW_IPS = ("*",)
+    settings.LOGIN_FREE_ATTEMPTS_PER_IP = ALLOWANCE
+    client = Client()
+    for n in range(25):
+        client.post(
+            "/api/v1/auth/token",
+            data=json.dumps({"email": f"victim{n}@example.com", "password": "guess"}),
+            content_type="application/json",
+            headers={"X-Forwarded-For": f"made-up-{n}"},
+        )
+    user_create(email="last@example.com", password=PASSWORD)
+
+    refused = client.post(
+        "/api/v1/auth/token",
+        data=json.dumps({"email": "last@example.com", "password": PASSWORD}),
+        content_type="application/json",
+        headers={"X-Forwarded-For": "made-up-last"},
+    )
+
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "LOGIN_ATTEMPT_DELAYED"
+
+
 def test_aliased_password_changes_count_once_each(password_checks: PasswordChecks) -> None:
     """The reported oracle: 15 aliased guesses in one request with a stolen access token."""
     user = user_create(password=PASSWORD)
