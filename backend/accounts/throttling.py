@@ -65,8 +65,9 @@ def email_canonical(email: str) -> str:
     Merging two addresses the database keeps apart only shares a bucket; the reverse would
     give an attacker fresh buckets.
     """
-    folded = unicodedata.normalize("NFKC", email.strip()).upper().casefold()
-    return unicodedata.normalize("NFKC", folded)
+    folded = unicodedata.normalize("NFKC", email).upper().casefold()
+    # Stripped last: NFKC can turn a character into a space and a combining mark.
+    return unicodedata.normalize("NFKC", folded).strip()
 
 
 def address_key(ip: str) -> str:
