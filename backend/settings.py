@@ -156,9 +156,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Accounts -------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+# Every authenticate() (tokenCreate, REST token, admin sign-in) goes through the throttle.
+AUTHENTICATION_BACKENDS = ["backend.accounts.backends.ThrottledModelBackend"]
 # Email is unique case-insensitively through the functional constraint
-# accounts_user_email_ci_unique, which auth.E003 cannot see (it only looks for unique=True).
-SILENCED_SYSTEM_CHECKS = ["auth.E003"]
+# accounts_user_email_ci_unique, which auth.E003 cannot see (it only looks for unique=True); with
+# a custom backend the same finding is auth.W004.
+SILENCED_SYSTEM_CHECKS = ["auth.E003", "auth.W004"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -180,10 +183,14 @@ JWT_ISSUER = env_str("JWT_ISSUER", "nexus")
 JWT_AUDIENCE = env_str("JWT_AUDIENCE", "nexus-api")
 JWT_ACCESS_TTL_SECONDS = env_int("JWT_ACCESS_TTL_SECONDS", 5 * 60)
 JWT_REFRESH_TTL_SECONDS = env_int("JWT_REFRESH_TTL_SECONDS", 30 * 24 * 60 * 60)
-# Failed logins allowed per IP+account and per IP before the exponential delay starts.
+# Password checks (sign-in, admin sign-in, password change; backend/accounts/throttling.py)
+# allowed per IP+account, per account from any IP and per IP before the exponential delay starts.
 LOGIN_FREE_ATTEMPTS_PER_ACCOUNT = env_int("LOGIN_FREE_ATTEMPTS_PER_ACCOUNT", 3)
+LOGIN_FREE_ATTEMPTS_PER_ACCOUNT_ANY_IP = env_int("LOGIN_FREE_ATTEMPTS_PER_ACCOUNT_ANY_IP", 10)
 LOGIN_FREE_ATTEMPTS_PER_IP = env_int("LOGIN_FREE_ATTEMPTS_PER_IP", 20)
 LOGIN_MAX_DELAY_SECONDS = env_int("LOGIN_MAX_DELAY_SECONDS", 15 * 60)
+# Sign-ups (accountRegister) allowed per IP before the same delay starts.
+ACCOUNT_REGISTER_FREE_ATTEMPTS_PER_IP = env_int("ACCOUNT_REGISTER_FREE_ATTEMPTS_PER_IP", 10)
 
 # --- Commerce -------------------------------------------------------------------------------
 STORE_CURRENCY = env_str("STORE_CURRENCY", "USD").upper()

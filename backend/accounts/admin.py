@@ -1,10 +1,15 @@
 """Admin for users: Django's UserAdmin adapted to email login (there is no username)."""
 
+from typing import Any
+
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from backend.accounts import throttling
 from backend.accounts.models import User
 
 
@@ -50,3 +55,20 @@ class UserAdmin(DjangoUserAdmin):
         ),
     )
     filter_horizontal = ("groups", "user_permissions")
+
+
+class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
+    """The admin sign-in form: a throttled attempt is a form error, not a server error."""
+
+    def clean(self) -> dict[str, Any]:
+        try:
+            return super().clean()
+        except throttling.AttemptDelayedError as refusal:
+            raise ValidationError(
+                _("Too many failed sign-ins. Try again in %(seconds)d seconds."),
+                code="login_attempt_delayed",
+                params={"seconds": refusal.retry_after},
+            ) from None
+
+
+admin.site.login_form = ThrottledAdminAuthenticationForm

@@ -43,7 +43,12 @@ class AccountErrorCode(Enum):
     )
     LOGIN_ATTEMPT_DELAYED = strawberry.enum_value(
         "LOGIN_ATTEMPT_DELAYED",
-        description="Too many failed logins: wait retryAfter seconds before the next one.",
+        description="Too many failed password attempts (sign-in or password change) for this "
+        "account or from this address: wait retryAfter seconds before the next one.",
+    )
+    REGISTRATION_ATTEMPT_DELAYED = strawberry.enum_value(
+        "REGISTRATION_ATTEMPT_DELAYED",
+        description="Too many sign-ups from this address: wait retryAfter seconds.",
     )
     INVALID_REFRESH_TOKEN = strawberry.enum_value(
         "INVALID_REFRESH_TOKEN", description="The refresh token is unknown, expired or revoked."
@@ -59,7 +64,7 @@ class AccountErrorDetail:
     code: AccountErrorCode
     message: str
     field: str | None = None  # the service argument at fault (snake_case); None: the request
-    retry_after: int | None = None  # seconds; only with LOGIN_ATTEMPT_DELAYED
+    retry_after: int | None = None  # seconds; only with the *_ATTEMPT_DELAYED codes
 
 
 class AccountError(Exception):

@@ -98,3 +98,18 @@ class RefreshToken(models.Model):
 
     def __str__(self) -> str:
         return f"refresh token {self.pk} of user {self.user_id}"
+
+
+class ThrottleBucket(models.Model):
+    """One throttle scope's count of recent attempts (see throttling.py).
+
+    In PostgreSQL rather than the cache so every worker shares one count, with or without
+    Redis, and an attempt is counted under a row lock before the password is evaluated.
+    """
+
+    key = models.CharField(max_length=128, primary_key=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_attempt_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.attempts}"

@@ -76,25 +76,27 @@ def _token_failure(error: AccountError) -> TokenPayload:
 @strawberry.type(description="Account and token changes.")
 class AccountsMutation:
     @strawberry_django.mutation(
-        description="Create a customer account. Sign in afterwards with tokenCreate."
+        description="Create a customer account. Sign in afterwards with tokenCreate. Sign-ups "
+        "from one address are throttled (REGISTRATION_ATTEMPT_DELAYED)."
     )
     def account_register(
         self,
+        info: Info,
         input: Annotated[
             AccountRegisterInput, strawberry.argument(description="The account to create.")
         ],
     ) -> AccountRegisterPayload:
         try:
             user = services.account_register(
-                email=input.email, password=input.password, name=input.name
+                email=input.email, password=input.password, name=input.name, ip=_client_ip(info)
             )
         except AccountError as error:
             return AccountRegisterPayload(user=None, errors=AccountErrorType.list_from(error))
         return AccountRegisterPayload(user=user, errors=[])  # type: ignore[arg-type]
 
     @strawberry_django.mutation(
-        description="Sign in with email and password. Repeated failures from one address are "
-        "delayed exponentially (LOGIN_ATTEMPT_DELAYED)."
+        description="Sign in with email and password. Repeated failures for one account or "
+        "from one address are delayed exponentially (LOGIN_ATTEMPT_DELAYED)."
     )
     def token_create(
         self,
@@ -146,7 +148,8 @@ class AccountsMutation:
         **requires(
             Role.CUSTOMER,
             description="Change the viewer's password. Every other session is signed out; the "
-            "payload carries new tokens for this one.",
+            "payload carries new tokens for this one. Wrong old passwords are throttled like "
+            "failed sign-ins (LOGIN_ATTEMPT_DELAYED).",
         )
     )
     def password_change(
@@ -159,7 +162,10 @@ class AccountsMutation:
     ) -> TokenPayload:
         try:
             pair = services.password_change(
-                user=signed_in_viewer(info), old_password=old_password, new_password=new_password
+                user=signed_in_viewer(info),
+                old_password=old_password,
+                new_password=new_password,
+                ip=_client_ip(info),
             )
         except AccountError as error:
             return _token_failure(error)

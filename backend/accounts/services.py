@@ -1,8 +1,10 @@
 """Account services: registration, login, refresh-token rotation, revocation, password change.
 
 Every function takes keyword-only arguments, runs in one transaction and raises AccountError
-for business failures, leaving the database unchanged; the one exception is documented on
-``token_refresh`` (reuse detection commits its revocation before raising).
+for business failures, leaving the database unchanged; the exceptions are documented on
+``token_refresh`` (reuse detection commits its revocation before raising) and on the throttled
+ones (``account_register``, ``token_create``, ``password_change``: the attempt is counted, in
+its own transaction, before anything else, and stays counted when the rest is refused).
 """
 
 import hashlib
@@ -82,14 +84,28 @@ def _token_pair_issue(*, user: User, family_id: uuid.UUID | None = None) -> Toke
     return TokenPair(access_token_create(user), refresh_token, user)
 
 
-@transaction.atomic
-def account_register(*, email: str, password: str, name: str = "") -> User:
+def account_register(*, email: str, password: str, ip: str, name: str = "") -> User:
     """Create a customer account. All field problems are reported together.
 
-    Guarantees: the email is unique case-insensitively (EMAIL_TAKEN, also under a concurrent
+    Guarantees: sign-ups from one address are throttled, counted whatever their outcome
+    (REGISTRATION_ATTEMPT_DELAYED with ``retry_after``: it bounds signup spam and EMAIL_TAKEN
+    enumeration); the email is unique case-insensitively (EMAIL_TAKEN, also under a concurrent
     duplicate, through the database constraint), the password passes Django's validators and
     is stored with Argon2, and the user is in the customer group.
     """
+    try:
+        throttling.attempt_begin(throttling.registration_scopes(ip=ip))
+    except throttling.AttemptDelayedError as refusal:
+        raise AccountError(
+            AccountErrorCode.REGISTRATION_ATTEMPT_DELAYED,
+            f"Too many sign-ups from this address. Try again in {refusal.retry_after} seconds.",
+            retry_after=refusal.retry_after,
+        ) from None
+    return _account_create(email=email, password=password, name=name)
+
+
+@transaction.atomic
+def _account_create(*, email: str, password: str, name: str) -> User:
     email = User.objects.normalize_email(email.strip())
     user = User(email=email, name=name.strip())
     errors = _text_errors(user)  # a NUL or too long: refused before any query carries it
@@ -137,31 +153,33 @@ def _email_taken() -> AccountErrorDetail:
     )
 
 
-@transaction.atomic
+def _attempt_delayed(refusal: throttling.AttemptDelayedError) -> AccountError:
+    return AccountError(
+        AccountErrorCode.LOGIN_ATTEMPT_DELAYED,
+        f"Too many failed password attempts. Try again in {refusal.retry_after} seconds.",
+        retry_after=refusal.retry_after,
+    )
+
+
 def token_create(*, email: str, password: str, ip: str) -> TokenPair:
     """Log in: an access token and the first refresh token of a new family.
 
-    Throttled per IP and per IP+account (LOGIN_ATTEMPT_DELAYED with ``retry_after``); an
-    unknown email, a wrong password and an inactive account give the same INVALID_CREDENTIALS
-    and take the same hashing time (Django's ModelBackend hashes for unknown users too).
+    Throttled per IP, per account and per IP+account (LOGIN_ATTEMPT_DELAYED with
+    ``retry_after``, the password not evaluated; see throttling.py, applied by the
+    authentication backend); an unknown email, a wrong password and an inactive account give
+    the same INVALID_CREDENTIALS and take the same hashing time.
     """
-    scopes = throttling.login_scopes(ip=ip, email=email)
-    retry_after = throttling.login_retry_after(scopes)
-    if retry_after:
-        raise AccountError(
-            AccountErrorCode.LOGIN_ATTEMPT_DELAYED,
-            f"Too many failed logins. Try again in {retry_after} seconds.",
-            retry_after=retry_after,
-        )
-    user = authenticate(username=email.strip(), password=password)
+    try:
+        user = authenticate(username=email.strip(), password=password, ip=ip)
+    except throttling.AttemptDelayedError as refusal:
+        raise _attempt_delayed(refusal) from None
     if user is None:
-        throttling.login_failure_record(scopes)
         raise AccountError(
             AccountErrorCode.INVALID_CREDENTIALS, "Please enter a correct email and password."
         )
-    throttling.login_success_record(scopes)
-    update_last_login(None, user)
-    return _token_pair_issue(user=user)
+    with transaction.atomic():
+        update_last_login(None, user)
+        return _token_pair_issue(user=user)
 
 
 def token_refresh(*, refresh_token: str) -> TokenPair:
@@ -250,15 +268,23 @@ def token_revoke_all(*, user: User) -> None:
     sessions_ended_on_commit(user_id=user.pk)  # open WebSockets close too
 
 
-@transaction.atomic
-def password_change(*, user: User, old_password: str, new_password: str) -> TokenPair:
+def password_change(*, user: User, old_password: str, new_password: str, ip: str) -> TokenPair:
     """Change the password, end every other session and return a fresh pair for this one.
 
     A password change is what a user does after a suspected compromise, so every existing
     refresh family and access token is revoked (as ``token_revoke_all``); the caller gets new
-    tokens to stay signed in.
+    tokens to stay signed in. The old password is checked under the same throttle as a
+    sign-in to this account (LOGIN_ATTEMPT_DELAYED), so a stolen access token is no oracle.
     """
-    if not user.check_password(old_password):
+    try:
+        old_password_correct = throttling.password_checked(
+            ip=ip,
+            account=throttling.email_canonical(user.email),
+            check=lambda: user.check_password(old_password),
+        )
+    except throttling.AttemptDelayedError as refusal:
+        raise _attempt_delayed(refusal) from None
+    if not old_password_correct:
         raise AccountError(
             AccountErrorCode.INVALID_PASSWORD,
             "The old password is incorrect.",
@@ -267,7 +293,8 @@ def password_change(*, user: User, old_password: str, new_password: str) -> Toke
     errors = _password_errors(new_password, user, "new_password")
     if errors:
         raise AccountError.from_details(errors)
-    user.set_password(new_password)
-    user.save(update_fields=["password"])
-    token_revoke_all(user=user)
-    return _token_pair_issue(user=user)
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        token_revoke_all(user=user)
+        return _token_pair_issue(user=user)

@@ -1,21 +1,37 @@
-"""Login throttling: exponential delay after failed logins, per IP and per IP+account.
+"""The throttle of every password check (sign-in, admin sign-in, password change) and of sign-ups.
 
-Counters live in the Django cache (Redis when REDIS_URL is set, so all workers share them).
-After ``free`` failures for a scope, each further failure blocks that scope for
-``2 ** (failures - free)`` seconds (capped at LOGIN_MAX_DELAY_SECONDS), counted from the last
-failure. A successful login clears the IP+account scope; the IP scope only expires, so one
-good password does not reset an attacker spraying many accounts from the same address.
+Each attempt is counted in several scopes before the password is evaluated: the client's
+address, the account from any address, and the account from that address. After ``free``
+attempts in a scope, the next waits ``2 ** (attempts - free)`` seconds from the last one
+(capped at LOGIN_MAX_DELAY_SECONDS); a refused attempt is not counted and evaluates nothing.
+A correct password clears the account-from-that-address scope and gives its attempt back to
+the others, so the owner's sign-ins neither lock out a shared address nor wipe an attacker's
+count on the account. Counters are forgotten a day after their last attempt.
+
+Counting is atomic: the scopes' rows are locked (``SELECT ... FOR UPDATE``, in key order, so
+concurrent attempts cannot deadlock), checked and incremented in one short transaction of its
+own, committed before the password is evaluated. Twenty concurrent attempts against an
+allowance of three evaluate three passwords. Because that transaction commits on its own,
+callers must not be inside a transaction (``durable=True`` enforces it).
 """
 
 import hashlib
+import ipaddress
 import math
 import time
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 
-# Counters are forgotten a day after the last failure.
+from backend.accounts.models import ThrottleBucket
+
+# Counters are forgotten a day after the last attempt.
 COUNTER_TTL_SECONDS = 24 * 60 * 60
 
 
@@ -24,52 +40,132 @@ def now() -> float:
     return time.time()
 
 
+class AttemptDelayedError(Exception):
+    """Too many recent attempts: nothing was evaluated; try again in ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many attempts. Try again in {retry_after} seconds.")
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class Scope:
     key: str
     free_attempts: int
+    cleared_by_success: bool = False
 
 
-def login_scopes(*, ip: str, email: str) -> list[Scope]:
-    account = hashlib.sha256(email.strip().lower().encode()).hexdigest()
-    return [
-        Scope(f"login-throttle:ip:{ip}", settings.LOGIN_FREE_ATTEMPTS_PER_IP),
-        Scope(f"login-throttle:account:{ip}:{account}", settings.LOGIN_FREE_ATTEMPTS_PER_ACCOUNT),
-    ]
+def email_canonical(email: str) -> str:
+    """The one comparison form of an email address for throttle keys.
+
+    At least as coarse as the database's case-insensitive match (``UPPER(a) = UPPER(b)``,
+    which signs in the long s U+017F for ``s`` and the dotless i U+0131 for ``i``):
+    compatibility forms are folded (NFKC: the Kelvin sign, full-width letters), then
+    upper-cased (dotless i -> ``I``, long s -> ``S``), then case-folded (sharp s -> ``ss``).
+    Merging two addresses the database keeps apart only shares a bucket; the reverse would
+    give an attacker fresh buckets.
+    """
+    folded = unicodedata.normalize("NFKC", email).upper().casefold()
+    # Stripped last: NFKC can turn a character into a space and a combining mark.
+    return unicodedata.normalize("NFKC", folded).strip()
 
 
-def _delay(failures: int, free_attempts: int) -> int:
-    if failures < free_attempts:
+def address_key(ip: str) -> str:
+    """The client's address as a bucket: an IPv6 client is its /64, which one host owns."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def _hash(text: str) -> str:
+    # Keys name accounts without storing their addresses.
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def password_scopes(*, ip: str, account: str) -> tuple[Scope, ...]:
+    """The scopes of a password check of ``account`` (an ``email_canonical``) from ``ip``."""
+    account_key = _hash(account)
+    address = address_key(ip)
+    return (
+        Scope(f"password:ip:{address}", settings.LOGIN_FREE_ATTEMPTS_PER_IP),
+        Scope(f"password:account:{account_key}", settings.LOGIN_FREE_ATTEMPTS_PER_ACCOUNT_ANY_IP),
+        Scope(
+            f"password:account-ip:{account_key}:{address}",
+            settings.LOGIN_FREE_ATTEMPTS_PER_ACCOUNT,
+            cleared_by_success=True,
+        ),
+    )
+
+
+def registration_scopes(*, ip: str) -> tuple[Scope, ...]:
+    """Every sign-up from an address counts, taken or not: it bounds spam and enumeration."""
+    free_attempts = settings.ACCOUNT_REGISTER_FREE_ATTEMPTS_PER_IP
+    return (Scope(f"register:ip:{address_key(ip)}", free_attempts),)
+
+
+def _delay(attempts: int, free_attempts: int) -> int:
+    if attempts < free_attempts:
         return 0
-    exponent = min(failures - free_attempts, 32)  # bounds the power before the cap applies
+    exponent = min(attempts - free_attempts, 32)  # bounds the power before the cap applies
     return min(2**exponent, settings.LOGIN_MAX_DELAY_SECONDS)
 
 
-def login_retry_after(scopes: list[Scope]) -> int:
-    """Seconds until a login may be attempted for these scopes; 0 when allowed now."""
-    wait = 0.0
-    current = now()
-    for scope in scopes:
-        state = cache.get(scope.key)
-        if state is None:
-            continue
-        failures, last_failure_at = state
-        wait = max(wait, last_failure_at + _delay(failures, scope.free_attempts) - current)
-    return math.ceil(wait) if wait > 0 else 0
+def attempt_begin(scopes: tuple[Scope, ...]) -> None:
+    """Count one attempt in every scope, or raise AttemptDelayedError and count none."""
+    current = datetime.fromtimestamp(now(), UTC)
+    forgotten_before = current - timedelta(seconds=COUNTER_TTL_SECONDS)
+    free_attempts = {scope.key: scope.free_attempts for scope in scopes}
+    keys = sorted(free_attempts)
+    with transaction.atomic(durable=True):
+        ThrottleBucket.objects.bulk_create(
+            [ThrottleBucket(key=key, attempts=0, last_attempt_at=current) for key in keys],
+            ignore_conflicts=True,
+        )
+        buckets = list(
+            ThrottleBucket.objects.select_for_update().filter(key__in=keys).order_by("key")
+        )
+        wait = 0.0
+        for bucket in buckets:
+            if bucket.last_attempt_at < forgotten_before:
+                bucket.attempts = 0
+            ready_at = bucket.last_attempt_at + timedelta(
+                seconds=_delay(bucket.attempts, free_attempts[bucket.key])
+            )
+            wait = max(wait, (ready_at - current).total_seconds())
+        if wait > 0:
+            raise AttemptDelayedError(math.ceil(wait))
+        for bucket in buckets:
+            bucket.attempts += 1
+            bucket.last_attempt_at = current
+        ThrottleBucket.objects.bulk_update(buckets, ["attempts", "last_attempt_at"])
 
 
-def login_failure_record(scopes: list[Scope]) -> None:
-    """Count one failed login in every scope.
+def attempt_succeeded(scopes: tuple[Scope, ...]) -> None:
+    """A correct password: clear the scopes that says so, give the attempt back to the rest."""
+    with transaction.atomic(durable=True):
+        ThrottleBucket.objects.filter(
+            key__in=[scope.key for scope in scopes if scope.cleared_by_success]
+        ).delete()
+        ThrottleBucket.objects.filter(
+            key__in=[scope.key for scope in scopes if not scope.cleared_by_success]
+        ).update(attempts=Greatest(F("attempts") - 1, Value(0)))
 
-    Read-modify-write, not atomic: two concurrent failures may count once. The delay still
-    grows with every sequential attempt, which is what stops guessing.
+
+def password_checked(*, ip: str, account: str, check: Callable[[], bool]) -> bool:
+    """Run ``check`` (a password comparison for ``account``) if the throttle allows it.
+
+    Raises AttemptDelayedError, without calling ``check``, when ``ip`` or ``account`` has had too
+    many recent attempts.
     """
-    current = now()
-    for scope in scopes:
-        failures, _ = cache.get(scope.key) or (0, 0.0)
-        cache.set(scope.key, (failures + 1, current), COUNTER_TTL_SECONDS)
-
-
-def login_success_record(scopes: list[Scope]) -> None:
-    """Clear the per-account scope (the last one) after a correct password."""
-    cache.delete(scopes[-1].key)
+    scopes = password_scopes(ip=ip, account=account)
+    attempt_begin(scopes)
+    if check():
+        attempt_succeeded(scopes)
+        return True
+    return False

@@ -62,7 +62,8 @@ class AccountErrorType:
     message: str = strawberry.field(description="Human-readable explanation, in English.")
     code: AccountErrorCode = strawberry.field(description="Machine-readable reason.")
     retry_after: int | None = strawberry.field(
-        description="Seconds to wait before trying again; set with LOGIN_ATTEMPT_DELAYED only."
+        description="Seconds to wait before trying again; set with LOGIN_ATTEMPT_DELAYED and "
+        "REGISTRATION_ATTEMPT_DELAYED only."
     )
 
     @classmethod

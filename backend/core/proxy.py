@@ -6,7 +6,9 @@ HTTP moved to a WSGI server (decisions 0010 and 0014: neither gunicorn nor grani
 header), ``X-Forwarded-For`` is believed only when the peer is a trusted proxy
 (``FORWARDED_ALLOW_IPS``: addresses or networks, ``*`` for any; 127.0.0.1 unless set), and the
 client is the right-most address in it that is not itself a trusted proxy: the left part of the
-header is whatever the client chose to send.
+header is whatever the client chose to send. A hop that is not an IP address ends the walk (the
+address that passed it on is the client), so made-up values cannot become throttle buckets;
+addresses are returned in their canonical spelling (``ipaddress``), one bucket per address.
 """
 
 import ipaddress
@@ -44,11 +46,17 @@ def client_address(peer: str, forwarded_for: str | None, trusted: tuple[str, ...
     networks = _trusted_networks(trusted)
     if not forwarded_for or not _is_trusted(peer, networks):
         return peer
-    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
-    for hop in reversed(hops):
-        if not _is_trusted(hop, networks):
-            return hop
-    return hops[0] if hops else peer
+    client = peer
+    for hop in reversed(forwarded_for.split(",")):
+        if not hop.strip():
+            continue
+        try:
+            client = str(ipaddress.ip_address(hop.strip()))
+        except ValueError:
+            return client
+        if not _is_trusted(client, networks):
+            return client
+    return client
 
 
 @sync_and_async_middleware

@@ -1,20 +1,14 @@
-"""Accounts test helpers: a throwaway signing key, a Bearer GraphQL client, a fake clock."""
+"""Accounts test helpers: a throwaway signing key, a Bearer GraphQL client, a fake clock, a count
+of password checks."""
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable
 
 import pytest
-from django.core.cache import cache
 
 from backend.accounts import throttling
+from backend.accounts.models import User
 from tests.graphql_client import GraphQLClient
-
-
-@pytest.fixture(autouse=True)
-def empty_cache() -> Iterator[None]:
-    """Throttle counters live in the cache; no test sees another's failures."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 class FakeClock:
@@ -36,3 +30,26 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 @pytest.fixture
 def gql(db: None) -> GraphQLClient:
     return GraphQLClient()
+
+
+class PasswordChecks:
+    """Counts ``User.check_password`` calls: the password evaluations the throttle must bound."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def wrap(self, check: Callable[[User, str], bool]) -> Callable[[User, str], bool]:
+        def counted(user: User, raw_password: str) -> bool:
+            with self._lock:
+                self.count += 1
+            return check(user, raw_password)
+
+        return counted
+
+
+@pytest.fixture
+def password_checks(monkeypatch: pytest.MonkeyPatch) -> PasswordChecks:
+    checks = PasswordChecks()
+    monkeypatch.setattr(User, "check_password", checks.wrap(User.check_password))
+    return checks

@@ -11,17 +11,19 @@ from tests.factories import user_create
 
 pytestmark = pytest.mark.django_db
 
+IP = "198.51.100.4"
+
 
 def _register_errors(**fields: str) -> list[tuple[AccountErrorCode, str | None]]:
     with pytest.raises(AccountError) as refusal:
-        services.account_register(**{"name": "", **fields})  # type: ignore[arg-type]
+        services.account_register(**{"name": "", "ip": IP, **fields})  # type: ignore[arg-type]
     return [(detail.code, detail.field) for detail in refusal.value.details]
 
 
 def test_registration_creates_a_customer_with_an_argon2_password(settings: Settings) -> None:
     settings.PASSWORD_HASHERS = project_settings.PASSWORD_HASHERS  # production's: Argon2 first
     user = services.account_register(
-        email="Ada@Example.COM", password="analytical-engine-1843", name="Ada"
+        email="Ada@Example.COM", password="analytical-engine-1843", name="Ada", ip=IP
     )
     assert user.email == "Ada@example.com"  # the domain is normalised
     assert user.password.startswith("argon2")
@@ -62,10 +64,12 @@ def test_invalid_email_and_bad_password_are_reported_together() -> None:
 def test_password_change_checks_the_old_password_and_the_rules() -> None:
     user = user_create(password="correct-horse-battery")
     with pytest.raises(AccountError) as wrong_old:
-        services.password_change(user=user, old_password="nope", new_password="fine-new-pass-42")
+        services.password_change(
+            user=user, old_password="nope", new_password="fine-new-pass-42", ip=IP
+        )
     with pytest.raises(AccountError) as weak_new:
         services.password_change(
-            user=user, old_password="correct-horse-battery", new_password="password"
+            user=user, old_password="correct-horse-battery", new_password="password", ip=IP
         )
 
     assert (wrong_old.value.code, wrong_old.value.field) == (

@@ -1,4 +1,5 @@
-"""Login throttling: exponential delay per IP+account and per IP, and recovery (fake clock)."""
+"""Login throttling: exponential delay per IP+account, per account from any IP and per IP, and
+recovery (fake clock)."""
 
 import pytest
 from pytest_django.fixtures import Settings
@@ -78,3 +79,24 @@ def test_unknown_email_and_inactive_account_answer_like_a_wrong_password() -> No
     inactive = user_create(password=PASSWORD, is_active=False)
     assert _login_error("nobody@example.com", PASSWORD).code == AccountErrorCode.INVALID_CREDENTIALS
     assert _login_error(inactive.email, PASSWORD).code == AccountErrorCode.INVALID_CREDENTIALS
+
+
+def test_the_account_is_throttled_across_addresses(clock: FakeClock, settings: Settings) -> None:
+    settings.LOGIN_FREE_ATTEMPTS_PER_ACCOUNT_ANY_IP = 5
+    user = user_create(password=PASSWORD)
+    for n in range(5):
+        _login_error(user.email, "wrong", ip=f"203.0.113.{n + 1}")
+
+    delayed = _login_error(user.email, PASSWORD, ip="192.0.2.77")  # a sixth address
+
+    assert delayed.code == AccountErrorCode.LOGIN_ATTEMPT_DELAYED
+    clock.advance(1)
+    assert services.token_create(email=user.email, password=PASSWORD, ip="192.0.2.77").user == user
+
+
+def test_good_sign_ins_do_not_use_up_a_shared_address(clock: FakeClock, settings: Settings) -> None:
+    """An office behind one address: its people signing in are not failures."""
+    settings.LOGIN_FREE_ATTEMPTS_PER_IP = 3
+    users = [user_create(password=PASSWORD) for _ in range(6)]
+    for user in users:
+        assert services.token_create(email=user.email, password=PASSWORD, ip=IP).user == user
