@@ -12,6 +12,7 @@ import math
 import threading
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,9 @@ from graphql import (
     FieldNode,
     FragmentSpreadNode,
     InlineFragmentNode,
+    Lexer,
+    Source,
+    TokenKind,
     Visitor,
     parse,
     visit,
@@ -226,6 +230,60 @@ def test_documents_over_the_token_limit_are_refused_while_parsing(
         return  # the size limit answers first (next test)
     assert error_codes(query) == ["MAX_TOKENS_EXCEEDED"]
     assert validations == []
+
+
+# Texts that lex: every kind of token and ignored run GraphQL has, in any order.
+LEXEMES = st.sampled_from(
+    [
+        "{", "}", "(", ")", "[", "]", ":", "=", "@", "$", "!", "&", "|", "...",
+        "name", "_x9", "0", "-12", "3.25", "1e10", "-4.5E-3", '""', '"a \\" b"', '"\\u00e9"',
+        '""" block "" \\""" ok """', '"""\n multi\n line\n"""',
+        " ", "\t", ",", "\n", "\r\n", "\ufeff", "# a comment {\n",
+    ]
+)  # fmt: skip
+
+
+def graphql_core_token_count(text: str) -> int:
+    lexer = Lexer(Source(text))
+    count = 0
+    while lexer.advance().kind is not TokenKind.EOF:
+        count += 1
+    return count
+
+
+@HYPOTHESIS
+@given(parts=st.lists(LEXEMES, max_size=400))
+def test_token_count_before_parsing_is_graphql_cores_own(parts: list[str]) -> None:
+    """The limit is decided by counting tokens without parsing; the count must be exactly the
+    lexer's, so no text within the limit is refused and none over it parses."""
+    text = " ".join(parts)
+    count = graphql_core_token_count(text)
+    assert documents._token_limit_error(text, count) is None
+    if count:
+        error = documents._token_limit_error(text, count - 1)
+        assert error is not None
+        assert f"more than {count - 1} tokens" in error.message
+
+
+def test_storefront_documents_are_counted_as_graphql_core_counts() -> None:
+    for path in sorted(Path(__file__).resolve().parents[2].glob("graphql/**/*.graphql")):
+        text = path.read_text(encoding="utf-8")
+        count = graphql_core_token_count(text)
+        assert count, path
+        assert documents._token_limit_error(text, count) is None, path
+        assert documents._token_limit_error(text, count - 1) is not None, path
+
+
+@HYPOTHESIS
+@given(extra=st.integers(1, 5000))
+def test_text_over_the_token_limit_is_refused_without_being_parsed(
+    extra: int, parses: list[str]
+) -> None:
+    query = "{ " + "__typename " * (2000 + extra) + "}"
+    if len(query) > 65536:
+        return
+    assert error_codes(query) == ["MAX_TOKENS_EXCEEDED"]
+    assert parses == []
 
 
 @pytest.fixture

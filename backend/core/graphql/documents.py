@@ -13,20 +13,38 @@ like a document, so one request never parses the same text twice before refusing
 """
 
 import hashlib
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from django.conf import settings
-from graphql import DocumentNode, GraphQLError, parse
+from graphql import DocumentNode, GraphQLError, GraphQLSyntaxError, Source, parse
 
 from backend.core.graphql.analysis import DocumentAnalysis, analyse
-from backend.core.graphql.errors import MAX_QUERY_BYTES_EXCEEDED
+from backend.core.graphql.errors import MAX_QUERY_BYTES_EXCEEDED, error_code_for
 
 # Distinct documents kept parsed per process, and the bytes of text they may hold together
 # (the parsed tree is about ten times its text). A storefront sends a few dozen.
 DOCUMENT_CACHE_SIZE = 256
 DOCUMENT_CACHE_BYTES = 4 * 1024 * 1024
+
+# GraphQL's lexical grammar, one token per match, for counting tokens in C before the parser
+# builds any of them: graphql-core's lexer and parser run in Python per token, so a text at the
+# token limit would cost its whole parse to refuse (docs/performance.md, "Refused documents").
+# Ignored runs (white space, commas, comments) match as one ``ignored`` group.
+_TOKEN = re.compile(
+    r"""
+    (?P<ignored>[\s,\ufeff]+|\#[^\n\r]*)
+    | \"\"\"(?:\\\"\"\"|\\|\"(?!\"\")|[^\"\\])*\"\"\"   # block string
+    | \"(?:[^\"\\\n\r]|\\.)*\"                            # string
+    | \.\.\.
+    | -?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?
+    | [_A-Za-z][_0-9A-Za-z]*
+    | .                                                     # a punctuator (or a lexer error)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +131,18 @@ def parsed_document(query: str) -> ParsedDocument:
     return entry[0]
 
 
+def unparsable_query_error(query: str) -> GraphQLError | None:
+    """The coded error refusing ``query`` before validation (over the size or token limit, or
+    not valid syntax), from the cache when the text was seen; None when it parses."""
+    try:
+        parsed_document(query)
+    except GraphQLError as error:
+        if not (error.extensions or {}).get("code"):  # a shared error: coded once, idempotently
+            error.extensions = {**(error.extensions or {}), "code": error_code_for(error)}
+        return error
+    return None
+
+
 def is_cached(query: str) -> bool:
     """Whether ``parsed_document(query)`` would answer without parsing."""
     if oversized_query_error(query) is not None:
@@ -120,8 +150,30 @@ def is_cached(query: str) -> bool:
     return _cache.get((query_digest(query), settings.GRAPHQL_MAX_TOKENS)) is not None
 
 
+def _token_limit_error(query: str, max_tokens: int) -> GraphQLError | None:
+    """graphql-core's own error for a text of more than ``max_tokens`` tokens, found without
+    parsing; None when the text is within the limit (a text with no more characters than the
+    limit always is). Counts as graphql-core does: every token but the end of the text."""
+    if len(query) <= max_tokens:
+        return None
+    tokens = 0
+    for match in _TOKEN.finditer(query):
+        if match.lastgroup == "ignored":
+            continue
+        tokens += 1
+        if tokens > max_tokens:
+            return GraphQLSyntaxError(
+                Source(query),
+                match.start(),
+                f"Document contains more than {max_tokens} tokens. Parsing aborted.",
+            )
+    return None
+
+
 def _parse(query: str, *, max_tokens: int) -> _Entry:
     text_bytes = len(query.encode("utf-8", "surrogatepass"))
+    if (error := _token_limit_error(query, max_tokens)) is not None:
+        return (error, text_bytes)
     try:
         document = parse(query, max_tokens=max_tokens)
     except GraphQLError as error:

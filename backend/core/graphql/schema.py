@@ -52,7 +52,12 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.field import StrawberryField
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
-from backend.core.graphql.documents import oversized_query_error, parsed_document, query_digest
+from backend.core.graphql.documents import (
+    oversized_query_error,
+    parsed_document,
+    query_digest,
+    unparsable_query_error,
+)
 
 # Set while ``NexusSchema.stream`` builds a WebSocket operation's extensions.
 _streaming: ContextVar[bool] = ContextVar("nexus_graphql_streaming", default=False)
@@ -271,7 +276,9 @@ class NexusSchema(strawberry.Schema):
             "allowed_operation_types": allowed - {StrawberryOperationType.SUBSCRIPTION},
             "operation_extensions": operation_extensions,
         }
-        if query and (error := oversized_query_error(query)) is not None:
+        if query and (error := unparsable_query_error(query)) is not None:
+            # Answered here, from the parse cache: Strawberry's own parse step would parse a
+            # refused text again to report it.
             return ExecutionResult(data=None, errors=[error])
         if self.needs_event_loop(query, operation_name):
             return run_on_event_loop(self.execute, query, **arguments)
