@@ -268,6 +268,10 @@ ORDER_PENDING_TTL_MINUTES = env_int("ORDER_PENDING_TTL_MINUTES", 30)
 ORDER_EXPIRE_BATCH_SIZE = env_int("ORDER_EXPIRE_BATCH_SIZE", 100)
 ORDER_MAX_LINES = env_int("ORDER_MAX_LINES", 50)
 ORDER_MAX_QUANTITY_PER_LINE = env_int("ORDER_MAX_QUANTITY_PER_LINE", 1000)
+# What one customer may hold unpaid, so no account can reserve a product's whole stock for
+# ORDER_PENDING_TTL_MINUTES: PENDING orders at once, and units of one product across them.
+ORDER_MAX_PENDING_PER_CUSTOMER = env_int("ORDER_MAX_PENDING_PER_CUSTOMER", 5)
+ORDER_MAX_UNPAID_UNITS_PER_PRODUCT = env_int("ORDER_MAX_UNPAID_UNITS_PER_PRODUCT", 100)
 # An order that takes a product's stock from >= this to below it alerts staff once.
 STOCK_LOW_THRESHOLD = env_int("STOCK_LOW_THRESHOLD", 5)
 # Stock alerts go here; when empty, to every active staff account's email.
