@@ -66,6 +66,7 @@ from backend.core.graphql.errors import (
     INTERNAL_SERVER_ERROR,
     error_code_for,
 )
+from backend.core.graphql.suggestions import suggestions_hide
 
 # The connection page-size ceiling: a connection queried without `first`/`last` is costed as a
 # full page, so omitting the argument never makes a query look cheaper than it can be.
@@ -413,3 +414,4 @@ class ErrorPolicy(MaskErrors):
         for error in getattr(self.execution_context.result, "errors", None) or ():
             if (code := client_error_code(error)) is not None:
                 _stamp_code(error, code)
+            suggestions_hide(error)
