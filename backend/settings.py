@@ -280,6 +280,10 @@ ORDER_PENDING_TTL_MINUTES = env_int("ORDER_PENDING_TTL_MINUTES", 30)
 ORDER_EXPIRE_BATCH_SIZE = env_int("ORDER_EXPIRE_BATCH_SIZE", 100)
 ORDER_MAX_LINES = env_int("ORDER_MAX_LINES", 50)
 ORDER_MAX_QUANTITY_PER_LINE = env_int("ORDER_MAX_QUANTITY_PER_LINE", 1000)
+# What one customer may hold unpaid, so no account can reserve a product's whole stock for
+# ORDER_PENDING_TTL_MINUTES: PENDING orders at once, and units of one product across them.
+ORDER_MAX_PENDING_PER_CUSTOMER = env_int("ORDER_MAX_PENDING_PER_CUSTOMER", 5)
+ORDER_MAX_UNPAID_UNITS_PER_PRODUCT = env_int("ORDER_MAX_UNPAID_UNITS_PER_PRODUCT", 100)
 # An order that takes a product's stock from >= this to below it alerts staff once.
 STOCK_LOW_THRESHOLD = env_int("STOCK_LOW_THRESHOLD", 5)
 # Stock alerts go here; when empty, to every active staff account's email.
@@ -319,9 +323,17 @@ SECURE_PROXY_SSL_HEADER = (
 FORWARDED_ALLOW_IPS = tuple(env_list("FORWARDED_ALLOW_IPS", ["127.0.0.1"]))
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+# HSTS (a year) on every HTTPS response when DEBUG is off. Django sends it only on requests it
+# sees as secure: behind a TLS-terminating proxy that needs TRUST_X_FORWARDED_PROTO (compose
+# sets it), and a plain-HTTP deployment never sends it. Subdomains only when asked: HSTS there
+# would break any subdomain still served over plain HTTP.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 60 * 60)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # in-container probes speak plain HTTP
+# The DEBUG error page (and error reports) hide credentials inside URLs too: DATABASE_URL,
+# CELERY_BROKER_URL and REDIS_URL escape Django's name-based filter.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "backend.core.debug.UrlCredentialsReporterFilter"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -362,6 +374,10 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "COERCE_DECIMAL_TO_STRING": True,
 }
+# The OpenAPI document and its viewers (/api/schema/, /api/docs/, /api/redoc/): a development
+# aid unless enabled explicitly, like GraphQL introspection; otherwise a problem+json 404.
+# docs/openapi.yaml is the published contract either way.
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", DEBUG)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Nexus REST API",
     "DESCRIPTION": "REST shim for legacy clients; GraphQL at /graphql/ is the primary API. "

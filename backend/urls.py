@@ -7,6 +7,7 @@ from drf_spectacular.views import (
 )
 
 from backend.accounts.views import jwks_view
+from backend.core.api_docs import served_when_docs_public
 from backend.core.graphql.views import NexusGraphQLView
 from backend.core.views import healthz, readyz
 from backend.rest_urls import UnknownRouteView
@@ -23,9 +24,17 @@ urlpatterns = [
     ),
     path(".well-known/jwks.json", jwks_view, name="jwks"),
     path("api/v1/", include("backend.rest_urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("api/schema/", served_when_docs_public(SpectacularAPIView.as_view()), name="api-schema"),
+    path(
+        "api/docs/",
+        served_when_docs_public(SpectacularSwaggerView.as_view(url_name="api-schema")),
+        name="api-docs",
+    ),
+    path(
+        "api/redoc/",
+        served_when_docs_public(SpectacularRedocView.as_view(url_name="api-schema")),
+        name="api-redoc",
+    ),
     # Every other /api/ URL: a problem+json 404, as under /api/v1/.
     re_path(r"^api/[\s\S]*$", UnknownRouteView.as_view()),
 ]

@@ -3,7 +3,8 @@
 Service level: N threads, each with its own PostgreSQL connection, call ``order_place``
 directly, for a fixed time, in two scenarios: every client buying one hot product (all
 contend for one row lock) and clients buying among 1,000 distinct products. No HTTP or
-GraphQL cost is included.
+GraphQL cost is included. Each client places at most ORDER_MAX_PENDING_PER_CUSTOMER orders
+per customer, then continues as a new one, as many buyers would.
 
     DEBUG=true DATABASE_URL=postgres://... .venv/bin/python bench/orders_create.py \
         --clients 8 --seconds 10
@@ -32,6 +33,7 @@ import django
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from backend.accounts.models import User  # noqa: E402
@@ -61,7 +63,7 @@ class Result:
         )
 
 
-def fixtures_create(clients: int, products: int) -> tuple[list[User], list[int]]:
+def products_create(products: int) -> list[int]:
     category = Category.objects.create(name=PREFIX, slug=PREFIX)
     created = Product.objects.bulk_create(
         Product(
@@ -74,30 +76,37 @@ def fixtures_create(clients: int, products: int) -> tuple[list[User], list[int]]
         )
         for i in range(products)
     )
-    customers = [
-        User.objects.create_user(f"{PREFIX}-{i}@bench.local", None) for i in range(clients)
-    ]
-    return customers, [p.pk for p in created]
+    return [p.pk for p in created]
 
 
-def scenario_run(
-    name: str, customers: list[User], product_ids: list[int], seconds: float
-) -> Result:
-    barrier = threading.Barrier(len(customers) + 1)
+_customer_numbers = itertools.count()
+
+
+def customer_create() -> User:
+    return User.objects.create_user(f"{PREFIX}-{next(_customer_numbers)}@bench.local", None)
+
+
+def scenario_run(name: str, clients: int, product_ids: list[int], seconds: float) -> Result:
+    barrier = threading.Barrier(clients + 1)
     deadline: list[float] = []
-    latencies: list[list[float]] = [[] for _ in customers]
-    refusals = [0] * len(customers)
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    refusals = [0] * clients
 
     def client(index: int) -> None:
         keys = (f"{name}-{index}-{n}" for n in itertools.count())
-        product_choice = itertools.cycle(product_ids[index :: len(customers)] or product_ids)
+        product_choice = itertools.cycle(product_ids[index::clients] or product_ids)
+        customer, placed = customer_create(), 0
         try:
             barrier.wait()
             while time.perf_counter() < deadline[0]:
+                if placed == settings.ORDER_MAX_PENDING_PER_CUSTOMER:
+                    # A shop's buyers each hold a few unpaid orders: the next orders are the
+                    # next buyer's (created outside the timed call), never a limit refusal.
+                    customer, placed = customer_create(), 0
                 started = time.perf_counter()
                 try:
                     order_place(
-                        customer=customers[index],
+                        customer=customer,
                         lines=[OrderLine(next(product_choice), 1)],
                         idempotency_key=next(keys),
                     )
@@ -105,10 +114,11 @@ def scenario_run(
                     refusals[index] += 1
                     continue
                 latencies[index].append((time.perf_counter() - started) * 1000)
+                placed += 1
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(customers))]
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for thread in threads:
         thread.start()
     deadline.append(time.perf_counter() + seconds)
@@ -135,11 +145,11 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=1000)
     args = parser.parse_args()
 
-    customers, product_ids = fixtures_create(args.clients, args.products)
+    product_ids = products_create(args.products)
     try:
-        hot = scenario_run("one hot product", customers, product_ids[:1], args.seconds)
+        hot = scenario_run("one hot product", args.clients, product_ids[:1], args.seconds)
         spread = scenario_run(
-            f"{args.products} distinct products", customers, product_ids, args.seconds
+            f"{args.products} distinct products", args.clients, product_ids, args.seconds
         )
     finally:
         connection.close()

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from django.apps import AppConfig
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
 
 CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 
@@ -44,3 +44,30 @@ def configuration_check(app_configs: Sequence[AppConfig] | None, **kwargs: Any) 
     )
     errors += _scheme_error("REDIS_URL", {"redis", "rediss", "unix"}, "nexus.E005")
     return errors
+
+
+@register(Tags.security, deploy=True)
+def exposure_check(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[Warning]:
+    """``check --deploy``: development aids left on in production (both default to DEBUG)."""
+    if settings.DEBUG:
+        return []
+    warnings: list[Warning] = []
+    if settings.API_DOCS_PUBLIC:
+        warnings.append(
+            Warning(
+                "API_DOCS_PUBLIC is on with DEBUG off: /api/schema/, /api/docs/ and /api/redoc/ "
+                "show anyone every REST route.",
+                hint="Unset it; docs/openapi.yaml is the published contract.",
+                id="nexus.W030",
+            )
+        )
+    if settings.GRAPHQL_INTROSPECTION:
+        warnings.append(
+            Warning(
+                "GRAPHQL_INTROSPECTION is on with DEBUG off: anyone can read the whole schema, "
+                "and errors suggest field names.",
+                hint="Unset it; schema.graphql is the published contract.",
+                id="nexus.W031",
+            )
+        )
+    return warnings

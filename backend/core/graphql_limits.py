@@ -45,6 +45,7 @@ from backend.core.graphql.errors import (
     OPERATION_NOT_SUPPORTED,
     error_code_for,
 )
+from backend.core.graphql.suggestions import suggestions_hide
 
 # Codes of the limits; the general ones (BAD_USER_INPUT, ...) live in backend.core.graphql.errors.
 MAX_DEPTH_EXCEEDED = "MAX_DEPTH_EXCEEDED"
@@ -297,3 +298,4 @@ class ErrorPolicy(MaskErrors):
         for error in getattr(self.execution_context.result, "errors", None) or ():
             if (code := client_error_code(error)) is not None:
                 _stamp_code(error, code)
+            suggestions_hide(error)

@@ -232,6 +232,8 @@ _ORDER_STATUS = {
     OrderErrorCode.NOT_FOUND: 404,
     OrderErrorCode.PERMISSION_DENIED: 403,
     OrderErrorCode.INSUFFICIENT_STOCK: 409,
+    OrderErrorCode.TOO_MANY_PENDING_ORDERS: 409,
+    OrderErrorCode.UNPAID_UNITS_LIMIT: 409,
     OrderErrorCode.ORDER_TRANSITION_INVALID: 409,
     OrderErrorCode.IDEMPOTENCY_KEY_REUSED: 409,
 }

@@ -78,6 +78,13 @@ class Order(DirectLoadModel):
                 condition=Q(status=OrderStatus.PENDING),
                 name="orders_order_pending_idx",
             ),
+            # Serves order_place's count of the customer's unpaid orders: a few entries per
+            # customer, however long their history.
+            models.Index(
+                fields=["customer"],
+                condition=Q(status=OrderStatus.PENDING),
+                name="orders_order_unpaid_idx",
+            ),
         ]
 
     def __str__(self) -> str:

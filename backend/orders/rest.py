@@ -213,8 +213,10 @@ def _transition_schema(summary: str, permission: Role, rule: str) -> Any:
     ),
     create=extend_schema(
         summary="Place an order",
-        description="Takes the stock of every line or refuses the whole order. "
-        + requirement_text(Role.CUSTOMER),
+        description="Takes the stock of every line or refuses the whole order. A customer "
+        "may hold at most ORDER_MAX_PENDING_PER_CUSTOMER unpaid (PENDING) orders and "
+        "ORDER_MAX_UNPAID_UNITS_PER_PRODUCT units of one product across them (409 "
+        "TOO_MANY_PENDING_ORDERS, UNPAID_UNITS_LIMIT). " + requirement_text(Role.CUSTOMER),
         parameters=[IDEMPOTENCY_KEY],
         request=OrderCreateSerializer,
         examples=[
@@ -238,6 +240,12 @@ def _transition_schema(summary: str, permission: Role, rule: str) -> Any:
                         "INSUFFICIENT_STOCK",
                         "Not enough units of product 7 are in stock.",
                         "lines.1.product_id",
+                    ),
+                    problem_example(
+                        409,
+                        "TOO_MANY_PENDING_ORDERS",
+                        "You have 5 unpaid orders and may have at most 5 at once: pay or "
+                        "cancel one before placing another.",
                     ),
                     problem_example(
                         400, "EMPTY_ORDER", "An order needs at least one line.", "lines"

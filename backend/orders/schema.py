@@ -154,7 +154,9 @@ class OrdersMutation:
             Role.CUSTOMER,
             description="Place an order: checks every product is published and in stock, takes "
             "the stock and snapshots names, SKUs and prices, all in one transaction; the order "
-            "starts PENDING. Nothing changes on failure.",
+            "starts PENDING. Nothing changes on failure. A customer may hold only so many "
+            "unpaid orders and units of one product (TOO_MANY_PENDING_ORDERS, "
+            "UNPAID_UNITS_LIMIT).",
         )
     )
     def order_create(

@@ -117,11 +117,13 @@ def order_place(
     same lines returns the order already placed, even when both requests race: the unique
     constraint on (customer, key) makes the second insert wait for the first and fail, and
     the second request then returns the first's order without touching stock. The same key
-    with different lines is refused with ``IDEMPOTENCY_KEY_REUSED``.
+    with different lines is refused with ``IDEMPOTENCY_KEY_REUSED``. What the customer may
+    hold unpaid is limited: see ``_unpaid_limits_check``.
 
-    Statements: one idempotency lookup, the order insert, one UPDATE per product, one items
-    insert, one totals update, one event insert (plus one alert insert per product whose stock
-    this order took below ``STOCK_LOW_THRESHOLD``).
+    Statements: one idempotency lookup, the order insert, the customer's row lock, one read of
+    their unpaid orders, one UPDATE per product, one items insert, one totals update, one
+    event insert (plus one alert insert per product whose stock this order took below
+    ``STOCK_LOW_THRESHOLD``).
     """
     _order_lines_validate(lines=lines, idempotency_key=idempotency_key)
     fingerprint = _lines_fingerprint(lines)
@@ -151,6 +153,9 @@ def order_place(
                 raise
             return _order_replay(winner, fingerprint)
 
+        # After the insert: a request that lost the idempotency race above replays the first
+        # order, never counts it against its own limits.
+        _unpaid_limits_check(customer=customer, lines=lines)
         items, low_stock = _stock_take(order=order, lines=lines)
         subtotal = sum((item.line_total for item in items), Decimal("0.00"))
         if subtotal > MAX_AMOUNT:
@@ -208,6 +213,62 @@ def _order_lines_validate(*, lines: Sequence[OrderLine], idempotency_key: str) -
                 field=f"lines.{index}.productId",
             )
         seen.add(line.product_id)
+
+
+# The customer's unpaid holdings, PENDING orders including the one being placed: the first
+# row (product NULL) counts the orders, then one row per product of the new order with the
+# units those orders already hold. Table names from model metadata; values are parameters.
+_UNPAID_HOLDINGS_SQL = f"""
+    WITH pending AS (
+        SELECT id FROM {Order._meta.db_table} WHERE customer_id = %s AND status = %s
+    )
+    SELECT NULL, count(*) FROM pending
+    UNION ALL
+    SELECT product_id, sum(quantity) FROM {OrderItem._meta.db_table}
+     WHERE order_id IN (SELECT id FROM pending) AND product_id = ANY(%s)
+     GROUP BY product_id
+"""
+
+
+def _unpaid_limits_check(*, customer: AbstractBaseUser, lines: Sequence[OrderLine]) -> None:
+    """Refuse an order that would let the customer hold more than the store allows unpaid.
+
+    At most ``ORDER_MAX_PENDING_PER_CUSTOMER`` PENDING orders (this one included) and at most
+    ``ORDER_MAX_UNPAID_UNITS_PER_PRODUCT`` units of one product across them, so no account
+    reserves a product's stock for ``ORDER_PENDING_TTL_MINUTES`` without paying. Staff
+    placing an order are customers like any other: the limit protects other buyers' stock,
+    whoever holds it.
+
+    Runs before any stock is taken, inside the placing transaction. The customer's row lock
+    (``FOR NO KEY UPDATE``: it does not block inserts that reference the row) serialises
+    their concurrent placements, and the count is a statement of its own after the lock, so
+    under READ COMMITTED it sees every order committed by whoever held the lock before:
+    two concurrent orders cannot both pass on the same last free place.
+    """
+    # Evaluated for its lock alone.
+    get_user_model().objects.select_for_update(no_key=True).filter(pk=customer.pk).exists()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _UNPAID_HOLDINGS_SQL,
+            [customer.pk, OrderStatus.PENDING.value, [line.product_id for line in lines]],
+        )
+        held = dict(cursor.fetchall())
+    pending, limit = held.pop(None), settings.ORDER_MAX_PENDING_PER_CUSTOMER
+    if pending > limit:
+        raise OrderError(
+            OrderErrorCode.TOO_MANY_PENDING_ORDERS,
+            f"You have {pending - 1} unpaid orders and may have at most {limit} at once: pay "
+            "or cancel one before placing another.",
+        )
+    limit = settings.ORDER_MAX_UNPAID_UNITS_PER_PRODUCT
+    for index, line in enumerate(lines):
+        if held.get(line.product_id, 0) + line.quantity > limit:
+            raise OrderError(
+                OrderErrorCode.UNPAID_UNITS_LIMIT,
+                f"You may hold at most {limit} unpaid units of product {line.product_id}; "
+                f"your unpaid orders already hold {held.get(line.product_id, 0)}.",
+                field=f"lines.{index}.quantity",
+            )
 
 
 def _lines_fingerprint(lines: Sequence[OrderLine]) -> str:

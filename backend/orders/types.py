@@ -72,6 +72,10 @@ _ERROR_CODE_DESCRIPTIONS: dict[OrderErrorCode, str] = {
     OrderErrorCode.PRODUCT_UNAVAILABLE: "A product does not exist or is not published.",
     OrderErrorCode.INSUFFICIENT_STOCK: "Not enough units in stock; `available` says how many "
     "to staff (null for customers, who are not told stock levels).",
+    OrderErrorCode.TOO_MANY_PENDING_ORDERS: "The customer already has as many unpaid (PENDING) "
+    "orders as allowed (ORDER_MAX_PENDING_PER_CUSTOMER); pay or cancel one first.",
+    OrderErrorCode.UNPAID_UNITS_LIMIT: "A line would take the units of its product held in "
+    "the customer's unpaid orders above ORDER_MAX_UNPAID_UNITS_PER_PRODUCT.",
     OrderErrorCode.AMOUNT_TOO_LARGE: "The order total exceeds the largest storable amount.",
     OrderErrorCode.IDEMPOTENCY_KEY_INVALID: "The idempotency key is empty or too long.",
     OrderErrorCode.IDEMPOTENCY_KEY_REUSED: "The idempotency key was used for a different order.",
