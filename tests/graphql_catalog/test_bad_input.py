@@ -158,7 +158,9 @@ def test_sql_tsquery_and_like_metacharacters_in_search_are_inert(
 
 
 ORDER_FIELDS = st.sampled_from(["PRICE", "NAME", "CREATED_AT", "UPDATED_AT", "RELEVANCE"])
-TEXT = st.text(max_size=250)
+# Without NUL and lone surrogates: a body holding one is refused while it is decoded, before
+# any GraphQL (tests/graphql_contract/test_crafted_inputs.py).
+TEXT = st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=250)
 DECIMALS = st.one_of(
     st.none(),
     st.decimals(min_value=-(10**6), max_value=10**9, allow_nan=False, places=2).map(str),

@@ -45,7 +45,9 @@ schemathesis.graphql.scalar(
 SCHEMA = schemathesis.graphql.from_path(ROOT / "schema.graphql")
 
 
-@schemathesis.check
+# Passed to this test's cases only: registered with @schemathesis.check it would join the
+# default checks of every schemathesis test, the REST one included (whose errors are problem
+# details, not GraphQL errors).
 def coded_errors_and_no_server_error(ctx: Any, response: Any, case: Any) -> bool | None:
     """No 5xx; a GraphQL response's every error has ``extensions.code``."""
     assert response.status_code < 500, f"server error {response.status_code}: {response.text}"

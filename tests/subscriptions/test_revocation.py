@@ -50,7 +50,9 @@ def revoke_all_over_graphql(user: User) -> None:
 
 
 def change_password(user: User) -> None:
-    password_change(user=user, old_password="old-Passw0rd!x", new_password="new-Passw0rd!y")
+    password_change(
+        user=user, old_password="old-Passw0rd!x", new_password="new-Passw0rd!y", ip="192.0.2.1"
+    )
 
 
 def deactivate(user: User) -> None:
