@@ -6,7 +6,8 @@ from collections.abc import Iterator
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from django.db import connection
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
 from pytest_django.fixtures import Settings
 
@@ -91,3 +92,14 @@ def test_signing_key(settings: Settings) -> Iterator[Ed25519PrivateKey]:
     signing_key.cache_clear()
     yield key
     signing_key.cache_clear()
+
+
+@pytest.fixture
+def in_test_transaction() -> Iterator[None]:
+    """Requests go straight to the WSGI handler; like Django's test client, keep it from
+    closing the connection that holds the test's transaction."""
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in (request_started, request_finished):
+        signal.connect(close_old_connections)

@@ -3,7 +3,6 @@ query and mutation schemathesis generates (valid documents and invalid ones) get
 every error carries an ``extensions.code``. Anonymously and as staff (who reach the mutations'
 services), on the test database; bounded by ``max_examples`` per operation and viewer."""
 
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -11,8 +10,6 @@ from typing import Any
 import pytest
 import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis.graphql import nodes
@@ -59,17 +56,6 @@ def coded_errors_and_no_server_error(ctx: Any, response: Any, case: Any) -> bool
     ]
     assert not uncoded, f"errors without extensions.code: {uncoded}"
     return None
-
-
-@pytest.fixture
-def in_test_transaction() -> Iterator[None]:
-    """Requests go straight to the WSGI handler; like Django's test client, keep it from
-    closing the connection that holds the test's transaction."""
-    for signal in (request_started, request_finished):
-        signal.disconnect(close_old_connections)
-    yield
-    for signal in (request_started, request_finished):
-        signal.connect(close_old_connections)
 
 
 @pytest.fixture(params=["anonymous", "staff"])

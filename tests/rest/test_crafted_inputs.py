@@ -158,6 +158,17 @@ def test_nul_in_a_category_is_refused_and_nothing_is_written(
     assert Category.objects.count() == before
 
 
+def product_body(category: Category) -> dict[str, Any]:
+    """A valid product for POST /api/v1/products, for a test to spoil one field of."""
+    return {
+        "name": "Shoe",
+        "slug": "shoe",
+        "sku": "SHOE-1",
+        "price": {"amount": "10.00", "currency": "USD"},
+        "category": category.pk,
+    }
+
+
 @given(
     field=st.sampled_from(["name", "slug", "sku", "description"]),
     value=st.one_of(
@@ -171,14 +182,7 @@ def test_nul_in_a_category_is_refused_and_nothing_is_written(
 def test_a_string_field_refuses_other_json_types(staff: RestClient, field: str, value: Any) -> None:
     category = category_create()
     before = Product.objects.count()
-    body = {
-        "name": "Shoe",
-        "slug": "shoe",
-        "sku": "SHOE-1",
-        "price": {"amount": "10.00", "currency": "USD"},
-        "category": category.pk,
-        field: value,
-    }
+    body = {**product_body(category), field: value}
     problem = assert_problem(staff.post("/api/v1/products", body), 400, "INVALID")
     assert [error["field"] for error in problem["errors"]] == [field]
     assert Product.objects.count() == before
@@ -187,7 +191,8 @@ def test_a_string_field_refuses_other_json_types(staff: RestClient, field: str, 
 @given(
     field=st.sampled_from(["category", "stock_quantity"]),
     value=st.one_of(
-        st.text(st.characters(exclude_characters="\x00")),  # NUL: refused earlier
+        # NUL and lone surrogates: the body is refused as a whole, tested above.
+        st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"])),
         st.booleans(),
         st.floats(allow_nan=False, allow_infinity=False),
         st.integers(2**63, 2**64 - 1),  # beyond: not JSON the parser reads (PARSE_ERROR)
@@ -198,14 +203,7 @@ def test_an_integer_field_refuses_other_json_types_and_out_of_range(
     staff: RestClient, field: str, value: Any
 ) -> None:
     category = category_create()
-    body = {
-        "name": "Shoe",
-        "slug": "shoe",
-        "sku": "SHOE-1",
-        "price": {"amount": "10.00", "currency": "USD"},
-        "category": category.pk,
-        field: value,
-    }
+    body = {**product_body(category), field: value}
     problem = assert_problem(staff.post("/api/v1/products", body), 400, "INVALID")
     assert [error["field"] for error in problem["errors"]] == [field]
     assert not Product.objects.exists()

@@ -1,14 +1,11 @@
 """Property-based contract test: generated requests for every operation of ``/api/schema/``,
 as staff and as a customer, never get a 5xx nor a response the schema does not describe."""
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
@@ -24,17 +21,6 @@ SCHEMA = schemathesis.openapi.from_wsgi("/api/schema/", APP)
 # schema allows is accepted" cannot hold for what no schema can state: an opaque cursor,
 # a referenced row that does not exist (a 400 naming the field), wrong credentials.
 NOT_STATABLE = [positive_data_acceptance]
-
-
-@pytest.fixture
-def in_test_transaction() -> Iterator[None]:
-    """Requests go straight to the WSGI handler; like Django's test client, keep it from
-    closing the connection that holds the test's transaction."""
-    for signal in (request_started, request_finished):
-        signal.disconnect(close_old_connections)
-    yield
-    for signal in (request_started, request_finished):
-        signal.connect(close_old_connections)
 
 
 @pytest.fixture(params=[Role.STAFF, Role.CUSTOMER], ids=["staff", "customer"])
