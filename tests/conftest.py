@@ -103,3 +103,15 @@ def in_test_transaction() -> Iterator[None]:
     yield
     for signal in (request_started, request_finished):
         signal.connect(close_old_connections)
+
+
+@pytest.fixture
+def in_process_layer_and_cache(settings: Settings) -> Iterator[None]:
+    """In-memory channel layer and cache: unit tests share no state through a real Redis."""
+    from django.core.cache import cache
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()
+    yield
+    cache.clear()

@@ -5,12 +5,10 @@ in-memory channel layer and the local-memory cache, whatever REDIS_URL says; the
 test (test_end_to_end.py) runs Daphne, Redis, RabbitMQ and a Celery worker for real.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.core.cache import cache
-from pytest_django.fixtures import Settings
 from strawberry.channels.testing import GraphQLWebsocketCommunicator
 from strawberry.relay import to_base64
 
@@ -33,13 +31,8 @@ subscription Follow($orderId: ID!, $since: ID) {
 
 
 @pytest.fixture(autouse=True)
-def in_process_layer_and_cache(settings: Settings) -> Iterator[None]:
-    """In-memory channel layer and cache: unit tests share no state through a real Redis."""
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    cache.clear()
-    yield
-    cache.clear()
+def _in_process_layer_and_cache(in_process_layer_and_cache: None) -> None:
+    """Every subscription unit test runs on the in-memory layer and cache."""
 
 
 def order_global_id(order: Order) -> str:

@@ -7,16 +7,13 @@ viewer: anonymous, a customer, staff, and a superuser without the ``is_staff`` f
 """
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import AnonymousUser
-from django.core.cache import cache
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pytest_django.fixtures import Settings
 from strawberry.channels.testing import GraphQLWebsocketCommunicator
 from strawberry.relay import to_base64
 
@@ -202,15 +199,6 @@ subscription ($orderId: ID!, $since: ID) {
     order { items { product { stockQuantity } } }
   }
 }"""
-
-
-@pytest.fixture
-def in_process_layer_and_cache(settings: Settings) -> Iterator[None]:
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def ws_client(init: dict[str, str]) -> GraphQLWebsocketCommunicator:
