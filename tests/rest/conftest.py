@@ -5,7 +5,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
-from django.core.cache import cache
 from django.test import Client
 from django.test.client import Client as DjangoClient
 from pytest_django.fixtures import Settings
@@ -19,11 +18,9 @@ PROBLEM = "application/problem+json"
 
 
 @pytest.fixture(autouse=True)
-def instant_payments_and_fresh_throttles(settings: Settings) -> None:
-    """No simulated payment latency; no login throttle counters from another test."""
+def instant_payments(settings: Settings) -> None:
+    """No simulated payment latency (throttle counters live in the test's rolled-back database)."""
     settings.PAYMENT_GATEWAY_LATENCY_MS = 0
-    cache.clear()
-    cache.clear()
 
 
 class RestClient:
