@@ -33,6 +33,7 @@ test: install
 lint: install
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/lint-imports
 
 format: install
 	.venv/bin/ruff check --fix .
@@ -44,7 +45,7 @@ erd: install
 schema: install
 	$(VENV_PYTHON) manage.py export_schema --output schema.graphql
 
-# The REST shim's OpenAPI document (checked in; tests/rest/test_openapi.py fails on drift).
+# The REST shim's OpenAPI document (checked in; tests/api/rest/test_openapi.py fails on drift).
 openapi: install
 	$(VENV_PYTHON) manage.py spectacular --file docs/openapi.yaml --validate --fail-on-warn
 	$(VENV_PYTHON) scripts/postman_from_openapi.py docs/openapi.yaml docs/postman
@@ -52,7 +53,7 @@ openapi: install
 # The Postman collection's scenario with newman against a live server on the embedded defaults
 # (DATABASE_URL is honoured; no broker, so a payment settles before the next request): it logs
 # in as the demo admin, and every request must answer the status its step expects.
-# tests/rest/test_newman.py runs the same collection in `make test`.
+# tests/api/rest/test_newman.py runs the same collection in `make test`.
 API_CHECK_PORT ?= 8765
 api-check: install
 	$(VENV_PYTHON) manage.py spectacular --validate --fail-on-warn > /dev/null

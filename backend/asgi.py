@@ -1,7 +1,7 @@
 """ASGI entry point: HTTP to Django, WebSockets at ``/graphql/`` to the GraphQL consumer.
 
 Served by Daphne (``make run``). WebSocket protocol, auth, origins and caps: see
-``backend.core.websocket``.
+``backend.api.graphql.websocket``.
 """
 
 import os
@@ -17,9 +17,9 @@ from channels.layers import get_channel_layer  # noqa: E402  after Django setup
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  after Django setup
 from django.urls import path  # noqa: E402  after Django setup
 
+from backend.api.graphql.websocket import graphql_websocket_app  # noqa: E402  after Django setup
+from backend.api.schema import schema  # noqa: E402  after Django setup
 from backend.core.startup import freeze_startup_objects  # noqa: E402  after Django setup
-from backend.core.websocket import graphql_websocket_app  # noqa: E402  after Django setup
-from backend.schema import schema  # noqa: E402  after Django setup
 
 # Resolve the channel layer now: importing channels_redis took seconds on a cold machine, and
 # a first WebSocket that waits that long is rejected by Daphne's handshake timeout.

@@ -70,9 +70,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "django_filters",
-    # backend.core before strawberry_django: its export_schema command (sorted SDL, --check)
-    # replaces the one strawberry_django ships under the same name.
     "backend.core",
+    # backend.api before strawberry_django: its export_schema command (sorted SDL, --check)
+    # replaces the one strawberry_django ships under the same name.
+    "backend.api",
     "strawberry_django",
     "backend.accounts",
     "backend.catalog",
@@ -96,7 +97,7 @@ MIDDLEWARE = [
     "backend.core.middleware.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "backend.urls"
+ROOT_URLCONF = "backend.api.urls"
 ASGI_APPLICATION = "backend.asgi.application"
 WSGI_APPLICATION = "backend.wsgi.application"
 
@@ -228,7 +229,7 @@ def redis_channel_layers(url: str) -> dict[str, dict[str, object]]:
     }
     return {
         "default": {
-            "BACKEND": "backend.core.websocket.NexusRedisChannelLayer",
+            "BACKEND": "backend.api.graphql.websocket.NexusRedisChannelLayer",
             "CONFIG": {"hosts": [host], "group_expiry": JWT_ACCESS_TTL_SECONDS + 60},
         }
     }
@@ -244,7 +245,7 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-# GraphQL over WebSockets (backend/core/websocket.py): operations one connection may run at
+# GraphQL over WebSockets (backend/api/graphql/websocket.py): operations one connection may run at
 # once, sockets one user may hold open, and how long a socket may wait for connection_init.
 GRAPHQL_WS_MAX_SUBSCRIPTIONS = env_int("GRAPHQL_WS_MAX_SUBSCRIPTIONS", 20)
 GRAPHQL_WS_MAX_CONNECTIONS_PER_USER = env_int("GRAPHQL_WS_MAX_CONNECTIONS_PER_USER", 10)
@@ -297,7 +298,7 @@ if PAYMENT_GATEWAY_OUTCOME not in {"success", "decline", "error"}:
     )
 PAYMENT_GATEWAY_LATENCY_MS = env_int("PAYMENT_GATEWAY_LATENCY_MS", 200)
 
-# --- GraphQL limits (backend.core.graphql_limits) ------------------------------------------
+# --- GraphQL limits (backend.api.graphql.limits) ------------------------------------------
 # Refused before execution: nesting depth, aliased fields, lexer tokens, and the static query
 # cost (objects 1, connections `first`/`last` times their items) that every response reports.
 GRAPHQL_MAX_DEPTH = env_int("GRAPHQL_MAX_DEPTH", 10)
@@ -365,12 +366,12 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Nexus <orders@nexus.local>")
 # The REST shim (/api/v1/): bearer tokens only, JSON only, problem+json errors, cursor pages.
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_AUTHENTICATION_CLASSES": ["backend.core.rest.BearerTokenAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["backend.api.rest.framework.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["backend.core.rest.BoundedJSONParser"],
-    "DEFAULT_PAGINATION_CLASS": "backend.core.rest.StableCursorPagination",
-    "EXCEPTION_HANDLER": "backend.core.rest.problem_exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["backend.api.rest.framework.BoundedJSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "backend.api.rest.framework.StableCursorPagination",
+    "EXCEPTION_HANDLER": "backend.api.rest.framework.problem_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "COERCE_DECIMAL_TO_STRING": True,
 }

@@ -200,9 +200,9 @@ def scenario_variables(products: int) -> dict[str, dict[str, Any]]:
     from django.db.models.functions import Length
     from strawberry.relay import to_base64
 
+    from backend.api.graphql.catalog.types import ProductConnection
+    from backend.api.graphql.pagination import cursor_encode
     from backend.catalog.models import Product
-    from backend.catalog.types import ProductConnection
-    from backend.core.graphql.pagination import cursor_encode
 
     published = Product.objects.filter(is_published=True)
     total = published.count()
@@ -270,8 +270,8 @@ def profile_request(variables: dict[str, Any], repeat: int = 300) -> list[tuple[
     from django.test import RequestFactory
     from strawberry.django.views import GraphQLView
 
-    from backend.core.graphql.context import NexusContext
-    from backend.schema import schema
+    from backend.api.graphql.context import NexusContext
+    from backend.api.schema import schema
 
     request = RequestFactory(SERVER_NAME="127.0.0.1").post("/graphql/")
     from django.contrib.auth.models import AnonymousUser

@@ -6,7 +6,7 @@ Posts ``--requests`` distinct documents of each family (a unique comment defeats
 validation caches: every request is a first sight) to ``/graphql/`` through Django's test
 client, in this process, and reports the process CPU time (``time.process_time``) per request
 and the error code each was refused with. The families are those of
-tests/graphql_contract/test_hostile_documents.py, at the sizes the issue reported (the 4x10
+tests/api/graphql/contract/test_hostile_documents.py, at the sizes the issue reported (the 4x10
 fragment chain took 10 s of CPU before the analysis pass). Strawberry logs every refused
 request's error; send stderr elsewhere to keep the table readable (the logging is counted).
 
@@ -32,7 +32,7 @@ django.setup()
 
 from django.test import Client  # noqa: E402
 
-from tests.graphql_contract.test_hostile_documents import (  # noqa: E402
+from tests.api.graphql.contract.test_hostile_documents import (  # noqa: E402
     duplicated_fields,
     fragment_chain,
     nested_inline_fragments,

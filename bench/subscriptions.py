@@ -269,7 +269,7 @@ async def _idle(
     from strawberry.relay import to_base64
     from websockets.protocol import State
 
-    from backend.orders.events import order_group
+    from backend.api.graphql.orders.events import order_group
 
     rss_before = _rss_mb(daphne_pid)
     gid = to_base64("Order", order.pk)

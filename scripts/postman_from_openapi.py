@@ -5,7 +5,7 @@
 
 One request per OpenAPI operation (folders by tag, named by the operation's summary, bodies
 from its first request example), in the order of ``STEPS``: a scenario that newman runs top to
-bottom (``make api-check``, tests/rest/test_newman.py). It logs in as the demo admin, creates
+bottom (``make api-check``, tests/api/rest/test_newman.py). It logs in as the demo admin, creates
 what it needs (a category, a product, an order), walks the order through its statuses and
 deletes what it created, so it can run again on the same database. Each request asserts the
 status its step expects and that the status is one the operation documents; the collection

@@ -1,6 +1,6 @@
 """``sessions_ended``: every session of one user has just ended, so whatever still serves them
 (open WebSockets) must stop. Plain Django signals, so the accounts domain knows nothing of the
-transports that listen (``backend.core.websocket`` closes the user's sockets with 4403).
+transports that listen (``backend.api.graphql.websocket`` closes the user's sockets with 4403).
 
 Sent after commit, by ``token_revoke_all`` (and so ``password_change``), and by any save that
 leaves the account inactive (the admin's "active" box, a shell) or deletes it. A queryset

@@ -32,7 +32,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from strawberry.relay import from_base64, to_base64
 
 from backend.accounts.models import User
 
@@ -160,7 +159,11 @@ def jwks() -> dict[str, list[dict[str, str]]]:
 
 
 def user_global_id(pk: int) -> str:
-    return to_base64("User", pk)
+    """The user's Relay global ID (base64 of ``User:<pk>``), which access tokens carry as ``sub``.
+
+    The GraphQL API's ``User.id`` encodes the same way, so a client can compare the two.
+    """
+    return base64.b64encode(f"User:{pk}".encode()).decode("ascii")
 
 
 def access_token_create(user: User, *, now: float | None = None) -> str:
@@ -214,7 +217,7 @@ def access_token_decode(token: str) -> dict[str, Any]:
 def access_token_user_pk(claims: dict[str, Any]) -> int:
     """The user id in the subject of verified ``claims``; no query. Raises AccessTokenError."""
     try:
-        type_name, pk = from_base64(claims["sub"])
+        type_name, pk = base64.b64decode(claims["sub"], validate=True).decode().split(":", 1)
     except (ValueError, TypeError):
         raise AccessTokenError("TOKEN_INVALID", "The token subject is malformed.") from None
     if type_name != "User" or not pk.isdigit():

@@ -7,7 +7,4 @@ class CoreConfig(AppConfig):
     verbose_name = "Nexus platform"
 
     def ready(self) -> None:
-        from backend.core import (
-            checks,  # noqa: F401  (registers the system checks)
-            websocket,  # noqa: F401  (closes a user's sockets when their sessions end)
-        )
+        from backend.core import checks  # noqa: F401  (registers the system checks)

@@ -9,7 +9,7 @@ and user), so the subclasses below call them inline and hop only for work that c
 saving a session that changed, storing messages, serving a static file.
 
 Sync mode (the test client, management commands) is Django's own code path, unchanged.
-``tests/foundation/test_middleware.py`` pins the hop count of an API request.
+``tests/platform/test_middleware.py`` pins the hop count of an API request.
 """
 
 from collections.abc import Awaitable, Callable

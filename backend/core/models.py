@@ -34,7 +34,7 @@ class DirectLoadModel(models.Model):
 
     Django's path is taken whenever it could differ: a class that overrides ``__init__``, or any
     ``pre_init``/``post_init`` receiver in the process (``ImageField``, audit-trail packages).
-    ``tests/foundation/test_direct_load.py`` checks that both paths build equal instances.
+    ``tests/platform/test_direct_load.py`` checks that both paths build equal instances.
     """
 
     objects = PeerFetchingManager()

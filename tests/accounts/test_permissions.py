@@ -9,9 +9,9 @@ from django.contrib.auth.models import AnonymousUser, Group
 from django.test import RequestFactory
 from strawberry.django.context import StrawberryDjangoContext
 
-from backend.accounts.permissions import is_staff_user, requires
 from backend.accounts.roles import Role, roles_sync
-from backend.accounts.schema import AccountsMutation, AccountsQuery
+from backend.api.graphql.accounts.schema import AccountsMutation, AccountsQuery
+from backend.api.graphql.permissions import is_staff_user, requires
 from tests.factories import user_create
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,9 @@ from django.core.management import CommandError, call_command
 from django.db.models import Field, Model
 
 from backend.core.management.commands import erd
+from tests.paths import REPO_ROOT
 
-DOCS_ERD = Path(__file__).resolve().parents[2] / "docs" / "erd.md"
+DOCS_ERD = REPO_ROOT / "docs" / "erd.md"
 
 
 def _relation_fields(model: type[Model]) -> list[Field]:

@@ -2,9 +2,10 @@
 
 import ast
 import re
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.paths import REPO_ROOT
+
+ROOT = REPO_ROOT
 SETTINGS = ROOT / "backend" / "settings.py"
 README = ROOT / "README.md"
 DECISIONS = ROOT / "docs" / "decisions"

@@ -165,7 +165,7 @@ def test_granian_reads_the_worker_count_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """What lets web's GRANIAN_WORKERS (SERVER_VARIABLES) take effect; FORWARDED_ALLOW_IPS is
-    read by the settings (backend/core/proxy.py, tests/foundation/test_proxy.py). The image's
+    read by the settings (backend/core/proxy.py, tests/platform/test_proxy.py). The image's
     command parsed by granian's own command line, with the prefix its entry point passes; the
     running server's worker count is checked against its log below."""
     from granian.cli import cli

@@ -1,0 +1,25 @@
+from django.apps import AppConfig
+
+
+class ApiConfig(AppConfig):
+    name = "backend.api"
+    label = "api"
+    verbose_name = "Nexus API"
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        from backend.api.graphql.orders.events import order_event_committed_publish
+        from backend.api.graphql.websocket import (
+            channel_layer_ready,  # also closes ended sessions' sockets
+        )
+        from backend.core.views import readiness_check_register
+        from backend.orders.events import order_event_committed
+
+        order_event_committed.connect(
+            order_event_committed_publish, dispatch_uid="api.order_event_committed_publish"
+        )
+        # The in-memory layer of the embedded default has no server to probe.
+        readiness_check_register(
+            "channel_layer", channel_layer_ready, configured=lambda: bool(settings.REDIS_URL)
+        )

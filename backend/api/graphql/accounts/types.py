@@ -1,0 +1,105 @@
+"""GraphQL types of accounts: ``User`` (visible to itself and to staff) and the payloads."""
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+import strawberry_django
+from django.db.models import QuerySet
+from strawberry import Info, relay
+from strawberry.utils.str_converters import to_camel_case
+
+from backend.accounts.errors import AccountError, AccountErrorCode
+from backend.accounts.models import User
+from backend.accounts.roles import Role
+from backend.api.graphql.errors import PAYLOAD_ERRORS_DESCRIPTION
+from backend.api.graphql.permissions import is_staff_user, viewer
+
+
+@strawberry_django.type(
+    User,
+    name="User",
+    description="A person with an account. Visible only to that person and to staff.",
+)
+class UserType(relay.Node):
+    email: str = strawberry_django.field(description="Email address; the login name.")
+    name: str = strawberry_django.field(description="Display name (may be empty).")
+    date_joined: datetime = strawberry_django.field(description="When the account was created.")
+
+    @strawberry_django.field(
+        only=["is_staff", "is_superuser"],
+        prefetch_related=["groups"],
+        description="The roles the user holds (at most the three Role values).",
+    )
+    def roles(self, root: User) -> list[Role]:
+        names = {group.name for group in root.groups.all()}
+        held = {role for role in Role if role.value in names}
+        if root.is_staff:
+            held.add(Role.STAFF)
+        if root.is_superuser:
+            held.add(Role.ADMIN)
+        return [role for role in Role if role in held]
+
+    @classmethod
+    def get_queryset(cls, queryset: QuerySet[User], info: Info, **kwargs: Any) -> QuerySet[User]:
+        """Object-level rule: a customer sees only their own account; staff see every one."""
+        user = viewer(info)
+        if is_staff_user(user):
+            return queryset
+        if not user.is_authenticated:
+            return queryset.none()
+        return queryset.filter(pk=user.pk)
+
+
+@strawberry.type(
+    name="AccountError", description="A business failure of an account or token mutation."
+)
+class AccountErrorType:
+    field: str | None = strawberry.field(
+        description="The argument at fault (its GraphQL name); null when the request as a whole "
+        "was refused."
+    )
+    message: str = strawberry.field(description="Human-readable explanation, in English.")
+    code: AccountErrorCode = strawberry.field(description="Machine-readable reason.")
+    retry_after: int | None = strawberry.field(
+        description="Seconds to wait before trying again; set with LOGIN_ATTEMPT_DELAYED and "
+        "REGISTRATION_ATTEMPT_DELAYED only."
+    )
+
+    @classmethod
+    def list_from(cls, error: AccountError) -> list["AccountErrorType"]:
+        return [
+            cls(
+                field=to_camel_case(detail.field) if detail.field else None,
+                message=detail.message,
+                code=detail.code,
+                retry_after=detail.retry_after,
+            )
+            for detail in error.details
+        ]
+
+
+@strawberry.type(description="Result of accountRegister.")
+class AccountRegisterPayload:
+    user: UserType | None = strawberry.field(description="The new account; null on failure.")
+    errors: list[AccountErrorType] = strawberry.field(description=PAYLOAD_ERRORS_DESCRIPTION)
+
+
+@strawberry.type(description="A signed-in session: an access token and its refresh token.")
+class TokenPayload:
+    access_token: str | None = strawberry.field(
+        description="JWT for 'Authorization: Bearer <token>'; short-lived (5 minutes by "
+        "default). Null on failure."
+    )
+    refresh_token: str | None = strawberry.field(
+        description="Opaque token for tokenRefresh; single use, rotated on every refresh. Keep it "
+        "secret. Null on failure."
+    )
+    user: UserType | None = strawberry.field(description="The signed-in user; null on failure.")
+    errors: list[AccountErrorType] = strawberry.field(description=PAYLOAD_ERRORS_DESCRIPTION)
+
+
+@strawberry.type(description="Result of a mutation that only succeeds or fails.")
+class AccountResultPayload:
+    ok: bool = strawberry.field(description="True when the mutation took effect.")
+    errors: list[AccountErrorType] = strawberry.field(description=PAYLOAD_ERRORS_DESCRIPTION)

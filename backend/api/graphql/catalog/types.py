@@ -1,0 +1,315 @@
+"""GraphQL types of the catalog: ``Category`` and ``Product``, generated from the models.
+
+Batching: plain columns and foreign keys are fetched by the strawberry-django optimizer (every
+computed field states the columns it reads); ``productCount`` and ``children`` go through
+per-request DataLoaders, and ``ancestors`` through one too on an event loop or over the rows
+loaded with its category otherwise: one statement each for a whole page, so a query's
+statement count does not depend on its page size.
+"""
+
+import hashlib
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+import strawberry
+import strawberry_django
+from asgiref.sync import sync_to_async
+from django.db.models import QuerySet
+from strawberry import Info, relay
+from strawberry.dataloader import DataLoader
+from strawberry.utils.inspect import in_async_context
+
+from backend.api.graphql.context import request_loader, request_rows
+from backend.api.graphql.errors import BadUserInputError
+from backend.api.graphql.fields import query_free, row_field
+from backend.api.graphql.ids import ModelNode
+from backend.api.graphql.money import Money
+from backend.api.graphql.ordering import OrderDirection
+from backend.api.graphql.pagination import (
+    AfterArgument,
+    BeforeArgument,
+    FirstArgument,
+    KeysetConnection,
+    KeysetOrder,
+    LastArgument,
+    PageWindow,
+    SortKey,
+    nested_connection_load,
+    optimize_connection,
+)
+from backend.api.graphql.permissions import viewer
+from backend.catalog import services
+from backend.catalog.models import Category, Product
+from backend.catalog.policies import stock_visible_to, unpublished_visible_to
+
+CATEGORY_ORDER = KeysetOrder(
+    name="Category:POSITION:ASC",
+    keys=(SortKey("position", int), SortKey("name", str), SortKey("id", int)),
+    descending=False,
+)
+
+
+@strawberry_django.type(
+    Category,
+    name="Category",
+    description="A node of the category tree; products belong to exactly one category.",
+)
+class CategoryType(ModelNode):
+    name: strawberry.auto = strawberry_django.field(description="Display name.")
+    slug: strawberry.auto = strawberry_django.field(
+        description="Unique, URL-safe identifier; stable across renames."
+    )
+    description: strawberry.auto = strawberry_django.field(
+        description="Long description (may be empty)."
+    )
+    position: strawberry.auto = strawberry_django.field(
+        description="Order among its siblings (ascending)."
+    )
+    parent: "CategoryType | None" = strawberry_django.field(
+        description="The parent category; null for a top-level category."
+    )
+    created_at: strawberry.auto = strawberry_django.field(description="When it was created.")
+    updated_at: strawberry.auto = strawberry_django.field(description="When it last changed.")
+
+    @strawberry_django.field(
+        only=["path"],
+        description="The breadcrumbs: ancestors from the root down to the parent (empty for a "
+        "top-level category). A list, not a connection: it is bounded by the tree depth.",
+    )
+    @query_free  # on an event loop it only awaits the DataLoader
+    def ancestors(self, root: Category, info: Info) -> list["CategoryType"]:
+        # A sync resolver, so a document selecting breadcrumbs (a product page) can run
+        # without an event loop: there the rows loaded with ``root`` are batched at once.
+        # On an event loop (a document with other DataLoader fields) a DataLoader batches.
+        if in_async_context():
+            return _ancestors_through_loader(root, info)  # type: ignore[return-value]
+        return _ancestors_with_peers(root, info)  # type: ignore[return-value]
+
+    @strawberry_django.field(
+        only=["id"],
+        description="Products in this category and all its subcategories (published ones only, "
+        "unless the viewer is staff).",
+    )
+    async def product_count(self, root: Category, info: Info) -> int:
+        include_unpublished = unpublished_visible_to(viewer(info))
+
+        async def load(ids: list[int]) -> list[int]:
+            counts = await sync_to_async(services.category_product_counts)(
+                category_ids=ids, include_unpublished=include_unpublished
+            )
+            return [counts.get(pk, 0) for pk in ids]
+
+        loader = request_loader(info, "category_product_count", lambda: DataLoader(load))
+        return await loader.load(root.pk)
+
+    @strawberry_django.field(
+        only=["id"],
+        description="The direct subcategories, in sibling order (position, then name).",
+    )
+    async def children(
+        self,
+        root: Category,
+        info: Info,
+        first: FirstArgument = None,
+        after: AfterArgument = None,
+        last: LastArgument = None,
+        before: BeforeArgument = None,
+    ) -> "CategoryConnection":
+        return await nested_connection_load(
+            info,
+            parent_pk=root.pk,
+            connection=CategoryConnection,
+            # Optimize the children's own selection (only/select_related) like any connection.
+            queryset=optimize_connection(Category.objects.all(), info),
+            parent_field="parent_id",
+            order=CATEGORY_ORDER,
+            window=PageWindow.from_arguments(
+                order=CATEGORY_ORDER, first=first, last=last, after=after, before=before
+            ),
+            counts=lambda parent_ids: services.category_children_counts(parent_ids=parent_ids),
+            loader_name="category_children",
+        )
+
+
+async def _load_categories(ids: list[int]) -> list[Category | None]:
+    found = await sync_to_async(Category.objects.in_bulk)(ids)
+    return [found.get(pk) for pk in ids]
+
+
+async def _ancestors_through_loader(root: Category, info: Info) -> list[Category]:
+    loader = request_loader(info, "category_by_id", lambda: DataLoader(_load_categories))
+    found = await loader.load_many(root.ancestor_ids)
+    return [category for category in found if category is not None]
+
+
+def _ancestors_with_peers(root: Category, info: Info) -> list[Category]:
+    """``root``'s ancestors, loading in ONE statement those of every category loaded with it
+    (its ``FETCH_PEERS`` peers: the categories of a page), so a page's breadcrumbs cost one
+    statement whatever its size, as through a DataLoader. Loaded categories are kept for the
+    request, so later rows need none."""
+    known = request_rows(info, Category)
+    wanted = root.ancestor_ids
+    if any(pk not in known for pk in wanted):
+        peers = [peer for reference in root._state.peers if (peer := reference()) is not None]
+        missing = {
+            pk for category in [root, *peers] for pk in category.ancestor_ids if pk not in known
+        }
+        found = Category.objects.in_bulk(missing)
+        known.update({pk: found.get(pk) for pk in missing})  # None: deleted meanwhile
+    return [known[pk] for pk in wanted if known[pk] is not None]
+
+
+@strawberry.type(name="CategoryConnection", description="A page of categories.")
+class CategoryConnection(KeysetConnection[CategoryType]):
+    fixed_order = CATEGORY_ORDER
+
+
+@strawberry_django.type(
+    Product,
+    name="Product",
+    description="A product for sale. Unpublished products are visible to staff only.",
+)
+class ProductType(ModelNode):
+    name: strawberry.auto = strawberry_django.field(description="Display name.")
+    slug: strawberry.auto = strawberry_django.field(
+        description="Unique, URL-safe identifier for product pages."
+    )
+    sku: strawberry.auto = strawberry_django.field(description="Unique stock-keeping unit.")
+    description: strawberry.auto = strawberry_django.field(
+        description="Long description (may be empty)."
+    )
+    is_published: strawberry.auto = strawberry_django.field(
+        description="Whether customers can see it (always true for non-staff viewers, who "
+        "never see unpublished products)."
+    )
+    category: CategoryType = strawberry_django.field(description="The category it belongs to.")
+    created_at: strawberry.auto = strawberry_django.field(description="When it was created.")
+    updated_at: strawberry.auto = strawberry_django.field(description="When it last changed.")
+
+    @row_field(only=["price"], description="Unit price in the store currency.")
+    def price(self, root: Product) -> Money:
+        return Money.in_store_currency(root.price)
+
+    @row_field(only=["stock_quantity"], description="Whether at least one unit can be ordered.")
+    def in_stock(self, root: Product) -> bool:
+        return root.in_stock
+
+    @row_field(
+        only=["stock_quantity"],
+        description="Units available; null unless the viewer is staff (storefronts use inStock).",
+    )
+    def stock_quantity(self, root: Product, info: Info) -> int | None:
+        return root.stock_quantity if stock_visible_to(viewer(info)) else None
+
+    @classmethod
+    def get_queryset(cls, queryset: QuerySet[Product], info: Info, **kwargs: Any) -> QuerySet:
+        """The one visibility rule, shared by ``product``, ``products``, ``node`` and ``nodes``:
+        unpublished products exist only for staff."""
+        return services.product_visible(
+            products=queryset, include_unpublished=unpublished_visible_to(viewer(info))
+        )
+
+
+@strawberry.enum(description="What to order products by; the id always breaks ties.")
+class ProductOrderField(Enum):
+    PRICE = strawberry.enum_value("PRICE", description="Unit price.")
+    NAME = strawberry.enum_value("NAME", description="Name.")
+    CREATED_AT = strawberry.enum_value("CREATED_AT", description="Creation time.")
+    UPDATED_AT = strawberry.enum_value("UPDATED_AT", description="Last change.")
+    RELEVANCE = strawberry.enum_value(
+        "RELEVANCE", description="Search relevance; only valid together with `filter.search`."
+    )
+
+
+PRODUCT_SORT_KEYS: dict[ProductOrderField, SortKey] = {
+    ProductOrderField.PRICE: SortKey("price", Decimal),
+    ProductOrderField.NAME: SortKey("name", str),
+    ProductOrderField.CREATED_AT: SortKey("created_at", datetime),
+    ProductOrderField.UPDATED_AT: SortKey("updated_at", datetime),
+    ProductOrderField.RELEVANCE: SortKey("search_rank", float),
+}
+
+
+@strawberry.input(description="How to order products.")
+class ProductOrder:
+    field: ProductOrderField = strawberry.field(description="The sort key.")
+    direction: OrderDirection = strawberry.field(
+        default=OrderDirection.ASC, description="Ascending (default) or descending."
+    )
+
+
+@strawberry.input(description="An inclusive decimal range; either bound may be omitted.")
+class DecimalRange:
+    min: Decimal | None = strawberry.field(default=None, description="Lowest value (inclusive).")
+    max: Decimal | None = strawberry.field(default=None, description="Highest value (inclusive).")
+
+
+@strawberry.input(description="An inclusive time range; either bound may be omitted.")
+class DateTimeRange:
+    gte: datetime | None = strawberry.field(default=None, description="At or after this time.")
+    lte: datetime | None = strawberry.field(default=None, description="At or before this time.")
+
+
+@strawberry.input(description="Product filters; all given conditions must hold.")
+class ProductFilter:
+    category: relay.GlobalID | None = strawberry.field(
+        default=None, description="Only products of this category (a Category id)."
+    )
+    include_descendants: bool = strawberry.field(
+        default=False, description="With `category`: also products of all its subcategories."
+    )
+    price: DecimalRange | None = strawberry.field(default=None, description="Unit price range.")
+    in_stock: bool | None = strawberry.field(
+        default=None, description="true: orderable now; false: sold out."
+    )
+    published: bool | None = strawberry.field(
+        default=None, description="Staff only: filter by published state."
+    )
+    created_at: DateTimeRange | None = strawberry.field(
+        default=None, description="Creation time range."
+    )
+    updated_at: DateTimeRange | None = strawberry.field(
+        default=None, description="Last-change time range."
+    )
+    search: str | None = strawberry.field(
+        default=None,
+        description="Full-text search on name, SKU and description, each word as a prefix; "
+        "falls back to similar names (typos) when nothing matches. At most 200 characters.",
+    )
+
+
+@strawberry.type(name="ProductConnection", description="A page of products.")
+class ProductConnection(KeysetConnection[ProductType]):
+    @classmethod
+    def keyset_order(
+        cls,
+        *,
+        filter: ProductFilter | None = None,
+        sort: ProductOrder | None = None,
+        **kwargs: Any,
+    ) -> KeysetOrder:
+        """Default: relevance when searching, else newest first. Relevance needs a search."""
+        search = filter.search if filter is not None else None
+        searching = search is not None
+        order = sort
+        if order is None:
+            order = ProductOrder(
+                field=ProductOrderField.RELEVANCE if searching else ProductOrderField.CREATED_AT,
+                direction=OrderDirection.DESC,
+            )
+        if order.field is ProductOrderField.RELEVANCE and not searching:
+            raise BadUserInputError(
+                "Ordering by RELEVANCE needs a search: pass `filter.search`.", field="order"
+            )
+        name = f"Product:{order.field.value}:{order.direction.value}"
+        if order.field is ProductOrderField.RELEVANCE and search is not None:
+            # A rank only orders the results of the search that computed it: a cursor carried
+            # over to another search would skip or repeat rows, so it names its search.
+            name += ":" + hashlib.blake2b(search.encode(), digest_size=6).hexdigest()
+        return KeysetOrder(
+            name=name,
+            keys=(PRODUCT_SORT_KEYS[order.field], SortKey("id", int)),
+            descending=order.direction is OrderDirection.DESC,
+        )

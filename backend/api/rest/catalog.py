@@ -1,0 +1,661 @@
+"""REST views for the catalog: thin over ``backend.catalog.services`` (every rule lives there)."""
+
+import functools
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import django_filters
+from django import forms
+from django.conf import settings
+from django.core.validators import validate_slug
+from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from backend.api.rest.framework import (
+    Requires,
+    SingleQueryParameters,
+    StrictBooleanField,
+    StrictCharField,
+    StrictIntegerField,
+    problem_example,
+    problem_responses,
+    requirement_text,
+)
+from backend.catalog import services
+from backend.catalog.errors import CatalogError, CatalogErrorCode
+from backend.catalog.models import Category, Product
+from backend.catalog.policies import stock_visible_to, unpublished_visible_to
+from backend.core.numbers import (
+    DECIMAL_PATTERN,
+    NUMBER_MAX_LENGTH,
+    decimal_parse,
+    integer_parse,
+)
+
+# --- Money ----------------------------------------------------------------------------------
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "decimal",
+        "pattern": DECIMAL_PATTERN.pattern,
+        "maxLength": NUMBER_MAX_LENGTH,
+    }
+)
+class DecimalStringField(serializers.DecimalField):
+    """A decimal as a JSON string ("12.50"), read by ``backend.core.numbers`` (ASCII digits,
+    bounded exponent), as GraphQL's Decimal is."""
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if not isinstance(data, str):
+            raise serializers.ValidationError('Must be a decimal string, e.g. "12.50".')
+        try:
+            return decimal_parse(data)
+        except ValueError as error:
+            raise serializers.ValidationError(str(error)) from None
+
+
+class MoneySerializer(serializers.Serializer):
+    amount = DecimalStringField(
+        max_digits=None,  # the service decides (PRICE_INVALID), as for GraphQL
+        decimal_places=None,
+        coerce_to_string=True,
+        help_text='A decimal string, e.g. "12.50".',
+    )
+    currency = StrictCharField(help_text="ISO 4217 code; only the store currency.")
+
+
+class MoneyInputSerializer(MoneySerializer):
+    """A price sent by a client: in the store currency, exactly as configured ("USD")."""
+
+    currency = serializers.ChoiceField(
+        choices=[settings.STORE_CURRENCY],
+        error_messages={"invalid_choice": f"The store sells in {settings.STORE_CURRENCY} only."},
+        help_text="The store currency (ISO 4217).",
+    )
+
+
+@extend_schema_field(MoneySerializer)
+class MoneyField(serializers.Field):
+    """``{"amount": "12.50", "currency": "USD"}``: a decimal string, never a float."""
+
+    def to_representation(self, value: Decimal) -> dict[str, str]:
+        return {"amount": f"{value:.2f}", "currency": settings.STORE_CURRENCY}
+
+
+@extend_schema_field(MoneyInputSerializer)
+class MoneyInputField(MoneyField):
+    def to_internal_value(self, data: Any) -> Decimal:
+        money = MoneyInputSerializer(data=data)
+        money.is_valid(raise_exception=True)
+        return money.validated_data["amount"]
+
+
+# --- Serializers ----------------------------------------------------------------------------
+
+# Column ranges, stated in the OpenAPI document and checked before the services see a value.
+MAX_ID = 2**63 - 1  # bigint primary keys
+MAX_INT32 = 2**31 - 1  # integer columns (stock, position)
+MAX_POSITION = MAX_INT32
+MAX_PRICE = Decimal("9999999999.99")  # numeric(12, 2)
+
+
+def _column_length(model: type[Category | Product], field: str) -> int:
+    length = model._meta.get_field(field).max_length
+    assert length is not None
+    return length
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    parent = serializers.IntegerField(source="parent_id", allow_null=True, read_only=True)
+    depth = serializers.IntegerField(read_only=True, help_text="0 for a top-level category.")
+
+    class Meta:
+        model = Category
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "description",
+            "parent",
+            "position",
+            "path",
+            "depth",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class CategoryWriteSerializer(serializers.Serializer):
+    """Shapes only; lengths, uniqueness and cycles are checked by the services."""
+
+    name = StrictCharField(max_length=_column_length(Category, "name"))
+    slug = StrictCharField(max_length=_column_length(Category, "slug"), validators=[validate_slug])
+    description = StrictCharField(required=False, allow_blank=True)
+    parent = StrictIntegerField(
+        min_value=1,
+        max_value=MAX_ID,
+        required=False,
+        allow_null=True,
+        help_text="Parent category id; null: top level.",
+    )
+    position = StrictIntegerField(required=False, min_value=0, max_value=MAX_POSITION)
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    price = MoneyField()
+    category = serializers.IntegerField(source="category_id", read_only=True)
+    in_stock = serializers.BooleanField(read_only=True)
+    stock_quantity = serializers.SerializerMethodField(
+        help_text="Units available; null unless the viewer is staff (storefronts use in_stock)."
+    )
+
+    class Meta:
+        model = Product
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "sku",
+            "description",
+            "price",
+            "stock_quantity",
+            "in_stock",
+            "category",
+            "is_published",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_stock_quantity(self, product: Product) -> int | None:
+        request = self.context.get("request")
+        viewer = None if request is None else request.user
+        return product.stock_quantity if stock_visible_to(viewer) else None
+
+
+class ProductWriteSerializer(serializers.Serializer):
+    """Shapes only; every catalog rule is the service's (SKU_TAKEN, PRICE_INVALID, ...)."""
+
+    name = StrictCharField(max_length=_column_length(Product, "name"))
+    slug = StrictCharField(max_length=_column_length(Product, "slug"), validators=[validate_slug])
+    sku = StrictCharField(max_length=_column_length(Product, "sku"))
+    description = StrictCharField(required=False, allow_blank=True)
+    price = MoneyInputField()
+    category = StrictIntegerField(min_value=1, max_value=MAX_ID, help_text="Category id.")
+    stock_quantity = StrictIntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_INT32,
+        help_text="Initial stock (create only; later use stock-adjust).",
+    )
+    is_published = StrictBooleanField(required=False)
+
+
+class StockAdjustSerializer(serializers.Serializer):
+    delta = StrictIntegerField(
+        min_value=-MAX_INT32, max_value=MAX_INT32, help_text="Units to add; negative removes."
+    )
+
+
+# --- Categories -----------------------------------------------------------------------------
+
+
+_CATEGORY_PERMISSIONS: dict[str, str] = {
+    "create": "catalog.add_category",
+    "partial_update": "catalog.change_category",
+    "destroy": "catalog.delete_category",
+}
+_CATEGORY_EXAMPLE = OpenApiExample(
+    "Category",
+    value={"name": "Shoes", "slug": "shoes", "description": "", "parent": None, "position": 0},
+    request_only=True,
+)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List categories",
+        description="Every category in tree order (by path), cursor-paginated. "
+        + requirement_text(None),
+        responses={200: CategorySerializer(many=True), **problem_responses(400)},
+    ),
+    retrieve=extend_schema(
+        summary="Get a category by id or slug",
+        description="`{id_or_slug}` is a numeric id or a slug. " + requirement_text(None),
+        parameters=[
+            OpenApiParameter("id_or_slug", OpenApiTypes.STR, OpenApiParameter.PATH),
+        ],
+        responses={200: CategorySerializer, **problem_responses(404)},
+    ),
+    create=extend_schema(
+        summary="Create a category",
+        description=requirement_text(_CATEGORY_PERMISSIONS["create"]),
+        request=CategoryWriteSerializer,
+        examples=[_CATEGORY_EXAMPLE],
+        responses={
+            201: CategorySerializer,
+            **problem_responses(
+                400,
+                401,
+                403,
+                409,
+                examples=[problem_example(409, "SLUG_TAKEN", "Slug already exists.", "slug")],
+            ),
+        },
+    ),
+    partial_update=extend_schema(
+        summary="Update a category",
+        description="Changes the given fields; `parent` moves the whole subtree. "
+        + requirement_text(_CATEGORY_PERMISSIONS["partial_update"]),
+        parameters=[
+            OpenApiParameter("id_or_slug", OpenApiTypes.STR, OpenApiParameter.PATH),
+        ],
+        request=CategoryWriteSerializer(partial=True),
+        examples=[OpenApiExample("Rename", value={"name": "Footwear"}, request_only=True)],
+        responses={
+            200: CategorySerializer,
+            **problem_responses(
+                400,
+                401,
+                403,
+                404,
+                409,
+                examples=[
+                    problem_example(
+                        400,
+                        "CATEGORY_CYCLE",
+                        "A category cannot move under itself.",
+                        "parent",
+                    )
+                ],
+            ),
+        },
+    ),
+    destroy=extend_schema(
+        summary="Delete an empty category",
+        description=requirement_text(_CATEGORY_PERMISSIONS["destroy"]),
+        parameters=[
+            OpenApiParameter("id_or_slug", OpenApiTypes.STR, OpenApiParameter.PATH),
+        ],
+        responses={
+            204: None,
+            **problem_responses(
+                401,
+                403,
+                404,
+                409,
+                examples=[
+                    problem_example(
+                        409, "CATEGORY_NOT_EMPTY", "A category with products cannot be deleted."
+                    )
+                ],
+            ),
+        },
+    ),
+)
+class CategoryViewSet(
+    SingleQueryParameters,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[Category],
+):
+    serializer_class = CategorySerializer
+    lookup_field = "id_or_slug"
+    lookup_value_regex = "[-a-zA-Z0-9_]+"  # an id or a slug; anything else is a 404
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Category]:
+        return services.category_list()
+
+    def cursor_ordering(self, request: Request) -> tuple[str, ...]:
+        return ("path",)  # unique and indexed: tree order, parents before children
+
+    def get_permissions(self) -> list[BasePermission]:
+        permission = _CATEGORY_PERMISSIONS.get(self.action or "")
+        return [Requires.of(permission)()] if permission else [AllowAny()]
+
+    def get_object(self) -> Category:
+        key = self.kwargs["id_or_slug"]
+        category = self.get_queryset().filter(**_id_or_slug_lookup(key)).first()
+        if category is None:
+            raise CatalogError(
+                CatalogErrorCode.NOT_FOUND, "No category with this id exists.", field="id"
+            )
+        return category
+
+    def create(self, request: Request) -> Response:
+        data = _valid(CategoryWriteSerializer(data=request.data))
+        category = services.category_create(**_with_references(data, parent=Category))
+        return Response(CategorySerializer(category).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, id_or_slug: str) -> Response:
+        data = _valid(CategoryWriteSerializer(data=request.data, partial=True))
+        category = services.category_update(
+            category=self.get_object(), **_with_references(data, parent=Category)
+        )
+        return Response(CategorySerializer(category).data)
+
+    def destroy(self, request: Request, id_or_slug: str) -> Response:
+        services.category_delete(category=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _id_or_slug_lookup(key: str) -> dict[str, object]:
+    """The URL's ``{id_or_slug}`` (ASCII letters, digits, - and _, by the route): digits are an
+    id, anything else a slug; a number no id can have matches nothing."""
+    if not key.isdigit():
+        return {"slug": key}
+    try:
+        return {"pk": integer_parse(key, minimum=1, maximum=MAX_ID)}
+    except ValueError:
+        return {"pk__in": []}
+
+
+def _valid(serializer: serializers.Serializer) -> dict[str, Any]:
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _with_references(data: dict[str, Any], **references: type[Category]) -> dict[str, Any]:
+    """Ids of referenced rows as unsaved instances: the service locks them and answers
+    NOT_FOUND on that field when they do not exist, so no extra lookup here."""
+    for field, model in references.items():
+        if field in data:
+            data[field] = None if data[field] is None else model(pk=data[field])
+    return data
+
+
+# --- Products -------------------------------------------------------------------------------
+
+
+class _QueryNumberField(forms.Field):
+    """A query parameter read by ``backend.core.numbers``; given but empty (``?price_min=``)
+    is refused rather than ignored."""
+
+    def __init__(self, *, parse: Callable[[str], object], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.parse = parse
+
+    def to_python(self, value: str | None) -> object:
+        if value is None:
+            return None
+        if value == "":
+            raise forms.ValidationError("Give a value, or leave the parameter out.")
+        try:
+            return self.parse(value)
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
+
+
+def _price_bound(text: str) -> Decimal:
+    value = decimal_parse(text)
+    if abs(value) > MAX_PRICE:
+        raise ValueError(f"Must be from -{MAX_PRICE} to {MAX_PRICE}.")
+    return value
+
+
+# The schema of a filter whose field is not django-filter's own is stated here, description
+# included (drf-spectacular then ignores help_text).
+@extend_schema_field(
+    {
+        "type": "integer",
+        "format": "int64",
+        "minimum": 1,
+        "maximum": MAX_ID,
+        "description": "Category id; products of its whole subtree (descendants included).",
+    }
+)
+class CategoryFilter(django_filters.Filter):
+    field_class = _QueryNumberField
+
+    def __init__(self, **kwargs: Any) -> None:
+        parse = functools.partial(integer_parse, minimum=1, maximum=MAX_ID)
+        super().__init__(parse=parse, **kwargs)
+
+
+@extend_schema_field(
+    {
+        "type": "number",
+        "minimum": -MAX_PRICE,
+        "maximum": MAX_PRICE,
+        "description": "A price bound, inclusive: `price_min` the lowest, `price_max` the "
+        "highest. ASCII digits; an empty value is refused.",
+    }
+)
+class PriceFilter(django_filters.Filter):
+    field_class = _QueryNumberField
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(parse=_price_bound, **kwargs)
+
+
+class ProductFilterSet(django_filters.FilterSet):
+    """Validates the query string; the filtering itself is ``services.product_list``."""
+
+    category = CategoryFilter()
+    price_min = PriceFilter()  # the lowest price, inclusive
+    price_max = PriceFilter()  # the highest price, inclusive
+    # A choice, not BooleanFilter: that one silently ignores values it cannot read ("maybe").
+    in_stock = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")],
+        help_text="true: stock > 0; false: sold out.",
+    )
+    search = django_filters.CharFilter(
+        help_text="Full-text search over name, SKU and description (prefix matches; typo "
+        "tolerant on names)."
+    )
+
+    class Meta:
+        model = Product
+        fields: list[str] = []
+
+    def filter_queryset(self, queryset: QuerySet[Product]) -> QuerySet[Product]:
+        given = {k: v for k, v in self.form.cleaned_data.items() if v is not None and v != ""}
+        products = services.product_list(
+            category_id=int(given["category"]) if "category" in given else None,
+            include_descendants=True,
+            price_min=given.get("price_min"),
+            price_max=given.get("price_max"),
+            in_stock=given["in_stock"] == "true" if "in_stock" in given else None,
+            search=given.get("search"),
+        )
+        return products
+
+
+# ?ordering= value -> keyset ordering; each ends in the unique id so pages are stable.
+PRODUCT_ORDERINGS: dict[str, tuple[str, str]] = {
+    "created": ("created_at", "id"),
+    "-created": ("-created_at", "-id"),
+    "price": ("price", "id"),
+    "-price": ("-price", "-id"),
+    "name": ("name", "id"),
+    "-name": ("-name", "-id"),
+}
+DEFAULT_PRODUCT_ORDERING = "-created"
+
+_PRODUCT_PERMISSIONS: dict[str, str] = {
+    "create": "catalog.add_product",
+    "partial_update": "catalog.change_product",
+    "destroy": "catalog.delete_product",
+    "stock_adjust": "catalog.change_product",
+}
+_PRODUCT_EXAMPLE = OpenApiExample(
+    "Product",
+    value={
+        "name": "Trail shoe",
+        "slug": "trail-shoe",
+        "sku": "TS-001",
+        "description": "Grippy.",
+        "price": {"amount": "89.90", "currency": "USD"},
+        "category": 1,
+        "stock_quantity": 10,
+        "is_published": True,
+    },
+    request_only=True,
+)
+_VISIBILITY = "Unpublished products are visible to staff only. "
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List products",
+        description=_VISIBILITY + requirement_text(None),
+        parameters=[
+            OpenApiParameter(
+                "ordering",
+                OpenApiTypes.STR,
+                enum=list(PRODUCT_ORDERINGS),
+                description=f"Sort key; default `{DEFAULT_PRODUCT_ORDERING}`. Ties break by id.",
+            )
+        ],
+        responses={200: ProductSerializer(many=True), **problem_responses(400)},
+    ),
+    retrieve=extend_schema(
+        summary="Get a product",
+        description=_VISIBILITY + requirement_text(None),
+        responses={200: ProductSerializer, **problem_responses(404)},
+    ),
+    create=extend_schema(
+        summary="Create a product",
+        description=requirement_text(_PRODUCT_PERMISSIONS["create"]),
+        request=ProductWriteSerializer,
+        examples=[_PRODUCT_EXAMPLE],
+        responses={
+            201: ProductSerializer,
+            **problem_responses(
+                400,
+                401,
+                403,
+                409,
+                examples=[
+                    problem_example(400, "PRICE_INVALID", "Ensure this value is >= 0.", "price"),
+                    problem_example(409, "SKU_TAKEN", "SKU already exists.", "sku"),
+                ],
+            ),
+        },
+    ),
+    partial_update=extend_schema(
+        summary="Update a product",
+        description="Changes the given fields (stock: use stock-adjust). "
+        + requirement_text(_PRODUCT_PERMISSIONS["partial_update"]),
+        request=ProductWriteSerializer(partial=True),
+        examples=[
+            OpenApiExample(
+                "Reprice",
+                value={"price": {"amount": "79.90", "currency": "USD"}},
+                request_only=True,
+            )
+        ],
+        responses={200: ProductSerializer, **problem_responses(400, 401, 403, 404, 409)},
+    ),
+    destroy=extend_schema(
+        summary="Delete a product",
+        description="Order history keeps its lines. "
+        + requirement_text(_PRODUCT_PERMISSIONS["destroy"]),
+        responses={204: None, **problem_responses(401, 403, 404)},
+    ),
+    stock_adjust=extend_schema(
+        summary="Adjust a product's stock",
+        description="Adds `delta` units (negative removes) atomically; stock never goes below "
+        "zero. " + requirement_text(_PRODUCT_PERMISSIONS["stock_adjust"]),
+        request=StockAdjustSerializer,
+        examples=[OpenApiExample("Receive 5", value={"delta": 5}, request_only=True)],
+        responses={
+            200: ProductSerializer,
+            **problem_responses(
+                400,
+                401,
+                403,
+                404,
+                409,
+                examples=[
+                    problem_example(
+                        409, "INSUFFICIENT_STOCK", "Only 2 units are in stock.", "delta"
+                    )
+                ],
+            ),
+        },
+    ),
+)
+class ProductViewSet(
+    SingleQueryParameters,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[Product],
+):
+    serializer_class = ProductSerializer
+    # Read by drf-spectacular to document the filters; filter_queryset below applies them.
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ProductFilterSet
+    lookup_value_regex = "[0-9]+"  # ASCII: \d also matches digits of other scripts
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Product]:
+        return services.product_visible(
+            products=Product.objects.all(),
+            include_unpublished=unpublished_visible_to(self.request.user),
+        )
+
+    def filter_queryset(self, queryset: QuerySet[Product]) -> QuerySet[Product]:
+        if self.action != "list":
+            return queryset  # filters apply to the list only
+        filterset = ProductFilterSet(self.request.query_params, queryset=Product.objects.none())
+        if not filterset.is_valid():
+            raise serializers.ValidationError(filterset.errors)
+        return services.product_visible(
+            products=filterset.filter_queryset(Product.objects.all()),
+            include_unpublished=unpublished_visible_to(self.request.user),
+        )
+
+    def cursor_ordering(self, request: Request) -> tuple[str, ...]:
+        key = request.query_params.get("ordering", DEFAULT_PRODUCT_ORDERING)
+        if key not in PRODUCT_ORDERINGS:
+            raise serializers.ValidationError(
+                {"ordering": [f"Must be one of: {', '.join(PRODUCT_ORDERINGS)}."]}
+            )
+        return PRODUCT_ORDERINGS[key]
+
+    def get_permissions(self) -> list[BasePermission]:
+        permission = _PRODUCT_PERMISSIONS.get(self.action or "")
+        return [Requires.of(permission)()] if permission else [AllowAny()]
+
+    def create(self, request: Request) -> Response:
+        data = _valid(ProductWriteSerializer(data=request.data))
+        product = services.product_create(**_with_references(data, category=Category))
+        return Response(self.get_serializer(product).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        data = _valid(ProductWriteSerializer(data=request.data, partial=True))
+        data.pop("stock_quantity", None)  # stock changes only through stock-adjust
+        product = services.product_update(
+            product=self.get_object(), **_with_references(data, category=Category)
+        )
+        return Response(self.get_serializer(product).data)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.product_delete(product=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=True, methods=["post"], url_path="stock-adjust")
+    def stock_adjust(self, request: Request, pk: str) -> Response:
+        data = _valid(StockAdjustSerializer(data=request.data))
+        services.product_stock_adjust(product_id=self.get_object().pk, delta=data["delta"])
+        return Response(self.get_serializer(self.get_object()).data)

@@ -1,0 +1,437 @@
+"""Shared REST shim infrastructure: authentication, problem details, pagination, permissions.
+
+The REST layer is a thin transport over the domain services: nothing here decides a business
+rule. Errors leave every view as RFC 9457 problem details (``application/problem+json``) with
+the same ``code`` values as the GraphQL API (``CatalogErrorCode``, ``OrderErrorCode``,
+``AccountErrorCode``, ``UNAUTHENTICATED``, ``FORBIDDEN``).
+"""
+
+import functools
+import re
+from collections.abc import Iterable
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse
+from rest_framework import exceptions, serializers
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import BasePermission
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from backend.accounts.errors import AccountError, AccountErrorCode
+from backend.accounts.roles import Role
+from backend.api.graphql.permissions import has_permission
+from backend.catalog.errors import CatalogError, CatalogErrorCode
+from backend.core.json_input import JSONInputError, json_input_decode
+from backend.core.numbers import integer_parse
+from backend.orders.errors import OrderError, OrderErrorCode
+
+if TYPE_CHECKING:  # DRF imports this module while rest_framework.views is half-initialised
+    from rest_framework.views import APIView
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://nexus.dev/problems/"
+
+UNAUTHENTICATED = "UNAUTHENTICATED"
+FORBIDDEN = "FORBIDDEN"
+INVALID = "INVALID"
+INVALID_DETAIL = "The request is invalid; see errors."
+NOT_FOUND = "NOT_FOUND"
+
+
+# --- Authentication -------------------------------------------------------------------------
+
+
+class BearerTokenAuthentication(BaseAuthentication):
+    """Trusts the user ``BearerTokenMiddleware`` loaded from ``Authorization: Bearer``.
+
+    Only a bearer-authenticated user counts: a session cookie alone does not sign in to the
+    REST API (so no CSRF exposure through cookies). A refused token (bad, expired, revoked)
+    is a 401 ``UNAUTHENTICATED`` carrying the token error's reason, never anonymous data.
+    """
+
+    def authenticate(self, request: Request) -> tuple[Any, None] | None:
+        django_request = request._request
+        auth_error = getattr(django_request, "auth_error", None)
+        if auth_error is not None:
+            raise exceptions.AuthenticationFailed(auth_error.message, code=auth_error.code)
+        if "Authorization" not in django_request.headers:
+            return None
+        user = getattr(django_request, "user", None) or AnonymousUser()
+        return (user, None) if user.is_authenticated else None
+
+    def authenticate_header(self, request: Request) -> str:
+        # Makes DRF answer 401 (with WWW-Authenticate), not 403, to anonymous requests.
+        return 'Bearer realm="api"'
+
+
+class BearerTokenAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    target_class = BearerTokenAuthentication
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+
+
+# --- Strict input ---------------------------------------------------------------------------
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string and nothing else: DRF's CharField turns ``0`` or ``true`` into "0" and
+    "True", a value the document (``type: string``) forbids."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Must be a string.", code="invalid")
+        return super().to_internal_value(data)  # type: ignore[no-any-return]
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer and nothing else: DRF's IntegerField reads "12", 12.0 and true."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise serializers.ValidationError("Must be an integer.", code="invalid")
+        return super().to_internal_value(data)  # type: ignore[no-any-return]
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON boolean and nothing else: DRF's BooleanField reads "yes", 1 and "on"."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            raise serializers.ValidationError("Must be true or false.", code="invalid")
+        return data
+
+
+class SingleQueryParameters:
+    """A view mixin: a query parameter given twice (``?price_min=1&price_min=9``) is refused
+    (400), not silently read as its last value; ``repeatable_query_parameters`` lists those
+    that take several values."""
+
+    repeatable_query_parameters: frozenset[str] = frozenset()
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        repeated = [
+            name
+            for name, values in request.query_params.lists()
+            if len(values) > 1 and name not in self.repeatable_query_parameters
+        ]
+        if repeated:
+            raise exceptions.ValidationError(
+                {name: ["Give this parameter once."] for name in repeated}
+            )
+
+
+# --- Permissions ----------------------------------------------------------------------------
+
+
+class Requires(BasePermission):
+    """``Requires.of(permission)``: the accounts permission helper, as a DRF permission.
+
+    The same check as GraphQL's ``requires``: a Django model permission or a ``Role``.
+    """
+
+    permission: str | Role = Role.CUSTOMER
+
+    @classmethod
+    @functools.cache
+    def of(cls, permission: str | Role) -> type["Requires"]:
+        """One subclass per permission, built once (views ask on every request)."""
+        return type(f"Requires_{permission}", (cls,), {"permission": permission})
+
+    def has_permission(self, request: Request, view: "APIView") -> bool:
+        return has_permission(request.user, self.permission)
+
+
+def requirement_text(permission: str | Role | None) -> str:
+    """The sentence each operation's description carries, as in the GraphQL schema."""
+    if permission is None:
+        return "Public: no authentication required."
+    if isinstance(permission, Role):
+        return f"Requires role: {permission.value}."
+    return f"Requires permission: {permission}."
+
+
+# --- Problem details ------------------------------------------------------------------------
+
+
+class ProblemFieldErrorSerializer(serializers.Serializer):
+    field = serializers.CharField(allow_null=True, help_text="Input field at fault; null: whole.")
+    code = serializers.CharField(help_text="Stable error code, as in the GraphQL API.")
+    message = serializers.CharField()
+
+
+class ProblemSerializer(serializers.Serializer):
+    """RFC 9457 problem details, extended with ``code`` and field-level ``errors``."""
+
+    type = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    code = serializers.CharField(help_text="Stable error code, as in the GraphQL API.")
+    errors = ProblemFieldErrorSerializer(many=True)
+
+
+class BoundedJSONParser(JSONParser):
+    """DRF's JSON parser on ``backend.core.json_input``: a body nested too deep is a 400, not
+    a RecursionError, and a NUL in any string is refused before a serializer sees it."""
+
+    def parse(
+        self, stream: Any, media_type: str | None = None, parser_context: Any = None
+    ) -> object:
+        try:
+            return json_input_decode(stream.read())
+        except JSONInputError as error:
+            raise exceptions.ParseError(str(error)) from None
+
+
+class ProblemJSONRenderer(JSONRenderer):
+    media_type = PROBLEM_CONTENT_TYPE
+
+
+def _problem(
+    status: int,
+    code: str,
+    detail: str,
+    errors: Iterable[tuple[str | None, str, str]] = (),
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body = {
+        "type": PROBLEM_TYPE_BASE + code.lower().replace("_", "-"),
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "errors": [
+            {"field": field, "code": error_code, "message": message}
+            for field, error_code, message in errors
+        ],
+    }
+    return Response(body, status=status, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+
+
+# Status per domain code; a code not listed is a 400.
+_CATALOG_STATUS = {
+    CatalogErrorCode.SLUG_TAKEN: 409,
+    CatalogErrorCode.SKU_TAKEN: 409,
+    CatalogErrorCode.CATEGORY_NOT_EMPTY: 409,
+    CatalogErrorCode.INSUFFICIENT_STOCK: 409,
+}
+_ORDER_STATUS = {
+    OrderErrorCode.NOT_FOUND: 404,
+    OrderErrorCode.PERMISSION_DENIED: 403,
+    OrderErrorCode.INSUFFICIENT_STOCK: 409,
+    OrderErrorCode.TOO_MANY_PENDING_ORDERS: 409,
+    OrderErrorCode.UNPAID_UNITS_LIMIT: 409,
+    OrderErrorCode.ORDER_TRANSITION_INVALID: 409,
+    OrderErrorCode.IDEMPOTENCY_KEY_REUSED: 409,
+}
+_ACCOUNT_STATUS = {
+    AccountErrorCode.INVALID_CREDENTIALS: 401,
+    AccountErrorCode.INVALID_REFRESH_TOKEN: 401,
+    AccountErrorCode.REFRESH_TOKEN_REUSED: 401,
+    AccountErrorCode.LOGIN_ATTEMPT_DELAYED: 429,
+    AccountErrorCode.REGISTRATION_ATTEMPT_DELAYED: 429,
+}
+
+
+def _catalog_problem(error: CatalogError) -> Response:
+    first = error.details[0]
+    status = _CATALOG_STATUS.get(first.code, 400)
+    if first.code == CatalogErrorCode.NOT_FOUND and first.field == "id":
+        status = 404  # the object in the URL is gone; a missing reference is a 400
+    return _problem(
+        status,
+        first.code.value,
+        first.message,
+        [(d.field, d.code.value, d.message) for d in error.details],
+    )
+
+
+def _drf_field_errors(detail: Any, prefix: str = "") -> list[tuple[str | None, str, str]]:
+    """Flatten DRF's nested ``{field: [ErrorDetail]}`` into ``(field.path, INVALID, message)``."""
+    if isinstance(detail, dict):
+        found = []
+        for key, value in detail.items():
+            name = None if key in ("non_field_errors", NON_FIELD_ERRORS) else str(key)
+            path = f"{prefix}.{name}" if prefix and name else (name or prefix)
+            found.extend(_drf_field_errors(value, path))
+        return found
+    if isinstance(detail, list):
+        if all(isinstance(item, str) for item in detail):
+            return [(prefix or None, INVALID, str(item)) for item in detail]
+        found = []
+        for index, item in enumerate(detail):
+            found.extend(_drf_field_errors(item, f"{prefix}.{index}" if prefix else str(index)))
+        return found
+    return [(prefix or None, INVALID, str(detail))]
+
+
+def _django_validation_problem(error: DjangoValidationError) -> Response:
+    """A selector's ``ValidationError`` (bad search text, inverted range): a 400 INVALID."""
+    if hasattr(error, "error_dict"):
+        errors = [
+            (None if field == NON_FIELD_ERRORS else field, INVALID, " ".join(e.messages))
+            for field, items in error.error_dict.items()
+            for e in items
+        ]
+    else:
+        errors = [(None, INVALID, message) for message in error.messages]
+    return _problem(400, INVALID, errors[0][2], errors)
+
+
+def _rest_field_name(field: str | None) -> str | None:
+    """The order services name fields as GraphQL does (``lines.0.productId``); REST bodies are
+    snake_case (``lines.0.product_id``) and the idempotency key is a header."""
+    if field is None or field == "idempotencyKey":
+        return field and "Idempotency-Key"
+    return re.sub(r"[A-Z]", lambda match: "_" + match.group().lower(), field)
+
+
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF ``EXCEPTION_HANDLER``: every domain and DRF error as problem details.
+
+    Anything else (a real bug) propagates and stays a 500 the logs see.
+    """
+    if isinstance(exc, OrderError):
+        status = _ORDER_STATUS.get(exc.code, 400)
+        field = _rest_field_name(exc.field)
+        return _problem(status, exc.code.value, exc.message, [(field, exc.code, exc.message)])
+    if isinstance(exc, AccountError):
+        first = exc.details[0]
+        headers = {"Retry-After": str(first.retry_after)} if first.retry_after else None
+        return _problem(
+            _ACCOUNT_STATUS.get(first.code, 400),
+            first.code.value,
+            first.message,
+            [(d.field, d.code.value, d.message) for d in exc.details],
+            headers,
+        )
+    if isinstance(exc, CatalogError):  # before Django's ValidationError: it subclasses it
+        return _catalog_problem(exc)
+    if isinstance(exc, DjangoValidationError):
+        return _django_validation_problem(exc)
+    if isinstance(exc, Http404):
+        return _problem(404, NOT_FOUND, "Not found.")
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _drf_field_errors(exc.detail)
+        return _problem(400, INVALID, INVALID_DETAIL, errors)
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        reason = exc.get_codes() if isinstance(exc, exceptions.AuthenticationFailed) else None
+        errors = [(None, str(reason), str(exc.detail))] if isinstance(reason, str) else []
+        return _problem(
+            401,
+            UNAUTHENTICATED,
+            str(exc.detail),
+            errors,
+            {"WWW-Authenticate": 'Bearer realm="api"'},
+        )
+    if isinstance(exc, exceptions.PermissionDenied):
+        return _problem(403, FORBIDDEN, str(exc.detail))
+    if isinstance(exc, exceptions.APIException):
+        code = str(exc.default_code).upper()
+        headers = {"Retry-After": str(exc.wait)} if getattr(exc, "wait", None) else None
+        return _problem(exc.status_code, code, str(exc.detail), headers=headers)
+    return None
+
+
+def problem_responses(
+    *statuses: int, examples: Iterable[OpenApiExample] = ()
+) -> dict[tuple[int, str], Any]:
+    """``extend_schema(responses=...)`` entries for an operation's error statuses."""
+    described = {
+        400: "Invalid input (code INVALID or a domain code); field errors in `errors`.",
+        401: "Not signed in, or the bearer token was refused (code UNAUTHENTICATED).",
+        403: "Signed in without the required permission (code FORBIDDEN).",
+        404: "No such object, or not visible to you (code NOT_FOUND).",
+        409: "Refused by the current state (stock, status, uniqueness); see `code`.",
+        429: "Too many attempts; retry after the Retry-After header's seconds.",
+    }
+    examples = list(examples)
+    return {
+        (status, PROBLEM_CONTENT_TYPE): OpenApiResponse(
+            ProblemSerializer,
+            description=described[status],
+            examples=[e for e in examples if e.status_codes == [str(status)]] or None,
+        )
+        for status in statuses
+    }
+
+
+def problem_example(
+    status: int, code: str, detail: str, field: str | None = None, message: str | None = None
+) -> OpenApiExample:
+    """An ``OpenApiExample`` of a problem response; the field error's ``message`` is ``detail``
+    unless given (input validation says "see errors" in ``detail``)."""
+    return OpenApiExample(
+        code,
+        value={
+            "type": PROBLEM_TYPE_BASE + code.lower().replace("_", "-"),
+            "title": HTTPStatus(status).phrase,
+            "status": status,
+            "detail": detail,
+            "code": code,
+            "errors": [{"field": field, "code": code, "message": message or detail}],
+        },
+        response_only=True,
+        status_codes=[str(status)],
+    )
+
+
+# --- Pagination -----------------------------------------------------------------------------
+
+
+class StableCursorPagination(CursorPagination):
+    """Cursor (keyset) pagination: 20 by default, ``page_size`` up to 100.
+
+    Views set ``ordering`` to an indexed ordering that ends in a unique column, so pages
+    never skip or repeat a row while rows are inserted. One SQL statement per page.
+    """
+
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+    ordering = ("-created_at", "-id")
+
+    def get_ordering(self, request: Request, queryset: Any, view: "APIView") -> tuple[str, ...]:
+        # A view may choose its ordering per request (products: ?ordering=price).
+        chosen = getattr(view, "cursor_ordering", None)
+        return tuple(chosen(request)) if chosen else tuple(self.ordering)
+
+    def decode_cursor(self, request: Request) -> Any:
+        if request.query_params.get(self.cursor_query_param) == "":  # DRF reads it as page 1
+            raise exceptions.ValidationError({"cursor": ["Invalid cursor."]})
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound:  # DRF says 404; a mangled cursor is the client's input
+            raise exceptions.ValidationError({"cursor": ["Invalid cursor."]}) from None
+
+    def get_schema_operation_parameters(self, view: "APIView") -> list[dict[str, Any]]:
+        """DRF's parameters with the rules ``get_page_size`` and ``decode_cursor`` apply."""
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+            if parameter["name"] == self.cursor_query_param:
+                parameter["schema"]["minLength"] = 1  # an empty cursor is refused
+        return parameters
+
+    def get_page_size(self, request: Request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        try:
+            return integer_parse(raw, minimum=1, maximum=self.max_page_size)
+        except ValueError as error:
+            raise exceptions.ValidationError({"page_size": [str(error)]}) from None

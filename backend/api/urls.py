@@ -1,0 +1,40 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
+
+from backend.api.graphql.views import NexusGraphQLView
+from backend.api.rest.docs import served_when_docs_public
+from backend.api.rest.urls import UnknownRouteView
+from backend.api.schema import schema
+from backend.api.views import jwks_view
+from backend.core.views import healthz, readyz
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path(
+        "graphql/",
+        NexusGraphQLView.as_view(schema=schema),
+        name="graphql",
+    ),
+    path(".well-known/jwks.json", jwks_view, name="jwks"),
+    path("api/v1/", include("backend.api.rest.urls")),
+    path("api/schema/", served_when_docs_public(SpectacularAPIView.as_view()), name="api-schema"),
+    path(
+        "api/docs/",
+        served_when_docs_public(SpectacularSwaggerView.as_view(url_name="api-schema")),
+        name="api-docs",
+    ),
+    path(
+        "api/redoc/",
+        served_when_docs_public(SpectacularRedocView.as_view(url_name="api-schema")),
+        name="api-redoc",
+    ),
+    # Every other /api/ URL: a problem+json 404, as under /api/v1/.
+    re_path(r"^api/[\s\S]*$", UnknownRouteView.as_view()),
+]

@@ -1,0 +1,236 @@
+"""The shape cache (``backend/core/postgres/compiler.py``) gives Django's own statement.
+
+A shape is compiled once; later queries of that shape compile only their WHERE clause. Each test
+compiles a shape with some values, then the same shape with other values, and compares the
+second statement, its parameters and its rows with what Django's own compiler gives.
+"""
+
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import DEFAULT_DB_ALIAS, connection
+from django.db.backends.postgresql.compiler import SQLCompiler as DjangoSQLCompiler
+from django.db.models import Count, F, Q, QuerySet
+
+from backend.api.graphql.pagination import KeysetBound
+from backend.catalog.models import Category, Product
+from backend.core.postgres import compiler as shape_compiler
+from backend.orders.models import OrderItem
+from tests.factories import category_create, order_create, product_create
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def empty_cache_without_verification(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """These tests compare with Django themselves, and count the compilations the cache saves."""
+    monkeypatch.setattr(shape_compiler, "VERIFY_HITS", False)
+    shape_compiler._shapes.clear()
+    yield
+    shape_compiler._shapes.clear()
+
+
+@pytest.fixture
+def full_compilations(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per statement compiled in full (select list, joins, order)."""
+    calls: list[int] = []
+    original = DjangoSQLCompiler.pre_sql_setup
+
+    def counted(self: DjangoSQLCompiler, *args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(DjangoSQLCompiler, "pre_sql_setup", counted)
+    return calls
+
+
+def compiled(queryset: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
+    sql, params = queryset.query.get_compiler(DEFAULT_DB_ALIAS).as_sql()
+    return sql, tuple(params)
+
+
+def compiled_by_django(queryset: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
+    sql, params = DjangoSQLCompiler(queryset.query.clone(), connection, DEFAULT_DB_ALIAS).as_sql()
+    return sql, tuple(params)
+
+
+def product_page(value: Any) -> QuerySet[Product]:
+    """The catalog's page shape: visibility, only/select_related, keyset order, slice."""
+    return (
+        Product.objects.filter(is_published=True, price__gte=value)
+        .select_related("category")
+        .only("name", "price", "created_at", "category__name")
+        .order_by(F("created_at").desc(), F("id").desc())[:21]
+    )
+
+
+SHAPES: dict[str, tuple[Callable[[Any], QuerySet[Any]], Any, Any]] = {
+    "product page": (product_page, Decimal("1.00"), Decimal("15.00")),
+    "page after a cursor": (
+        lambda pk: (
+            Product.objects.filter(KeysetBound(["price", "id"], ">", (Decimal(0), pk)))
+            .select_related("category")
+            .order_by(F("price").asc(), F("id").asc())[:5]
+        ),
+        0,
+        2,
+    ),
+    "IN lists of other lengths": (
+        lambda ids: Product.objects.filter(category_id__in=ids).order_by("name", "id"),
+        [1],
+        [1, 2, 3],
+    ),
+    "a filter through a join": (
+        lambda slug: Product.objects.filter(category__slug=slug).select_related("category"),
+        "first",
+        "second",
+    ),
+    "two levels of select_related, OR-ed filters": (
+        lambda quantity: (
+            OrderItem.objects.filter(Q(quantity__gte=quantity) | Q(quantity=0))
+            .select_related("order", "product__category")
+            .order_by("-id")
+        ),
+        1,
+        2,
+    ),
+    "a model's default order": (lambda name: Category.objects.filter(name=name), "A", "B"),
+}
+
+
+@pytest.fixture
+def catalog() -> None:
+    first = category_create(slug="first", name="A")
+    second = category_create(slug="second", name="B")
+    for index in range(4):
+        product_create(category=first if index % 2 else second, price=f"{10 + index}.00")
+    order_create()
+
+
+@pytest.mark.usefixtures("catalog")
+@pytest.mark.parametrize("shape", SHAPES, ids=list(SHAPES))
+def test_a_shape_is_compiled_once_and_later_values_give_djangos_statement_and_rows(
+    shape: str, full_compilations: list[int]
+) -> None:
+    build, first_value, second_value = SHAPES[shape]
+    assert compiled(build(first_value)) == compiled_by_django(build(first_value))
+    compilations = len(full_compilations)
+
+    later = build(second_value)
+    assert compiled(later) == compiled_by_django(later)
+    assert len(full_compilations) == compilations + 1  # Django's, for the comparison
+    rows = [vars(row).copy() | {"_state": None} for row in build(second_value)]
+    assert len(full_compilations) == compilations + 1  # the cached statement ran the rows
+    expected = build(second_value)
+    expected.query.get_compiler = lambda *args, **kwargs: DjangoSQLCompiler(  # type: ignore[method-assign]
+        expected.query, connection, DEFAULT_DB_ALIAS
+    )
+    assert rows == [vars(row).copy() | {"_state": None} for row in expected]
+
+
+def test_a_select_related_row_brings_its_related_object_on_a_cached_shape() -> None:
+    category_create(slug="first", name="Cached")
+    product_create(category=Category.objects.get(slug="first"), price="5.00")
+    list(product_page(Decimal("1.00")))
+
+    [product] = product_page(Decimal("2.00"))
+
+    assert product.category.name == "Cached"
+    assert product.get_deferred_fields() >= {"slug", "description"}
+
+
+def unsliced_page() -> QuerySet[Product]:
+    return Product.objects.filter(price__gte=1).select_related("category").order_by("-id")
+
+
+VARIANTS: dict[str, Callable[[], QuerySet[Product]]] = {
+    "other columns": lambda: unsliced_page().only("name", "category__name")[:21],
+    "no select_related": lambda: unsliced_page().select_related(None)[:21],
+    "another order": lambda: unsliced_page().order_by(F("price").asc(), F("id").asc())[:21],
+    "another direction": lambda: unsliced_page().reverse()[:21],
+    "another page size": lambda: unsliced_page()[:5],
+    "an offset": lambda: unsliced_page()[5:26],
+    "no slice": lambda: unsliced_page(),
+    "another join": lambda: unsliced_page().filter(category__name="A")[:21],
+}
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=list(VARIANTS))
+def test_a_query_differing_in_anything_but_values_is_another_shape(variant: str) -> None:
+    compiled(unsliced_page()[:21])
+
+    other = VARIANTS[variant]()
+
+    assert compiled(other) == compiled_by_django(other)
+
+
+LEFT_TO_DJANGO: dict[str, Callable[[], QuerySet[Any]]] = {
+    "annotations": lambda: Category.objects.filter(pk=1).annotate(product_total=Count("products")),
+    "values": lambda: Product.objects.filter(pk=1).values_list("name"),
+    "distinct": lambda: Product.objects.filter(pk=1).distinct(),
+    "an expression in ORDER BY": lambda: Product.objects.filter(pk=1).order_by(F("price") * 2),
+    "locking": lambda: Product.objects.filter(pk=1).select_for_update(),
+}
+
+
+@pytest.mark.parametrize("kind", LEFT_TO_DJANGO, ids=list(LEFT_TO_DJANGO))
+def test_queries_with_more_than_columns_outside_the_where_clause_are_left_to_django(
+    kind: str,
+) -> None:
+    queryset = LEFT_TO_DJANGO[kind]()
+
+    assert (
+        shape_compiler.shape_key(queryset.query.get_compiler(DEFAULT_DB_ALIAS), True, False) is None
+    )
+
+
+def test_a_cached_shape_with_an_always_false_where_clause_runs_no_statement(
+    count_queries: Any,
+) -> None:
+    product = product_create()
+    assert len(Product.objects.filter(pk__in=[product.pk, product.pk + 1])) == 1
+
+    with count_queries() as queries:
+        assert list(Product.objects.filter(pk__in=[])) == []
+
+    assert queries.count == 0
+
+
+def test_verification_catches_a_cached_statement_that_differs_from_djangos(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The suite runs with every hit verified (tests/conftest.py); a wrong shape fails loudly."""
+    compiled(product_page(Decimal("1.00")))
+    [key] = shape_compiler._shapes
+    shape = shape_compiler._shapes[key]
+    shape_compiler._shapes[key] = shape_compiler._Shape(
+        before_where=shape.before_where.replace('"name"', '"slug"', 1),
+        after_where=shape.after_where,
+        select=shape.select,
+        klass_info=shape.klass_info,
+        annotation_col_map=shape.annotation_col_map,
+    )
+    monkeypatch.setattr(shape_compiler, "VERIFY_HITS", True)
+
+    with pytest.raises(AssertionError, match="shape cache"):
+        compiled(product_page(Decimal("2.00")))
+
+
+def test_statements_of_cached_shapes_are_prepared_and_no_others() -> None:
+    """A search statement's generic plan was three times slower than its custom plans
+    (decision 0016): only plain SELECTs of cached shapes are prepared."""
+    from backend.catalog.services import product_list
+
+    product_create(name="Wireless mouse")
+    for _ in range(7):
+        list(product_page(Decimal("1.00")))
+        list(product_list(search="wireless")[:5])
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [statement for (statement,) in cursor.fetchall()]
+
+    assert any('"catalog_product"."price" >= $1' in statement for statement in prepared)
+    assert not any("to_tsquery" in statement for statement in prepared)
