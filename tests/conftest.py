@@ -11,6 +11,8 @@ from django.db import close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
 from pytest_django.fixtures import Settings
 
+from tests.graphql_client import GraphQLClient
+
 ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
@@ -115,3 +117,9 @@ def in_process_layer_and_cache(settings: Settings) -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def gql(db: None) -> GraphQLClient:
+    """An anonymous GraphQL client."""
+    return GraphQLClient()

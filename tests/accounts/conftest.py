@@ -8,7 +8,6 @@ import pytest
 
 from backend.accounts import throttling
 from backend.accounts.models import User
-from tests.graphql_client import GraphQLClient
 
 
 class FakeClock:
@@ -25,11 +24,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
     monkeypatch.setattr(throttling, "now", lambda: fake.now)
     return fake
-
-
-@pytest.fixture
-def gql(db: None) -> GraphQLClient:
-    return GraphQLClient()
 
 
 class PasswordChecks:

@@ -9,8 +9,8 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.api.graphql.catalog.conftest import GraphQLClient
 from tests.factories import category_create, product_create
+from tests.graphql_client import GraphQLClient
 
 
 def test_malformed_query_is_a_parse_error(gql: GraphQLClient) -> None:

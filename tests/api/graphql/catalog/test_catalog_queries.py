@@ -7,8 +7,8 @@ from decimal import Decimal
 from django.utils import timezone
 
 from backend.catalog.models import Product
-from tests.api.graphql.catalog.conftest import GraphQLClient
 from tests.factories import category_create, product_create
+from tests.graphql_client import GraphQLClient
 
 
 def global_id(type_name: str, pk: int) -> str:

@@ -11,8 +11,8 @@ import pytest
 from django.db import connection
 
 from backend.api.graphql.pagination import KeysetOrder, SortKey, cursor_decode, cursor_encode
-from tests.api.graphql.catalog.conftest import GraphQLClient
 from tests.factories import category_create, product_create
+from tests.graphql_client import GraphQLClient
 
 PAGE = """query($first: Int, $after: String, $last: Int, $before: String, $order: ProductOrder) {
   products(first: $first, after: $after, last: $last, before: $before, order: $order) {

@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from tests.api.graphql.catalog.conftest import GraphQLClient
 from tests.api.graphql.catalog.test_catalog_queries import global_id
 from tests.factories import category_create, product_create
+from tests.graphql_client import GraphQLClient
 
 PRODUCT_PAGE = """query($n: Int!) { products(first: $n) { edges { cursor node {
   name slug price { amount currency } inStock

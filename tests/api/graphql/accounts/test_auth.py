@@ -8,8 +8,8 @@ from strawberry.relay import to_base64
 
 from backend.accounts.models import User
 from backend.accounts.tokens import access_token_create
-from tests.accounts.conftest import GraphQLClient
 from tests.factories import user_create
+from tests.graphql_client import GraphQLClient
 
 pytestmark = pytest.mark.django_db
 
