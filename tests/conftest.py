@@ -9,11 +9,19 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
+from hypothesis import settings as hypothesis_settings
 from pytest_django.fixtures import Settings
 
 from tests.graphql_client import GraphQLClient
 
 ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# CI replays the same generated examples on every run, so a red run names a defect that a
+# rerun reproduces, never a new random draw; a developer's run explores fresh examples, and a
+# failure it finds becomes a fixed test.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if ON_CI:
+    hypothesis_settings.load_profile("ci")
 
 
 def service_url(variable: str) -> str:
