@@ -32,9 +32,9 @@ MAX_CATEGORY_DEPTH = 3
 # on the batch size or on where a previous run stopped.
 CHUNK_SIZE = 1024
 # From this many new rows on, the product's Meta.indexes are dropped and rebuilt around the
-# load: for 1M rows on PostgreSQL 15 (2 cores) the rebuild run took 4m21s, keeping the indexes
-# took 6m31s (same machine, similar background load). Below it, rebuilding over the
-# whole existing table would cost more than maintaining the indexes row by row.
+# load: one build per index beats maintaining them row by row for a large load (timings in
+# docs/performance.md, "Levers"). Below it, rebuilding over the whole existing table would
+# cost more than maintaining the indexes row by row.
 INDEX_REBUILD_MIN_ROWS = 100_000
 # Seed timestamps are fixed (not "now") so that equal arguments give equal rows.
 SEED_EPOCH = datetime(2025, 1, 1, tzinfo=UTC)

@@ -443,7 +443,7 @@ def product_list(
     row estimate follows the subtree's size: a department holding most of the catalog walks the
     price index and stops at the page, a leaf reads its own rows. A path test inside the same
     statement is estimated as one category whatever the subtree, and the largest department's
-    page then sorted every match (474 ms instead of 0.1 ms; docs/performance.md). With
+    page then sorted every match (decision 0002; timings in docs/performance.md, "Levers"). With
     ``search`` the rows carry
     ``search_rank``: full-text matches (``to_tsquery`` with each term as a prefix, ranked by
     ``ts_rank``) or, only when nothing in the filtered set matches that way, names similar by

@@ -4,7 +4,8 @@ Django runs all of a request's sync work (signal receivers, ORM calls made throu
 ``sync_to_async``) on one thread reserved for that request: asgiref's
 ``ThreadSensitiveContext``. Left to itself, that context starts a new thread for every request
 and, on exit, a second thread to join the first; on a product page under load the two starts
-and joins were about a sixth of the server's CPU (docs/performance.md). asgiref lets the
+and joins were a large share of the server's CPU (decision 0008; docs/performance.md,
+"Levers"). asgiref lets the
 caller supply the context's executor and then leaves it running: here each request borrows a
 single-thread executor from a pool and returns it when the request is done. The guarantees
 stay: one thread per request, never serving two requests at once (a thread still finishing

@@ -2,14 +2,14 @@
 
 Under ASGI, Django calls each sync hook of a ``MiddlewareMixin`` middleware through
 ``sync_to_async``: a hop to the request's worker thread and back for every hook of every
-middleware, 13 on an anonymous GraphQL request with the stock stack, plus a switch to sync and
-back around WhiteNoise, which is sync only. Under concurrent load each hop also waits for the
+middleware (counted in docs/performance.md, "Levers"), plus a switch to sync and back around
+WhiteNoise, which is sync only. Under concurrent load each hop also waits for the
 GIL. These hooks are CPU work on a request already in memory (headers, cookies, a lazy session
 and user), so the subclasses below call them inline and hop only for work that can do I/O:
 saving a session that changed, storing messages, serving a static file.
 
 Sync mode (the test client, management commands) is Django's own code path, unchanged.
-``tests/platform/test_middleware.py`` pins the hop count of an API request.
+``tests/api/graphql/catalog/test_asgi_path.py`` pins the hop count of an API request.
 """
 
 from collections.abc import Awaitable, Callable

@@ -26,8 +26,9 @@ class DirectLoadModel(models.Model):
     manager is a ``PeerFetchingManager``.
 
     ``Model.from_db`` pads the row with ``DEFERRED`` markers, then ``Model.__init__`` sends
-    ``pre_init``, walks every concrete field and sends ``post_init``: about a tenth of the CPU
-    of a product page, for instances whose values need no conversion. ``field_names`` are the
+    ``pre_init``, walks every concrete field and sends ``post_init``: a measurable share of a
+    product page's CPU (decision 0011; docs/performance.md, "Levers"), for instances whose
+    values need no conversion. ``field_names`` are the
     attribute names of ``values``, in order (Django's own iterables guarantee it), so setting
     them is all ``__init__`` would do for a row; a fresh instance has no cached relation for
     ``ForeignKey``'s attribute setter to clear.

@@ -1,7 +1,8 @@
-"""README's configuration table and the decision index stay true to the code and the files."""
+"""README, the docs and the decision records stay true to the code and the files."""
 
 import ast
 import re
+from pathlib import Path
 
 from tests.paths import REPO_ROOT
 
@@ -82,3 +83,71 @@ def test_each_decision_record_has_context_decision_and_consequences() -> None:
     for record in sorted(DECISIONS.glob("[0-9][0-9][0-9][0-9]-*.md")):
         headings = set(re.findall(r"^## (.+)$", record.read_text(encoding="utf-8"), re.M))
         assert {"Context", "Decision", "Consequences"} <= headings, record.name
+
+
+DOCUMENTS = [README, *sorted((ROOT / "docs").rglob("*.md"))]
+# A path of the repository written in a document: `backend/...` or `tests/...`, up to the first
+# character that cannot be part of one.
+REPOSITORY_PATH = re.compile(r"(?<![\w./-])((?:backend|tests)/[\w./-]*[\w/])")
+# [text](target) links; external (scheme) and mail links are not followed.
+MARKDOWN_LINK = re.compile(r"\]\((?![a-z]+:)([^)\s#]*)(?:#([^)\s]+))?\)")
+
+
+def _heading_anchor(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _anchors(document: Path) -> set[str]:
+    return {_heading_anchor(h) for h in re.findall(r"^#+ (.+)$", document.read_text(), re.M)}
+
+
+def test_every_code_path_the_documents_name_exists() -> None:
+    missing = [
+        f"{document.relative_to(ROOT)}: {path}"
+        for document in DOCUMENTS
+        for path in REPOSITORY_PATH.findall(document.read_text(encoding="utf-8"))
+        if not (ROOT / path).exists()
+    ]
+    assert not missing, f"documents name paths that do not exist: {missing}"
+
+
+def test_every_relative_link_of_the_documents_resolves() -> None:
+    broken: list[str] = []
+    for document in DOCUMENTS:
+        for target, anchor in MARKDOWN_LINK.findall(document.read_text(encoding="utf-8")):
+            linked = (document.parent / target).resolve() if target else document
+            if not linked.exists():
+                broken.append(f"{document.relative_to(ROOT)}: {target}")
+            elif anchor and linked.suffix == ".md" and anchor not in _anchors(linked):
+                broken.append(f"{document.relative_to(ROOT)}: {target}#{anchor}")
+    assert not broken, f"broken links: {broken}"
+
+
+def test_docs_describe_the_project_not_the_sessions_that_built_it() -> None:
+    diary = re.compile(
+        r"\b(this|the previous|the last|the next) (session|run)\b|\bthis work\b|\bthis machine\b"
+        r"|\bthe start of this\b",
+        re.I,
+    )
+    narrated = [
+        f"{document.relative_to(ROOT)}: {match.group(0)}"
+        for document in DOCUMENTS
+        for match in diary.finditer(document.read_text(encoding="utf-8"))
+    ]
+    assert not narrated, f"write what is true now, with dates and machines: {narrated}"
+
+
+def test_code_comments_link_measurements_instead_of_carrying_them() -> None:
+    # Benchmark numbers rot in docstrings; they live in docs/performance.md and the records.
+    measurement = re.compile(
+        r"\d+(\.\d+)? ?(µs|ms|microseconds|milliseconds)\b|req/s|requests/s|\d ?M instructions"
+    )
+    carrying = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in sorted((ROOT / "backend").rglob("*.py"))
+        if "migrations" not in path.parts
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if measurement.search(line)
+    ]
+    assert not carrying, f"move these numbers to docs/performance.md: {carrying}"

@@ -3,10 +3,10 @@
 graphql-core completes an object field by field: for each field of each row it builds a
 ``ResolveInfo``, calls Strawberry's resolver wrapper (argument conversion, the extension chain,
 strawberry-django's ``get_result``), then checks and coerces the value. On a product list page
-that is about 100 microseconds per row, most of the request (docs/performance.md). Most fields
-of a page need none of it: they read a column the page's statement loaded, a related row the
-optimizer joined, an attribute of a Strawberry object (an edge's cursor, a Money's amount), a
-Relay id, or a ``query_free`` resolver of the row (``row_field``).
+that was most of the request (decision 0007; the cost per row: docs/performance.md, "Levers").
+Most fields of a page need none of it: they read a column the page's statement loaded, a related
+row the optimizer joined, an attribute of a Strawberry object (an edge's cursor, a Money's
+amount), a Relay id, or a ``query_free`` resolver of the row (``row_field``).
 
 ``CompilingExecutor`` compiles, once per (object type, field nodes of a cached document), an
 object's whole sub-selection into nested closures when EVERY field in it is such a read, and

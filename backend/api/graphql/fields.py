@@ -2,8 +2,9 @@
 
 Under ASGI, strawberry-django calls every sync resolver through ``sync_to_async``: a hop to a
 worker thread and back for each call, so for each row of a page when the resolver computes a
-field of a row (measured: docs/performance.md). A resolver marked ``is_async_safe`` (the flag
-strawberry-django sets on its own query-free resolvers) is called on the event loop instead.
+field of a row (counted: docs/performance.md, "Levers"). A resolver marked ``is_async_safe``
+(the flag strawberry-django sets on its own query-free resolvers) is called on the event loop
+instead.
 """
 
 from collections.abc import Awaitable, Callable

@@ -58,7 +58,7 @@ class ModelNode(relay.Node):
     type's ``get_queryset`` visibility) is strawberry-django's."""
 
     # Named once: otherwise strawberry re-scans every class annotation for a NodeID on each
-    # ``id`` it serialises (measured: a third of a product page's Python time, bench/).
+    # ``id`` it serialises, a large share of a product page (docs/performance.md, "Levers").
     _id_attr: ClassVar[str | None] = "pk"
 
     @classmethod

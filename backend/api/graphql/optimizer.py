@@ -35,7 +35,7 @@ class QuerySetOptimizer(DjangoOptimizerExtension):
     optimize the querysets they return themselves, and connections go through
     ``optimize_connection`` (``tests/api/graphql/catalog/test_query_counts.py`` pins that every
     ``QuerySet``-returning resolver is a strawberry-django field). Without the hook, one call
-    layer leaves every resolved field (measured: docs/performance.md).
+    layer leaves every resolved field (measured: docs/performance.md, "Levers").
     """
 
     resolve = SchemaExtension.resolve

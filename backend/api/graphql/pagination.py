@@ -132,8 +132,8 @@ class KeysetBound(Expression):
 
     One expression rather than ``GreaterThan(Func(F...), Func(Value...))``: Django resolves and
     compiles that as a lookup over two functions of expressions, which made a page after a
-    cursor cost about a tenth more than the first page. The values are bound as parameters,
-    exactly as ``Value`` binds them on PostgreSQL.
+    cursor cost more than the first page (decision 0011; docs/performance.md, "Levers"). The
+    values are bound as parameters, exactly as ``Value`` binds them on PostgreSQL.
     """
 
     conditional = True

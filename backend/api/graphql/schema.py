@@ -10,8 +10,8 @@ loop through asgiref's ``async_to_sync``, which keeps the ORM on the calling thr
 ``sync_to_async`` calls come back to it). Everything else runs without a loop.
 
 Which loop: under ASGI (Daphne), the server's, as for any sync view. Under WSGI there is none,
-and ``async_to_sync`` would start a thread and a loop for every such request (measured: about
-2.5 ms of CPU on a product detail page, docs/performance.md), so each process keeps one loop on
+and ``async_to_sync`` would start a thread and a loop for every such request (its CPU cost on a
+product detail page: docs/performance.md, "Levers"), so each process keeps one loop on
 a daemon thread and ``async_to_sync`` is pointed at it the way asgiref points it at the
 server's loop under ASGI: through ``SyncToAsync.threadlocal``.
 """

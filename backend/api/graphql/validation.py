@@ -1,8 +1,8 @@
 """Validation cached per parsed document, found by the document's identity.
 
 Strawberry's ``ValidationCache`` keys an ``lru_cache`` by the document itself, and graphql-core
-hashes a ``DocumentNode`` by walking its whole tree: 18 microseconds for the product list
-page's document, on every request, hit or miss. The parse cache
+hashes a ``DocumentNode`` by walking its whole tree on every request, hit or miss (its cost:
+docs/performance.md, "Levers"). The parse cache
 (``backend.api.graphql.documents``) already hands out the same document object for the same
 query text, so its identity is the key here. An
 entry keeps its document alive, so an identity is never reused while it is cached.

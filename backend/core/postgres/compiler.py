@@ -1,9 +1,10 @@
 """A SELECT compiler that compiles each query shape once, and its WHERE clause every time.
 
-Compiling a product page's SELECT is about an eighth of the request's CPU (docs/performance.md):
-the select list with its ``select_related`` columns, the joins and the ORDER BY are worked out
-from the model's metadata on every request, although they only depend on the query's shape,
-which a storefront repeats. The WHERE clause carries the request's values, and it is cheap.
+Compiling a product page's SELECT was a large share of the request's CPU (decision 0015; the
+share in docs/performance.md, "Levers"): the select list with its ``select_related`` columns,
+the joins and the ORDER BY are worked out from the model's metadata on every request, although
+they only depend on the query's shape, which a storefront repeats. The WHERE clause carries the
+request's values, and it is cheap.
 
 So the SQL around the WHERE clause is kept per shape: the model, the joins with their reference
 counts, the loaded columns (``only``/``defer``), ``select_related``, the order, the slice and the
