@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
+from django.views import defaults
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
@@ -9,6 +11,7 @@ from drf_spectacular.views import (
 from backend.accounts.views import jwks_view
 from backend.core.api_docs import served_when_docs_public
 from backend.core.graphql.views import NexusGraphQLView
+from backend.core.rest import server_error_problem
 from backend.core.views import healthz, readyz
 from backend.rest_urls import UnknownRouteView
 from backend.schema import schema
@@ -38,3 +41,11 @@ urlpatterns = [
     # Every other /api/ URL: a problem+json 404, as under /api/v1/.
     re_path(r"^api/[\s\S]*$", UnknownRouteView.as_view()),
 ]
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    """A server fault that escaped every view's own handling: problem+json under ``/api/``,
+    as every other ``/api/`` response; Django's plain page elsewhere (admin, health)."""
+    if request.path_info.startswith("/api/"):
+        return server_error_problem(request)
+    return defaults.server_error(request)

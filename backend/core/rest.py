@@ -7,6 +7,8 @@ the same ``code`` values as the GraphQL API (``CatalogErrorCode``, ``OrderErrorC
 """
 
 import functools
+import json
+import logging
 import re
 from collections.abc import Iterable
 from http import HTTPStatus
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import exceptions, serializers
@@ -46,6 +48,11 @@ FORBIDDEN = "FORBIDDEN"
 INVALID = "INVALID"
 INVALID_DETAIL = "The request is invalid; see errors."
 NOT_FOUND = "NOT_FOUND"
+# A server fault: what the client reads of it (the traceback goes to the log).
+INTERNAL_ERROR = "INTERNAL_ERROR"
+INTERNAL_ERROR_DETAIL = "Internal server error."
+
+logger = logging.getLogger(__name__)
 
 
 # --- Authentication -------------------------------------------------------------------------
@@ -200,14 +207,10 @@ class ProblemJSONRenderer(JSONRenderer):
     media_type = PROBLEM_CONTENT_TYPE
 
 
-def _problem(
-    status: int,
-    code: str,
-    detail: str,
-    errors: Iterable[tuple[str | None, str, str]] = (),
-    headers: dict[str, str] | None = None,
-) -> Response:
-    body = {
+def _problem_body(
+    status: int, code: str, detail: str, errors: Iterable[tuple[str | None, str, str]] = ()
+) -> dict[str, Any]:
+    return {
         "type": PROBLEM_TYPE_BASE + code.lower().replace("_", "-"),
         "title": HTTPStatus(status).phrase,
         "status": status,
@@ -218,7 +221,25 @@ def _problem(
             for field, error_code, message in errors
         ],
     }
+
+
+def _problem(
+    status: int,
+    code: str,
+    detail: str,
+    errors: Iterable[tuple[str | None, str, str]] = (),
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body = _problem_body(status, code, detail, errors)
     return Response(body, status=status, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def server_error_problem(request: HttpRequest) -> HttpResponse:
+    """A server fault outside a REST view's own handling (a middleware, a plain Django view
+    under ``/api/``) as the same problem+json 500 as inside one: ``backend.urls``' handler500,
+    which Django calls (with ``DEBUG`` off) after logging the traceback."""
+    body = _problem_body(500, INTERNAL_ERROR, INTERNAL_ERROR_DETAIL)
+    return HttpResponse(json.dumps(body), status=500, content_type=PROBLEM_CONTENT_TYPE)
 
 
 # Status per domain code; a code not listed is a 400.
@@ -299,10 +320,12 @@ def _rest_field_name(field: str | None) -> str | None:
     return re.sub(r"[A-Z]", lambda match: "_" + match.group().lower(), field)
 
 
-def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF ``EXCEPTION_HANDLER``: every domain and DRF error as problem details.
 
-    Anything else (a real bug) propagates and stays a 500 the logs see.
+    Anything else is a server fault (a bug): logged with its traceback, and answered as a
+    problem+json 500 coded INTERNAL_ERROR that names nothing of it, whatever ``DEBUG`` says,
+    so a client of the REST API reads one error format for every status.
     """
     if isinstance(exc, OrderError):
         status = _ORDER_STATUS.get(exc.code, 400)
@@ -343,7 +366,9 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         code = str(exc.default_code).upper()
         headers = {"Retry-After": str(exc.wait)} if getattr(exc, "wait", None) else None
         return _problem(exc.status_code, code, str(exc.detail), headers=headers)
-    return None
+    view = context.get("view")
+    logger.error("Server fault in %s", type(view).__name__ if view else "a REST view", exc_info=exc)
+    return _problem(500, INTERNAL_ERROR, INTERNAL_ERROR_DETAIL)
 
 
 def problem_responses(
