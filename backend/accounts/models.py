@@ -111,5 +111,11 @@ class ThrottleBucket(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     last_attempt_at = models.DateTimeField()
 
+    class Meta:
+        indexes = [
+            # Serves the purge of forgotten buckets: last_attempt_at < now() - 1 day.
+            models.Index(fields=["last_attempt_at"], name="accounts_throttle_last_idx"),
+        ]
+
     def __str__(self) -> str:
         return f"{self.key}: {self.attempts}"
