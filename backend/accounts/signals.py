@@ -2,9 +2,12 @@
 (open WebSockets) must stop. Plain Django signals, so the accounts domain knows nothing of the
 transports that listen (``backend.core.websocket`` closes the user's sockets with 4403).
 
-Sent after commit, by ``token_revoke_all`` (and so ``password_change``), and by any save that
-leaves the account inactive (the admin's "active" box, a shell) or deletes it. A queryset
-``update(is_active=False)`` sends no model signal: call ``sessions_ended_on_commit`` after it.
+Sent after commit by ``services.sessions_end``, which every path that ends sessions goes through:
+``token_revoke_all``, and any save that replaces the password (``password_change``, the admin's
+password form, ``manage.py changepassword``, a shell) or leaves the account inactive (the
+admin's "active" box and its deactivate action, a shell), any queryset ``update`` that does
+either (``UserQuerySet.update``), and the account's deletion (the signal alone: its tokens go
+with it).
 """
 
 from functools import partial
@@ -25,15 +28,25 @@ def sessions_ended_on_commit(*, user_id: int) -> None:
     transaction.on_commit(partial(sessions_ended.send, sender=User, user_id=user_id))
 
 
-@receiver(post_save, sender=User, dispatch_uid="accounts.deactivation_ends_sessions")
-def _deactivation_ends_sessions(
-    sender: type[User], instance: User, update_fields: frozenset[str] | None, **kwargs: Any
+@receiver(post_save, sender=User, dispatch_uid="accounts.save_ends_sessions")
+def _save_ends_sessions(
+    sender: type[User],
+    instance: User,
+    created: bool,
+    update_fields: frozenset[str] | None,
+    **kwargs: Any,
 ) -> None:
-    # Saving an account that was already inactive announces it again: harmless, as no
-    # session of an inactive account can be open, and cheaper than reading the old row.
-    if instance.is_active or (update_fields is not None and "is_active" not in update_fields):
+    # Saving an account that was already inactive ends its sessions again: harmless, as an
+    # inactive account has none, and cheaper than reading the old row.
+    deactivated = not instance.is_active and (update_fields is None or "is_active" in update_fields)
+    if created or not (instance.password_replaced or deactivated):
         return
-    sessions_ended_on_commit(user_id=instance.pk)
+    # Imported here: the services import this module.
+    from backend.accounts.services import sessions_end
+
+    sessions_end(user_ids=[instance.pk])
+    # The saved instance carries the bumped version, so saving it again cannot undo the bump.
+    instance.refresh_from_db(fields=["token_version"])
 
 
 @receiver(post_delete, sender=User, dispatch_uid="accounts.deletion_ends_sessions")
