@@ -274,6 +274,11 @@ CELERY_BEAT_SCHEDULE = {
         # A run that waited past the next tick is superseded by that tick: never a backlog.
         "options": {"expires": 55.0},
     },
+    "accounts-throttle-buckets-purge": {
+        "task": "accounts.throttle_buckets_purge",
+        "schedule": 60.0 * 60,
+        "options": {"expires": 60.0 * 55},
+    },
 }
 
 # --- Orders and payments --------------------------------------------------------------------

@@ -1,15 +1,23 @@
-"""Admin for users: Django's UserAdmin adapted to email login (there is no username)."""
+"""Admin for users: Django's UserAdmin adapted to email login (there is no username).
+
+Every way the admin replaces a password or deactivates an account (the password form, the
+"active" box, the deactivate action) ends the user's sessions, through the model's save and
+queryset hooks (receivers.py) and ``services.accounts_deactivate``.
+"""
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from backend.accounts import throttling
+from backend.accounts import services, throttling
 from backend.accounts.models import User
 
 
@@ -55,6 +63,21 @@ class UserAdmin(DjangoUserAdmin):
         ),
     )
     filter_horizontal = ("groups", "user_permissions")
+    actions = ("deactivate_selected",)
+
+    @admin.action(
+        description=_("Deactivate selected users and end their sessions"), permissions=["change"]
+    )
+    def deactivate_selected(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        deactivated = services.accounts_deactivate(
+            user_ids=list(queryset.values_list("pk", flat=True))
+        )
+        self.message_user(
+            request,
+            ngettext("%(count)d user deactivated.", "%(count)d users deactivated.", deactivated)
+            % {"count": deactivated},
+            messages.SUCCESS,
+        )
 
 
 class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):

@@ -9,5 +9,5 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from backend.accounts import (
             checks,  # noqa: F401  (registers the JWT system checks)
-            signals,  # noqa: F401  (connects the session-end receivers)
+            receivers,  # noqa: F401  (connects the session-end receivers)
         )

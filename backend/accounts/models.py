@@ -2,11 +2,35 @@ from typing import Any, ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
-from django.db import models
+from django.db import models, transaction
 from django.db.models.functions import Lower
 
+from backend.accounts.signals import credentials_revoked
 
-class UserManager(BaseUserManager["User"]):
+
+class UserQuerySet(models.QuerySet["User"]):
+    def update(self, **kwargs: Any) -> int:
+        """A bulk update that sets passwords, or takes accounts from active to inactive, ends
+        those users' sessions as a save does (receivers.py): ``update`` sends no model signal.
+        The rows are locked and listed first, and only they are updated."""
+        if "password" not in kwargs and "is_active" not in kwargs:
+            return super().update(**kwargs)
+        with transaction.atomic():
+            was_active = dict(self.select_for_update().values_list("pk", "is_active"))
+            updated = User._base_manager.filter(pk__in=was_active).update(**kwargs)
+            if "password" in kwargs:
+                ended = set(was_active)
+            else:
+                now_inactive = User._base_manager.filter(pk__in=was_active, is_active=False)
+                ended = set(now_inactive.values_list("pk", flat=True)) & {
+                    pk for pk, active in was_active.items() if active
+                }
+            if ended:
+                credentials_revoked.send(sender=User, user_ids=ended)
+        return updated
+
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
     use_in_migrations = True
 
     def create_user(self, email: str, password: str | None = None, **fields: Any) -> "User":
@@ -62,6 +86,24 @@ class User(AbstractBaseUser, PermissionsMixin):
         super().clean()
         self.email = type(self).objects.normalize_email(self.email)
 
+    # Set by ``set_unusable_password`` until the next save, as ``set_password`` keeps the raw
+    # password in ``_password`` until then: that save ends the user's sessions (receivers.py).
+    _password_disabled = False
+
+    def set_unusable_password(self) -> None:
+        super().set_unusable_password()
+        self._password_disabled = True
+
+    @property
+    def password_replaced(self) -> bool:
+        """Whether the password was set or disabled since the last save. A hash that sign-in
+        upgraded (``check_password``) is the same password, and does not count."""
+        return self._password is not None or self._password_disabled
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        self._password_disabled = False
+
 
 class RefreshToken(models.Model):
     """One issued refresh token, stored only as its SHA-256 hash.
@@ -110,6 +152,12 @@ class ThrottleBucket(models.Model):
     key = models.CharField(max_length=128, primary_key=True)
     attempts = models.PositiveIntegerField(default=0)
     last_attempt_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            # Serves the purge of forgotten buckets: last_attempt_at < now() - 1 day.
+            models.Index(fields=["last_attempt_at"], name="accounts_throttle_last_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.key}: {self.attempts}"

@@ -11,6 +11,7 @@ import hashlib
 import logging
 import secrets
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -253,19 +254,32 @@ def token_revoke(*, refresh_token: str) -> None:
 
 
 @transaction.atomic
-def token_revoke_all(*, user: User) -> None:
-    """Log out everywhere: revoke every refresh family and invalidate every access token now.
+def sessions_end(*, user_ids: Collection[int]) -> None:
+    """End every session of these users: revoke every refresh family and invalidate every
+    access token now.
 
     Access tokens die at once because ``user_from_access_token`` compares the bumped
     ``token_version`` with the token's ``ver`` claim; after commit, ``sessions_ended`` closes
-    the user's open WebSockets.
+    the users' open WebSockets. Every path that ends sessions comes here (receivers.py).
     """
-    RefreshToken.objects.filter(user=user, revoked_at__isnull=True).update(
+    RefreshToken.objects.filter(user_id__in=user_ids, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
-    User.objects.filter(pk=user.pk).update(token_version=F("token_version") + 1)
+    User.objects.filter(pk__in=user_ids).update(token_version=F("token_version") + 1)
+    for user_id in user_ids:
+        sessions_ended_on_commit(user_id=user_id)  # open WebSockets close too
+
+
+@transaction.atomic
+def token_revoke_all(*, user: User) -> None:
+    """Log out everywhere (``sessions_end`` for one user)."""
+    sessions_end(user_ids=[user.pk])
     user.refresh_from_db(fields=["token_version"])
-    sessions_ended_on_commit(user_id=user.pk)  # open WebSockets close too
+
+
+def accounts_deactivate(*, user_ids: Collection[int]) -> int:
+    """Deactivate these accounts, ending their sessions; returns how many were active."""
+    return User.objects.filter(pk__in=user_ids, is_active=True).update(is_active=False)
 
 
 def password_change(*, user: User, old_password: str, new_password: str, ip: str) -> TokenPair:
@@ -295,6 +309,5 @@ def password_change(*, user: User, old_password: str, new_password: str, ip: str
         raise AccountError.from_details(errors)
     with transaction.atomic():
         user.set_password(new_password)
-        user.save(update_fields=["password"])
-        token_revoke_all(user=user)
+        user.save(update_fields=["password"])  # ends every session (receivers.py)
         return _token_pair_issue(user=user)

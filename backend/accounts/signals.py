@@ -2,40 +2,28 @@
 (open WebSockets) must stop. Plain Django signals, so the accounts domain knows nothing of the
 transports that listen (``backend.api.graphql.websocket`` closes the user's sockets with 4403).
 
-Sent after commit, by ``token_revoke_all`` (and so ``password_change``), and by any save that
-leaves the account inactive (the admin's "active" box, a shell) or deletes it. A queryset
-``update(is_active=False)`` sends no model signal: call ``sessions_ended_on_commit`` after it.
+Sent after commit by ``services.sessions_end``, which every path that ends sessions goes through:
+``token_revoke_all``, and any save that replaces the password (``password_change``, the admin's
+password form, ``manage.py changepassword``, a shell) or leaves the account inactive (the
+admin's "active" box and its deactivate action, a shell), any queryset ``update`` that does
+either (``UserQuerySet.update``), and the account's deletion (the signal alone: its tokens go
+with it).
 """
 
 from functools import partial
-from typing import Any
 
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import Signal, receiver
-
-from backend.accounts.models import User
+from django.dispatch import Signal
 
 # Sent with ``user_id`` (int), once the transaction that ended the sessions has committed.
 sessions_ended = Signal()
 
+# Sent with ``user_ids`` (a set of ints) inside the transaction of a write that replaced
+# passwords or deactivated accounts without going through a service (a queryset ``update``);
+# receivers.py ends those sessions. The models send it, so they need not import the services.
+credentials_revoked = Signal()
+
 
 def sessions_ended_on_commit(*, user_id: int) -> None:
     """Announce that ``user_id``'s sessions ended, once the current transaction commits."""
-    transaction.on_commit(partial(sessions_ended.send, sender=User, user_id=user_id))
-
-
-@receiver(post_save, sender=User, dispatch_uid="accounts.deactivation_ends_sessions")
-def _deactivation_ends_sessions(
-    sender: type[User], instance: User, update_fields: frozenset[str] | None, **kwargs: Any
-) -> None:
-    # Saving an account that was already inactive announces it again: harmless, as no
-    # session of an inactive account can be open, and cheaper than reading the old row.
-    if instance.is_active or (update_fields is not None and "is_active" not in update_fields):
-        return
-    sessions_ended_on_commit(user_id=instance.pk)
-
-
-@receiver(post_delete, sender=User, dispatch_uid="accounts.deletion_ends_sessions")
-def _deletion_ends_sessions(sender: type[User], instance: User, **kwargs: Any) -> None:
-    sessions_ended_on_commit(user_id=instance.pk)
+    transaction.on_commit(partial(sessions_ended.send, sender=None, user_id=user_id))

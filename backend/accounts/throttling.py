@@ -6,7 +6,8 @@ attempts in a scope, the next waits ``2 ** (attempts - free)`` seconds from the 
 (capped at LOGIN_MAX_DELAY_SECONDS); a refused attempt is not counted and evaluates nothing.
 A correct password clears the account-from-that-address scope and gives its attempt back to
 the others, so the owner's sign-ins neither lock out a shared address nor wipe an attacker's
-count on the account. Counters are forgotten a day after their last attempt.
+count on the account. Counters are forgotten a day after their last attempt, and their rows
+deleted by ``expired_buckets_purge`` (the ``accounts.throttle_buckets_purge`` beat task).
 
 Counting is atomic: the scopes' rows are locked (``SELECT ... FOR UPDATE``, in key order, so
 concurrent attempts cannot deadlock), checked and incremented in one short transaction of its
@@ -33,6 +34,8 @@ from backend.accounts.models import ThrottleBucket
 
 # Counters are forgotten a day after the last attempt.
 COUNTER_TTL_SECONDS = 24 * 60 * 60
+# Forgotten rows deleted per transaction by the purge: short locks, bounded statements.
+PURGE_BATCH_SIZE = 1000
 
 
 def now() -> float:
@@ -123,13 +126,17 @@ def attempt_begin(scopes: tuple[Scope, ...]) -> None:
     free_attempts = {scope.key: scope.free_attempts for scope in scopes}
     keys = sorted(free_attempts)
     with transaction.atomic(durable=True):
-        ThrottleBucket.objects.bulk_create(
-            [ThrottleBucket(key=key, attempts=0, last_attempt_at=current) for key in keys],
-            ignore_conflicts=True,
-        )
-        buckets = list(
-            ThrottleBucket.objects.select_for_update().filter(key__in=keys).order_by("key")
-        )
+        buckets: list[ThrottleBucket] = []
+        # Again if the purge deleted a forgotten bucket between the insert and the lock (it
+        # cannot delete the rows inserted here: they are not a day old).
+        while len(buckets) < len(keys):
+            ThrottleBucket.objects.bulk_create(
+                [ThrottleBucket(key=key, attempts=0, last_attempt_at=current) for key in keys],
+                ignore_conflicts=True,
+            )
+            buckets = list(
+                ThrottleBucket.objects.select_for_update().filter(key__in=keys).order_by("key")
+            )
         wait = 0.0
         for bucket in buckets:
             if bucket.last_attempt_at < forgotten_before:
@@ -155,6 +162,31 @@ def attempt_succeeded(scopes: tuple[Scope, ...]) -> None:
         ThrottleBucket.objects.filter(
             key__in=[scope.key for scope in scopes if not scope.cleared_by_success]
         ).update(attempts=Greatest(F("attempts") - 1, Value(0)))
+
+
+def expired_buckets_purge(*, batch_size: int | None = None) -> int:
+    """Delete the buckets forgotten by now (no attempt for ``COUNTER_TTL_SECONDS``: an attempt
+    would count them from zero anyway); returns how many.
+
+    Batches of ``PURGE_BATCH_SIZE``, each its own short transaction that skips
+    the rows an attempt holds locked (``SKIP LOCKED``), so no sign-in waits on the purge and
+    two runs at once delete disjoint rows.
+    """
+    size = batch_size or PURGE_BATCH_SIZE
+    forgotten_before = datetime.fromtimestamp(now(), UTC) - timedelta(seconds=COUNTER_TTL_SECONDS)
+    purged = 0
+    while True:
+        with transaction.atomic():
+            keys = list(
+                ThrottleBucket.objects.select_for_update(skip_locked=True)
+                .filter(last_attempt_at__lt=forgotten_before)
+                .order_by("last_attempt_at")
+                .values_list("key", flat=True)[:size]
+            )
+            ThrottleBucket.objects.filter(key__in=keys).delete()
+        purged += len(keys)
+        if len(keys) < size:
+            return purged
 
 
 def password_checked(*, ip: str, account: str, check: Callable[[], bool]) -> bool:

@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
 from django.urls import include, path, re_path
+from django.views import defaults
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
@@ -8,6 +10,7 @@ from drf_spectacular.views import (
 
 from backend.api.graphql.views import NexusGraphQLView
 from backend.api.rest.docs import served_when_docs_public
+from backend.api.rest.framework import server_error_problem
 from backend.api.rest.urls import UnknownRouteView
 from backend.api.schema import schema
 from backend.api.views import jwks_view
@@ -38,3 +41,11 @@ urlpatterns = [
     # Every other /api/ URL: a problem+json 404, as under /api/v1/.
     re_path(r"^api/[\s\S]*$", UnknownRouteView.as_view()),
 ]
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    """A server fault that escaped every view's own handling: problem+json under ``/api/``,
+    as every other ``/api/`` response; Django's plain page elsewhere (admin, health)."""
+    if request.path_info.startswith("/api/"):
+        return server_error_problem(request)
+    return defaults.server_error(request)

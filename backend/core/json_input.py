@@ -23,14 +23,15 @@ def json_input_decode(data: str | bytes) -> object:
         decoded = orjson.loads(data)
     except orjson.JSONDecodeError as error:  # not UTF-8, not JSON, or nested over 1,024
         raise JSONInputError(f"The body is not valid UTF-8 JSON: {error}") from None
-    problem = _json_problem(decoded)
+    problem = json_input_problem(decoded)
     if problem is not None:
         raise JSONInputError(problem)
     return decoded
 
 
-def _json_problem(decoded: object) -> str | None:
-    """The first reason to refuse the decoded JSON, walking it without recursion."""
+def json_input_problem(decoded: object) -> str | None:
+    """The first reason to refuse JSON a client sent, already decoded (a WebSocket message),
+    or None; walks it without recursion."""
     pending: list[tuple[object, int, str]] = [(decoded, 1, "")]
     while pending:
         value, depth, path = pending.pop()

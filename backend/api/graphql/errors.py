@@ -19,6 +19,12 @@ GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 # An operation type the transport does not serve (a query or mutation over the WebSocket).
 OPERATION_NOT_SUPPORTED = "OPERATION_NOT_SUPPORTED"
+# The HTTP request is not a GraphQL request: its JSON (a POST body, GET's ``variables`` or
+# ``extensions``) is not UTF-8 JSON, not an object, nested too deep or holds a NUL, or its
+# parameters have the wrong types, or it has no query.
+BAD_REQUEST_BODY = "BAD_REQUEST_BODY"
+# ``operationName`` names no operation of the document, or a document of several has none.
+OPERATION_RESOLUTION_FAILURE = "OPERATION_RESOLUTION_FAILURE"
 # What a client reads of a server fault outside DEBUG (the traceback goes to the server log).
 INTERNAL_SERVER_ERROR_MESSAGE = "Internal server error."
 

@@ -83,7 +83,8 @@ class OffLoopDocumentValidationCache(DocumentValidationCache):
 class NoNulInStrings(ValidationRule):
     """A string literal of the document may not hold a NUL (``"\\u0000"``): PostgreSQL refuses
     it in text, so a slug or an email carrying one would fail in SQL. Variables are checked
-    when the request body is decoded (``backend.api.graphql.body``)."""
+    when the request body is decoded (``backend.api.graphql.body``), and over the WebSocket
+    when a ``subscribe`` message arrives (``backend.api.websocket``)."""
 
     def enter_string_value(self, node: StringValueNode, *_args: object) -> None:
         if "\x00" in node.value:

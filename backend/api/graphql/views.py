@@ -6,7 +6,9 @@ loop (``backend.api.graphql.schema``); every other one runs in the request's thr
 
 It speaks GraphQL over HTTP (``backend.api.graphql.media_types``): a response is written in
 ``application/graphql-response+json`` when the client asks for it, with the specification's
-status codes, and in ``application/json`` (always 200 for a GraphQL result) otherwise.
+status codes, and in ``application/json`` (always 200 for a GraphQL result) otherwise. A request
+refused before any GraphQL work (its JSON or parameters are malformed, it has no query, its
+``operationName`` names no operation) is a 400 in either type, with a coded GraphQL error.
 """
 
 from collections.abc import Mapping
@@ -21,15 +23,26 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.functional import SimpleLazyObject
 from strawberry.django.views import GraphQLView, TemporalHttpResponse
+from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.exceptions import (
+    CannotGetOperationTypeError,
+    InvalidOperationTypeError,
+)
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET
 
-from backend.api.graphql.body import UndecodedBodyRequestAdapter, graphql_json_decode
+from backend.api.graphql.body import (
+    RequestRefusedError,
+    UndecodedBodyRequestAdapter,
+    graphql_json_decode,
+)
 from backend.api.graphql.context import NexusContext
 from backend.api.graphql.errors import (
     INTERNAL_SERVER_ERROR,
     INTERNAL_SERVER_ERROR_MESSAGE,
+    OPERATION_NOT_SUPPORTED,
+    OPERATION_RESOLUTION_FAILURE,
     error_code_for,
 )
 from backend.api.graphql.media_types import (
@@ -72,16 +85,40 @@ class NexusGraphQLView(GraphQLView[NexusContext, None]):
             response["Allow"] = "POST" if request.method == "GET" else "GET, POST"
         return response
 
+    def run(
+        self, request: HttpRequest, context: NexusContext | None = UNSET, root_value: None = UNSET
+    ) -> HttpResponseBase:
+        try:
+            return super().run(request, context=context, root_value=root_value)
+        except RequestRefusedError as refusal:
+            error = {"message": refusal.reason, "extensions": {"code": refusal.code}}
+            # As for any request error: no ``data`` entry in the newer type, ``"data": null``
+            # in application/json for the clients written against it.
+            response_data: dict[str, Any] = {"errors": [error]}
+            if self.media_type == APPLICATION_JSON:
+                response_data = {"data": None, **response_data}
+            sub_response = TemporalHttpResponse()
+            sub_response.status_code = refusal.status_code
+            return self.create_response(response_data, sub_response)  # type: ignore[arg-type]
+
     def parse_http_body(
         self, request: SyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
-        data = super().parse_http_body(request)
+        try:
+            data = super().parse_http_body(request)
+        except RequestRefusedError:
+            raise
+        except HTTPException as error:
+            # Strawberry's refusals of the request's shape (a parameter of the wrong type, a
+            # batch, a content type it does not read) are all 400s.
+            if error.status_code != 400:
+                raise
+            raise RequestRefusedError(error.reason) from error
         # Strawberry checks the type of every other parameter; a non-string operation name
         # would reach the schema's caches and fail there (a 500).
         if isinstance(data, GraphQLRequestData) and not isinstance(data.operation_name, str | None):
-            raise HTTPException(
-                400,
-                "The GraphQL operation's `operationName` must be a string or null, if provided.",
+            raise RequestRefusedError(
+                "The GraphQL operation's `operationName` must be a string or null, if provided."
             )
         return data
 
@@ -104,11 +141,16 @@ class NexusGraphQLView(GraphQLView[NexusContext, None]):
                 request_data=request_data,
             )
         except HTTPException as error:
+            cause = error.__cause__
             # GraphQL over HTTP: a mutation (or a subscription) sent with GET is a 405.
-            if request_adapter.method == "GET" and isinstance(
-                error.__cause__, InvalidOperationTypeError
-            ):
-                raise HTTPException(405, error.reason) from error.__cause__
+            if request_adapter.method == "GET" and isinstance(cause, InvalidOperationTypeError):
+                raise HTTPException(405, error.reason) from cause
+            if isinstance(cause, InvalidOperationTypeError):  # a subscription sent with POST
+                raise RequestRefusedError(error.reason, OPERATION_NOT_SUPPORTED) from cause
+            if isinstance(cause, CannotGetOperationTypeError):
+                raise RequestRefusedError(error.reason, OPERATION_RESOLUTION_FAILURE) from cause
+            if isinstance(cause, MissingQueryError):
+                raise RequestRefusedError(error.reason) from cause
             raise
 
     def should_render_graphql_ide(self, request: Any) -> bool:

@@ -21,7 +21,9 @@ Close codes (graphql-transport-ws, asserted in tests/api/websocket):
 
 Only subscriptions run over the socket: a query or mutation gets an ``error`` message coded
 ``OPERATION_NOT_SUPPORTED`` (they go over HTTP, with its limits and throttles), and every
-error sent carries an ``extensions.code`` as over HTTP.
+error sent carries an ``extensions.code`` as over HTTP. A ``subscribe`` whose payload holds a
+NUL character or JSON nested past HTTP's bound gets an ``error`` coded ``BAD_USER_INPUT``
+before any GraphQL work.
 
 Authentication happens once, at ``connection_init`` (``{"authorization": "Bearer <token>"}``),
 through ``backend.accounts.tokens.user_from_access_token``, the same path as HTTP. The user is
@@ -60,7 +62,10 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    SubscribeMessage,
+)
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
@@ -74,7 +79,8 @@ from backend.accounts.tokens import (
     user_from_access_token,
 )
 from backend.api.graphql.context import NexusContext
-from backend.api.graphql.errors import OPERATION_NOT_SUPPORTED, error_code_for
+from backend.api.graphql.errors import BAD_USER_INPUT, OPERATION_NOT_SUPPORTED, error_code_for
+from backend.core.json_input import json_input_problem
 from backend.core.proxy import client_address
 
 logger = logging.getLogger(__name__)
@@ -190,6 +196,18 @@ class NexusTransportWSHandler(BaseGraphQLTransportWSHandler[WebSocketContext, No
             await self.handle_invalid_message(problem)  # closes 4400
             return
         await super().handle_message(message)
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        # The bounds HTTP applies while decoding a body (backend.core.json_input): a NUL in any
+        # string of the payload (variables, query, extensions; PostgreSQL refuses it in text)
+        # or nesting past JSON_MAX_DEPTH is an ``error`` for this operation, before any
+        # GraphQL work. The protocol's own checks (acknowledged, id free) come first.
+        problem = json_input_problem(message["payload"])
+        if problem is None or not self.connection_acknowledged or message["id"] in self.operations:
+            await super().handle_subscribe(message)
+            return
+        error = {"message": problem, "extensions": {"code": BAD_USER_INPUT}}
+        await self.send_message({"id": message["id"], "type": "error", "payload": [error]})
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         try:

@@ -10,16 +10,22 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts import services
-from backend.api.rest.framework import problem_example, problem_responses, requirement_text
+from backend.api.rest.framework import (
+    InputSerializer,
+    StrictCharField,
+    problem_example,
+    problem_responses,
+    requirement_text,
+)
 
 
-class TokenCreateSerializer(serializers.Serializer):
-    email = serializers.CharField()
-    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+class TokenCreateSerializer(InputSerializer):
+    email = StrictCharField()
+    password = StrictCharField(style={"input_type": "password"}, trim_whitespace=False)
 
 
-class RefreshTokenSerializer(serializers.Serializer):
-    refresh_token = serializers.CharField()
+class RefreshTokenSerializer(InputSerializer):
+    refresh_token = StrictCharField()
 
 
 class TokenPairSerializer(serializers.Serializer):

@@ -1,6 +1,7 @@
 """REST views for the catalog: thin over ``backend.catalog.services`` (every rule lives there)."""
 
 import functools
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -26,6 +27,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from backend.api.rest.framework import (
+    InputSerializer,
     Requires,
     SingleQueryParameters,
     StrictBooleanField,
@@ -80,8 +82,40 @@ class MoneySerializer(serializers.Serializer):
     currency = StrictCharField(help_text="ISO 4217 code; only the store currency.")
 
 
-class MoneyInputSerializer(MoneySerializer):
+# A price as a client writes it: what the catalog stores (numeric(12, 2), not negative), in
+# plain digits. Stated in the document, and refused (PRICE_INVALID) before the service.
+PRICE_PATTERN = re.compile(r"^[0-9]{1,10}(\.[0-9]{1,2})?$", re.ASCII)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "decimal",
+        "pattern": PRICE_PATTERN.pattern,
+        "maxLength": 13,
+    }
+)
+class PriceAmountField(DecimalStringField):
+    """A price's amount: a decimal string of at most 10 digits before the point and 2 after,
+    not negative, without exponent or sign ("12.50"), as the document states."""
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        amount = super().to_internal_value(data)  # not a string, or unreadable: INVALID
+        if not PRICE_PATTERN.fullmatch(data):
+            raise serializers.ValidationError(
+                "A price has at most 10 digits before the point and 2 after, is not negative "
+                'and has no exponent, e.g. "12.50".',
+                code=CatalogErrorCode.PRICE_INVALID.value,
+            )
+        return amount
+
+
+class MoneyInputSerializer(InputSerializer, MoneySerializer):
     """A price sent by a client: in the store currency, exactly as configured ("USD")."""
+
+    amount = PriceAmountField(
+        max_digits=None, decimal_places=None, coerce_to_string=True, help_text='E.g. "12.50".'
+    )
 
     currency = serializers.ChoiceField(
         choices=[settings.STORE_CURRENCY],
@@ -142,7 +176,7 @@ class CategorySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CategoryWriteSerializer(serializers.Serializer):
+class CategoryWriteSerializer(InputSerializer):
     """Shapes only; lengths, uniqueness and cycles are checked by the services."""
 
     name = StrictCharField(max_length=_column_length(Category, "name"))
@@ -191,7 +225,7 @@ class ProductSerializer(serializers.ModelSerializer):
         return product.stock_quantity if stock_visible_to(viewer) else None
 
 
-class ProductWriteSerializer(serializers.Serializer):
+class ProductWriteSerializer(InputSerializer):
     """Shapes only; every catalog rule is the service's (SKU_TAKEN, PRICE_INVALID, ...)."""
 
     name = StrictCharField(max_length=_column_length(Product, "name"))
@@ -209,7 +243,7 @@ class ProductWriteSerializer(serializers.Serializer):
     is_published = StrictBooleanField(required=False)
 
 
-class StockAdjustSerializer(serializers.Serializer):
+class StockAdjustSerializer(InputSerializer):
     delta = StrictIntegerField(
         min_value=-MAX_INT32, max_value=MAX_INT32, help_text="Units to add; negative removes."
     )
@@ -447,6 +481,21 @@ class PriceFilter(django_filters.Filter):
         super().__init__(parse=_price_bound, **kwargs)
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "maxLength": services.SEARCH_MAX_LENGTH,
+        # Empty (no search), or holding a word character: the service searches words only.
+        "pattern": r"^$|\w",
+        "description": "Full-text search over name, SKU and description (prefix matches; typo "
+        f"tolerant on names). At most {services.SEARCH_MAX_LENGTH} characters, with at least "
+        "one letter or digit (or empty: no search).",
+    }
+)
+class SearchFilter(django_filters.CharFilter):
+    """The service refuses the rest (search_terms): stated in the document here."""
+
+
 class ProductFilterSet(django_filters.FilterSet):
     """Validates the query string; the filtering itself is ``services.product_list``."""
 
@@ -458,10 +507,7 @@ class ProductFilterSet(django_filters.FilterSet):
         choices=[("true", "true"), ("false", "false")],
         help_text="true: stock > 0; false: sold out.",
     )
-    search = django_filters.CharFilter(
-        help_text="Full-text search over name, SKU and description (prefix matches; typo "
-        "tolerant on names)."
-    )
+    search = SearchFilter()
 
     class Meta:
         model = Product

@@ -7,6 +7,8 @@ the same ``code`` values as the GraphQL API (``CatalogErrorCode``, ``OrderErrorC
 """
 
 import functools
+import json
+import logging
 import re
 from collections.abc import Iterable
 from http import HTTPStatus
@@ -15,8 +17,13 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from django.core.validators import RegexValidator
+from django.http import Http404, HttpRequest, HttpResponse
+from drf_spectacular.extensions import (
+    OpenApiAuthenticationExtension,
+    OpenApiSerializerExtension,
+    OpenApiSerializerFieldExtension,
+)
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import exceptions, serializers
 from rest_framework.authentication import BaseAuthentication
@@ -46,6 +53,11 @@ FORBIDDEN = "FORBIDDEN"
 INVALID = "INVALID"
 INVALID_DETAIL = "The request is invalid; see errors."
 NOT_FOUND = "NOT_FOUND"
+# A server fault: what the client reads of it (the traceback goes to the log).
+INTERNAL_ERROR = "INTERNAL_ERROR"
+INTERNAL_ERROR_DETAIL = "Internal server error."
+
+logger = logging.getLogger(__name__)
 
 
 # --- Authentication -------------------------------------------------------------------------
@@ -95,6 +107,27 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)  # type: ignore[no-any-return]
 
 
+# What the document says of every input string: no NUL character (``BoundedJSONParser`` refuses
+# a body holding one; PostgreSQL refuses it in text). An ECMA-262 pattern, as OpenAPI wants.
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+
+
+class StrictCharFieldSchema(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]
+    """``StrictCharField`` in the document: DRF's string, stating the NUL rule unless one of
+    the field's validators gives the pattern (drf-spectacular writes it; a slug's excludes NUL
+    too)."""
+
+    target_class = StrictCharField
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        schema: dict[str, Any] = auto_schema._map_serializer_field(
+            self.target, direction, bypass_extensions=True
+        )
+        if not any(isinstance(v, RegexValidator) for v in self.target.validators):
+            schema.setdefault("pattern", NO_NUL_PATTERN)
+        return schema
+
+
 class StrictIntegerField(serializers.IntegerField):
     """A JSON integer and nothing else: DRF's IntegerField reads "12", 12.0 and true."""
 
@@ -111,6 +144,30 @@ class StrictBooleanField(serializers.BooleanField):
         if not isinstance(data, bool):
             raise serializers.ValidationError("Must be true or false.", code="invalid")
         return data
+
+
+# A request body's object: a member it does not define is refused (400 INVALID naming it), not
+# silently dropped, and the document says so (``additionalProperties: false``). A comment, not
+# a docstring: drf-spectacular would give it to every subclass without one as its description.
+class InputSerializer(serializers.Serializer):
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = sorted(set(data) - writable)
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class InputSerializerSchema(OpenApiSerializerExtension):  # type: ignore[no-untyped-call]
+    target_class = InputSerializer
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        schema: dict[str, Any] = auto_schema._map_serializer(
+            self.target, direction, bypass_extensions=True
+        )
+        return {**schema, "additionalProperties": False}
 
 
 class SingleQueryParameters:
@@ -200,14 +257,10 @@ class ProblemJSONRenderer(JSONRenderer):
     media_type = PROBLEM_CONTENT_TYPE
 
 
-def _problem(
-    status: int,
-    code: str,
-    detail: str,
-    errors: Iterable[tuple[str | None, str, str]] = (),
-    headers: dict[str, str] | None = None,
-) -> Response:
-    body = {
+def _problem_body(
+    status: int, code: str, detail: str, errors: Iterable[tuple[str | None, str, str]] = ()
+) -> dict[str, Any]:
+    return {
         "type": PROBLEM_TYPE_BASE + code.lower().replace("_", "-"),
         "title": HTTPStatus(status).phrase,
         "status": status,
@@ -218,7 +271,25 @@ def _problem(
             for field, error_code, message in errors
         ],
     }
+
+
+def _problem(
+    status: int,
+    code: str,
+    detail: str,
+    errors: Iterable[tuple[str | None, str, str]] = (),
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body = _problem_body(status, code, detail, errors)
     return Response(body, status=status, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def server_error_problem(request: HttpRequest) -> HttpResponse:
+    """A server fault outside a REST view's own handling (a middleware, a plain Django view
+    under ``/api/``) as the same problem+json 500 as inside one: ``backend.api.urls``' handler500,
+    which Django calls (with ``DEBUG`` off) after logging the traceback."""
+    body = _problem_body(500, INTERNAL_ERROR, INTERNAL_ERROR_DETAIL)
+    return HttpResponse(json.dumps(body), status=500, content_type=PROBLEM_CONTENT_TYPE)
 
 
 # Status per domain code; a code not listed is a 400.
@@ -259,8 +330,15 @@ def _catalog_problem(error: CatalogError) -> Response:
     )
 
 
+def _drf_error_code(detail: Any) -> str:
+    """A field error's code: a domain code a field raised (upper case, e.g. PRICE_INVALID, so
+    both APIs name a rule alike), else INVALID (DRF's own codes are lower case)."""
+    code = getattr(detail, "code", None)
+    return code if isinstance(code, str) and code.isupper() else INVALID
+
+
 def _drf_field_errors(detail: Any, prefix: str = "") -> list[tuple[str | None, str, str]]:
-    """Flatten DRF's nested ``{field: [ErrorDetail]}`` into ``(field.path, INVALID, message)``."""
+    """Flatten DRF's nested ``{field: [ErrorDetail]}`` into ``(field.path, code, message)``."""
     if isinstance(detail, dict):
         found = []
         for key, value in detail.items():
@@ -270,12 +348,12 @@ def _drf_field_errors(detail: Any, prefix: str = "") -> list[tuple[str | None, s
         return found
     if isinstance(detail, list):
         if all(isinstance(item, str) for item in detail):
-            return [(prefix or None, INVALID, str(item)) for item in detail]
+            return [(prefix or None, _drf_error_code(item), str(item)) for item in detail]
         found = []
         for index, item in enumerate(detail):
             found.extend(_drf_field_errors(item, f"{prefix}.{index}" if prefix else str(index)))
         return found
-    return [(prefix or None, INVALID, str(detail))]
+    return [(prefix or None, _drf_error_code(detail), str(detail))]
 
 
 def _django_validation_problem(error: DjangoValidationError) -> Response:
@@ -299,10 +377,12 @@ def _rest_field_name(field: str | None) -> str | None:
     return re.sub(r"[A-Z]", lambda match: "_" + match.group().lower(), field)
 
 
-def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF ``EXCEPTION_HANDLER``: every domain and DRF error as problem details.
 
-    Anything else (a real bug) propagates and stays a 500 the logs see.
+    Anything else is a server fault (a bug): logged with its traceback, and answered as a
+    problem+json 500 coded INTERNAL_ERROR that names nothing of it, whatever ``DEBUG`` says,
+    so a client of the REST API reads one error format for every status.
     """
     if isinstance(exc, OrderError):
         status = _ORDER_STATUS.get(exc.code, 400)
@@ -326,6 +406,9 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         return _problem(404, NOT_FOUND, "Not found.")
     if isinstance(exc, exceptions.ValidationError):
         errors = _drf_field_errors(exc.detail)
+        codes = {code for _, code, _ in errors}
+        if len(codes) == 1 and INVALID not in codes:  # one domain rule: its code and message
+            return _problem(400, codes.pop(), errors[0][2], errors)
         return _problem(400, INVALID, INVALID_DETAIL, errors)
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         reason = exc.get_codes() if isinstance(exc, exceptions.AuthenticationFailed) else None
@@ -343,7 +426,9 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         code = str(exc.default_code).upper()
         headers = {"Retry-After": str(exc.wait)} if getattr(exc, "wait", None) else None
         return _problem(exc.status_code, code, str(exc.detail), headers=headers)
-    return None
+    view = context.get("view")
+    logger.error("Server fault in %s", type(view).__name__ if view else "a REST view", exc_info=exc)
+    return _problem(500, INTERNAL_ERROR, INTERNAL_ERROR_DETAIL)
 
 
 def problem_responses(

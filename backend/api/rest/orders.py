@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Prefetch, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -27,6 +28,7 @@ from backend.api.rest.catalog import MoneySerializer
 from backend.api.rest.framework import (
     INVALID,
     INVALID_DETAIL,
+    InputSerializer,
     Requires,
     SingleQueryParameters,
     StrictIntegerField,
@@ -118,13 +120,33 @@ class QuantityField(StrictIntegerField):
     document here rather than checked twice."""
 
 
-class OrderLineSerializer(serializers.Serializer):
+class OrderLinesSerializer(serializers.ListSerializer):
+    """An order's lines. Their count is the service's rule (EMPTY_ORDER, TOO_MANY_LINES),
+    stated in the document by ``OrderLinesSchema`` rather than checked twice."""
+
+
+class OrderLinesSchema(OpenApiSerializerFieldExtension):  # type: ignore[no-untyped-call]
+    target_class = OrderLinesSerializer
+
+    def map_serializer_field(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        schema: dict[str, Any] = auto_schema._map_serializer_field(
+            self.target, direction, bypass_extensions=True
+        )
+        return {**schema, "minItems": 1, "maxItems": settings.ORDER_MAX_LINES}
+
+
+class OrderLineSerializer(InputSerializer):
     product_id = StrictIntegerField(min_value=1, max_value=MAX_ID)
     quantity = QuantityField()
 
+    class Meta:
+        list_serializer_class = OrderLinesSerializer
 
-class OrderCreateSerializer(serializers.Serializer):
-    lines = OrderLineSerializer(many=True, help_text="One line per product.")
+
+class OrderCreateSerializer(InputSerializer):
+    lines = OrderLineSerializer(
+        many=True, help_text="One line per product (each product once: DUPLICATE_PRODUCT)."
+    )
 
 
 class OrderFilterSet(django_filters.FilterSet):

@@ -1,9 +1,9 @@
 """Ending a user's sessions closes their open WebSockets (4403) within a second.
 
-Every way sessions end: ``tokenRevokeAll`` (the service and the mutation), a password change,
-deactivation (a save, and the admin's change form) and deletion. In-process on the in-memory
-layer for each, then once end to end: a real Daphne on the real Redis channel layer, revoked
-from another process (this one).
+Every way sessions end: ``tokenRevokeAll`` (the service and the mutation), every way a password
+is replaced or an account deactivated (tests/accounts/session_endings.py) and deletion.
+In-process on the in-memory layer for each, then once end to end: a real Daphne on the real
+Redis channel layer, revoked from another process (this one).
 """
 
 import asyncio
@@ -19,16 +19,14 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
 from django.db import connection
-from django.test import Client
-from django.urls import reverse
 from pytest_django.fixtures import Settings
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from backend.accounts.models import User
-from backend.accounts.services import password_change, token_revoke_all
 from backend.settings import redis_channel_layers
+from tests.accounts import session_endings
 from tests.api.websocket.conftest import bearer
 from tests.conftest import service_url
 from tests.factories import user_create
@@ -40,50 +38,18 @@ pytestmark = pytest.mark.django_db(transaction=True)
 CLOSE_WITHIN_SECONDS = 1.0
 
 
-def revoke_all(user: User) -> None:
-    token_revoke_all(user=user)
-
-
 def revoke_all_over_graphql(user: User) -> None:
     result = GraphQLClient(user=user).mutate("mutation { tokenRevokeAll { ok errors { code } } }")
     assert result == {"ok": True, "errors": []}
-
-
-def change_password(user: User) -> None:
-    password_change(
-        user=user, old_password="old-Passw0rd!x", new_password="new-Passw0rd!y", ip="192.0.2.1"
-    )
-
-
-def deactivate(user: User) -> None:
-    user.is_active = False
-    user.save()  # what the admin's change form does
-
-
-def deactivate_in_the_admin(user: User) -> None:
-    admin = Client()
-    admin.force_login(user_create(is_staff=True, is_superuser=True))
-    # The change form with "Active" unticked (unticked boxes are simply not posted).
-    response = admin.post(
-        reverse("admin:accounts_user_change", args=[user.pk]), {"email": user.email, "name": ""}
-    )
-    assert response.status_code == 302, response.content[:2000]
-    user.refresh_from_db()
-    assert not user.is_active
 
 
 def delete(user: User) -> None:
     user.delete()
 
 
-ENDINGS: list[Callable[[User], None]] = [
-    revoke_all,
-    revoke_all_over_graphql,
-    change_password,
-    deactivate,
-    deactivate_in_the_admin,
-    delete,
-]
+# Every path of tests/accounts/session_endings.py (services, admin forms and action, querysets,
+# manage.py changepassword, saves), the mutation, and deletion.
+ENDINGS: list[Callable[[User], None]] = [*session_endings.ENDINGS, revoke_all_over_graphql, delete]
 
 
 async def closed_with(client: WebsocketCommunicator, timeout: float) -> int:
@@ -96,7 +62,7 @@ async def closed_with(client: WebsocketCommunicator, timeout: float) -> int:
 async def test_ending_the_sessions_closes_every_socket_of_that_user_and_no_other(
     socket: Any, end_sessions: Callable[[User], None]
 ) -> None:
-    user = await database_sync_to_async(user_create)(password="old-Passw0rd!x")
+    user = await database_sync_to_async(user_create)(password=session_endings.OLD_PASSWORD)
     bystander = await database_sync_to_async(user_create)()
     first, second, other = socket(bearer(user)), socket(bearer(user)), socket(bearer(bystander))
     for client in (first, second, other):
@@ -187,9 +153,11 @@ def test_daphne_closes_the_sockets_when_another_process_ends_the_sessions(
 
     async def scenario() -> list[tuple[int, float]]:
         first, second = await open_socket(revoked), await open_socket(deactivated)
-        results = [await closed_after(first, revoke_all, revoked)]
+        results = [await closed_after(first, session_endings.revoke_all, revoked)]
         await second.ping()  # the other user's socket is still open
-        results.append(await closed_after(second, deactivate, deactivated))
+        results.append(
+            await closed_after(second, session_endings.deactivated_by_a_save, deactivated)
+        )
         return results
 
     try:

@@ -157,13 +157,15 @@ def test_dataloader_documents_share_one_event_loop_thread_per_process(
 
 
 def test_a_subscription_over_http_is_refused_before_execution(gql: GraphQLClient) -> None:
-    """Subscriptions stream over WebSockets; over HTTP the answer is a 400 that says so."""
+    """Subscriptions stream over WebSockets; over HTTP the answer is a coded 400 that says so."""
     document = 'subscription { orderStatusChanged(orderId: "T3JkZXI6MQ==") { status } }'
     response = gql.client.post(
         "/graphql/", data=json.dumps({"query": document}), content_type="application/json"
     )
     assert response.status_code == 400
-    assert response.content == b"subscriptions are not allowed when using POST"
+    (error,) = response.json()["errors"]
+    assert error["message"] == "subscriptions are not allowed when using POST"
+    assert error["extensions"]["code"] == "OPERATION_NOT_SUPPORTED"
 
 
 BREADCRUMB_PAGE = """query($n: Int!) { products(first: $n, order: {field: NAME}) { nodes {

@@ -274,22 +274,120 @@ def test_request_error_status_is_500_only_when_the_server_failed() -> None:
 
 
 NOT_GRAPHQL_REQUESTS = {
-    "no query": {"variables": {}},
-    "empty query": {"query": ""},
-    "query not a string": {"query": ["{ __typename }"]},
-    "variables not an object": {"query": "{ __typename }", "variables": "{}"},
-    "extensions not an object": {"query": "{ __typename }", "extensions": 1},
-    "unknown operation": {"query": "query A { __typename }", "operationName": "B"},
+    "no query": ({"variables": {}}, "BAD_REQUEST_BODY"),
+    "empty query": ({"query": ""}, "BAD_REQUEST_BODY"),
+    "query not a string": ({"query": ["{ __typename }"]}, "BAD_REQUEST_BODY"),
+    "variables not an object": ({"query": "{ __typename }", "variables": "{}"}, "BAD_REQUEST_BODY"),
+    "extensions not an object": ({"query": "{ __typename }", "extensions": 1}, "BAD_REQUEST_BODY"),
+    "a batch": ([{"query": "{ __typename }"}], "BAD_REQUEST_BODY"),
+    "unknown operation": (
+        {"query": "query A { __typename }", "operationName": "B"},
+        "OPERATION_RESOLUTION_FAILURE",
+    ),
+    "subscription over POST": (
+        {"query": "subscription { orderStatusChanged(orderId: 1) { __typename } }"},
+        "OPERATION_NOT_SUPPORTED",
+    ),
 }
 
 
-@pytest.mark.parametrize("body", NOT_GRAPHQL_REQUESTS.values(), ids=NOT_GRAPHQL_REQUESTS)
+def assert_refused(response: Any, accept: str | None, code: str) -> dict[str, Any]:
+    """A 400 whose body is one GraphQL error coded ``code``, in the negotiated media type:
+    without ``data`` in the newer type, with ``"data": null`` in application/json."""
+    assert response.status_code == 400, response.content
+    newer = accept is not None and response_media_type(accept) == GRAPHQL_RESPONSE_JSON
+    expected_type = GRAPHQL_RESPONSE_CONTENT_TYPE if newer else APPLICATION_JSON
+    assert response["Content-Type"] == expected_type
+    body = response.json()
+    assert [error["extensions"]["code"] for error in body["errors"]] == [code]
+    assert body["errors"][0]["message"]
+    assert ("data" in body) is not newer
+    assert body.get("data") is None
+    return body
+
+
+ACCEPTS = st.sampled_from(
+    [None, APPLICATION_JSON, GRAPHQL_RESPONSE_JSON, "*/*", f"{GRAPHQL_RESPONSE_JSON}, */*;q=0.5"]
+)
+
+
+@pytest.mark.parametrize(("body", "code"), NOT_GRAPHQL_REQUESTS.values(), ids=NOT_GRAPHQL_REQUESTS)
 @pytest.mark.parametrize("accept", [APPLICATION_JSON, GRAPHQL_RESPONSE_JSON])
-def test_a_request_that_is_not_a_graphql_request_is_400(body: dict[str, Any], accept: str) -> None:
+def test_a_request_that_is_not_a_graphql_request_is_a_coded_400(
+    body: Any, code: str, accept: str
+) -> None:
     response = Client().post(
         "/graphql/", json.dumps(body), content_type="application/json", headers={"accept": accept}
     )
-    assert response.status_code == 400
+    assert_refused(response, accept, code)
+
+
+# Bodies refused while they are decoded, one strategy per class.
+_TEXT = st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=12)
+NOT_UTF8 = st.tuples(
+    st.binary(max_size=12), st.sampled_from([b"\xff", b"\xc3(", b"\xed\xa0\x80", b"\x80"])
+).map(lambda parts: b'{"query": "{ __typename }", "x": "' + parts[0] + parts[1] + b'"}')
+NOT_AN_OBJECT = st.one_of(
+    _TEXT, st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.booleans(), st.none()
+).map(lambda value: json.dumps(value).encode())
+WITH_NUL = st.tuples(
+    _TEXT, _TEXT, st.sampled_from(["query", "variables", "key", "extensions"])
+).map(
+    lambda parts: json.dumps(
+        {
+            "query": "{ __typename }" + (parts[0] + "\x00" if parts[2] == "query" else ""),
+            "variables": {"v": parts[0] + "\x00" + parts[1]} if parts[2] == "variables" else {},
+            "extensions": {parts[1] + "\x00": 1} if parts[2] == "key" else {"e": [parts[0]]},
+            **({"operationName": "\x00"} if parts[2] == "extensions" else {}),
+        }
+    ).encode()
+)
+TOO_DEEP = st.tuples(st.integers(33, 3000), st.sampled_from(["[", '{"a":'])).map(
+    lambda parts: (
+        b'{"query": "{ __typename }", "variables": {"v": '
+        + (parts[1] * parts[0]).encode()
+        + (b"1" if parts[1] != "[" else b"")
+        + (b"]" if parts[1] == "[" else b"}") * parts[0]
+        + b"}}"
+    )
+)
+NOT_JSON = st.one_of(
+    st.sampled_from([b"", b"{", b'{"query": }', b"{'query': 1}", b"query { a }", b"[1,]", b"NaN"]),
+    _TEXT.map(lambda text: b'{"query": ' + text.encode() + b"x"),
+)
+REFUSED_BODIES = st.one_of(NOT_UTF8, NOT_AN_OBJECT, WITH_NUL, TOO_DEEP, NOT_JSON)
+
+
+@HYPOTHESIS
+@given(body=REFUSED_BODIES, accept=ACCEPTS)
+def test_a_body_refused_while_decoded_is_a_coded_400_in_the_negotiated_type(
+    body: bytes, accept: str | None, count_queries: Any
+) -> None:
+    headers = {"accept": accept} if accept is not None else {}
+    with count_queries() as queries:
+        response = Client().post(
+            "/graphql/", body, content_type="application/json", headers=headers
+        )
+    assert_refused(response, accept, "BAD_REQUEST_BODY")
+    assert queries.count == 0  # refused before any SQL
+
+
+@HYPOTHESIS
+@given(
+    parameter=st.sampled_from(["variables", "extensions"]),
+    value=st.one_of(
+        st.sampled_from(["{", "[1,", "1", '"text"', "null", '{"a": "\\u0000"}', "[[[[" * 10]),
+        _TEXT.map(lambda text: "}" + text),
+    ),
+    accept=ACCEPTS,
+)
+def test_get_json_parameters_refused_while_decoded_are_a_coded_400(
+    parameter: str, value: str, accept: str | None
+) -> None:
+    headers = {"accept": accept} if accept is not None else {}
+    query = {"query": "{ __typename }", parameter: value}
+    response = Client().get("/graphql/", query, headers=headers)
+    assert_refused(response, accept, "BAD_REQUEST_BODY")
 
 
 # --- Request parameters and methods ---------------------------------------------------------------
