@@ -13,6 +13,7 @@ from backend.accounts import services
 from backend.api.rest.framework import (
     InputSerializer,
     StrictCharField,
+    StrictQueryParameters,
     problem_example,
     problem_responses,
     requirement_text,
@@ -46,7 +47,7 @@ def _pair(pair: services.TokenPair) -> Response:
     )
 
 
-class _PublicAPIView(APIView):
+class _PublicAPIView(StrictQueryParameters, APIView):
     # The credentials are in the body; a stale Authorization header must not block a login.
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]

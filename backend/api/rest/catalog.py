@@ -29,10 +29,10 @@ from rest_framework.response import Response
 from backend.api.rest.framework import (
     InputSerializer,
     Requires,
-    SingleQueryParameters,
     StrictBooleanField,
     StrictCharField,
     StrictIntegerField,
+    StrictQueryParameters,
     problem_example,
     problem_responses,
     requirement_text,
@@ -346,7 +346,7 @@ _CATEGORY_EXAMPLE = OpenApiExample(
     ),
 )
 class CategoryViewSet(
-    SingleQueryParameters,
+    StrictQueryParameters,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet[Category],
@@ -642,7 +642,7 @@ _VISIBILITY = "Unpublished products are visible to staff only. "
     ),
 )
 class ProductViewSet(
-    SingleQueryParameters,
+    StrictQueryParameters,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet[Product],
@@ -651,6 +651,7 @@ class ProductViewSet(
     # Read by drf-spectacular to document the filters; filter_queryset below applies them.
     filter_backends = [DjangoFilterBackend]
     filterset_class = ProductFilterSet
+    list_query_parameters = frozenset({"ordering"})  # read by cursor_ordering
     lookup_value_regex = "[0-9]+"  # ASCII: \d also matches digits of other scripts
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 

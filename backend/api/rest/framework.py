@@ -170,24 +170,47 @@ class InputSerializerSchema(OpenApiSerializerExtension):  # type: ignore[no-unty
         return {**schema, "additionalProperties": False}
 
 
-class SingleQueryParameters:
-    """A view mixin: a query parameter given twice (``?price_min=1&price_min=9``) is refused
-    (400), not silently read as its last value; ``repeatable_query_parameters`` lists those
-    that take several values."""
+class StrictQueryParameters:
+    """A view mixin: the query string holds only the parameters the operation documents, each
+    once. An unknown parameter (``?colour=red``, a misspelt ``?price_mn=``) is a 400 naming it,
+    not silently ignored; a parameter given twice (``?price_min=1&price_min=9``) is a 400, not
+    read as its last value. ``repeatable_query_parameters`` take several values.
+
+    A list accepts its filter set's filters, the pagination's ``cursor`` and ``page_size`` and
+    ``list_query_parameters``; every other action accepts none.
+    tests/api/rest/test_query_parameters.py checks these sets against the OpenAPI document.
+    """
 
     repeatable_query_parameters: frozenset[str] = frozenset()
+    list_query_parameters: frozenset[str] = frozenset()
+
+    def accepted_query_parameters(self) -> frozenset[str]:
+        if getattr(self, "action", None) != "list":
+            return frozenset()
+        names = set(self.list_query_parameters)
+        filterset_class = getattr(self, "filterset_class", None)
+        if filterset_class is not None:
+            names.update(filterset_class.base_filters)
+        paginator = getattr(self, "paginator", None)
+        if isinstance(paginator, CursorPagination):
+            names.add(paginator.cursor_query_param)
+            if paginator.page_size_query_param:
+                names.add(paginator.page_size_query_param)
+        return frozenset(names)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
-        repeated = [
-            name
-            for name, values in request.query_params.lists()
-            if len(values) > 1 and name not in self.repeatable_query_parameters
-        ]
-        if repeated:
-            raise exceptions.ValidationError(
-                {name: ["Give this parameter once."] for name in repeated}
-            )
+        if not hasattr(self, request.method.lower()):
+            return  # no handler for this method: dispatch answers 405, whatever the query
+        accepted = self.accepted_query_parameters()
+        problems: dict[str, list[str]] = {}
+        for name, values in request.query_params.lists():
+            if name not in accepted:
+                problems[name] = ["Unknown parameter: this operation does not take it."]
+            elif len(values) > 1 and name not in self.repeatable_query_parameters:
+                problems[name] = ["Give this parameter once."]
+        if problems:
+            raise exceptions.ValidationError(problems)
 
 
 # --- Permissions ----------------------------------------------------------------------------

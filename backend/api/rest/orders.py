@@ -30,8 +30,8 @@ from backend.api.rest.framework import (
     INVALID_DETAIL,
     InputSerializer,
     Requires,
-    SingleQueryParameters,
     StrictIntegerField,
+    StrictQueryParameters,
     problem_example,
     problem_responses,
     requirement_text,
@@ -291,7 +291,7 @@ def _transition_schema(summary: str, permission: Role, rule: str) -> Any:
     deliver=_transition_schema("Mark an order delivered", Role.STAFF, "SHIPPED -> DELIVERED."),
 )
 class OrderViewSet(
-    SingleQueryParameters,
+    StrictQueryParameters,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet[Order],
