@@ -1,15 +1,23 @@
-"""Parsing a query text, once per distinct text, within the size and token limits.
+"""Parsing a query text, once per distinct text, within the size, token and field limits.
 
 Every parse in Nexus goes through ``parsed_document``, so every one is bounded: a text over
 ``GRAPHQL_MAX_QUERY_BYTES`` is refused before the parser sees it (``MAX_QUERY_BYTES_EXCEEDED``),
-and the parser stops at ``GRAPHQL_MAX_TOKENS`` (``MAX_TOKENS_EXCEEDED``). A parsed document is
-analysed at once (``backend.core.graphql.analysis``: expanded size, depth, aliases), so the
-limits can refuse it before graphql-core's validation walks it.
+and its tokens are read by a regular expression, in C, before graphql-core's parser (which runs
+in Python, about 10 microseconds a token) builds any: more than ``GRAPHQL_MAX_TOKENS`` is
+refused (``MAX_TOKENS_EXCEEDED``). A parsed document is analysed at once
+(``backend.core.graphql.analysis``: expanded size, depth, aliases), so the limits can refuse it
+before graphql-core's validation walks it.
 
-The cache is keyed by a digest of the text and the token limit, never by the text itself, and
-bounded both in entries and in the bytes of the texts it holds: a client sending endless
-unique large documents only evicts, it pays what it would pay uncached. A parse error is cached
-like a document, so one request never parses the same text twice before refusing it.
+A text over ``GRAPHQL_MAX_FIELDS`` by its selections alone is not parsed at all: the selection
+reader reads its selection structure from the tokens, and the same analysis of that skeleton
+(equal to the analysis of the parse, tested against graphql-core on generated documents)
+refuses it. The reader gives up on anything it cannot read exactly, and a document within the
+limit is always parsed by graphql-core, so an accepted document is never the reader's.
+
+The cache is keyed by a digest of the text and the token and field limits, never by the text
+itself, and bounded both in entries and in the bytes of the texts it holds: a client sending
+endless unique large documents only evicts, it pays what it would pay uncached. A parse error is
+cached like a document, so one request never parses the same text twice before refusing it.
 """
 
 import hashlib
@@ -224,8 +232,10 @@ class _SelectionReader:
     That is everything ``analyse`` reads, so the analysis of what it reads is the analysis of
     the parsed document (tests/graphql_contract/test_selection_reader.py). Anything else (a
     type-system definition, a token out of place, nesting deeper than graphql-core parses)
-    raises ``_UnreadableError``: the text is then parsed. Iterative, so a deep text cannot exhaust
-    the stack.
+    raises ``_UnreadableError``: the text is then parsed. The tokens between parentheses are
+    not checked, so a text over the field limit with a mistake in an argument gets
+    ``MAX_FIELDS_EXCEEDED`` rather than graphql-core's syntax error: as with the token limit,
+    the limit answers first. Iterative, so a deep text cannot exhaust the stack.
     """
 
     def __init__(self, tokens: list[str]) -> None:
