@@ -8,8 +8,10 @@ resolver runs, so a refused request costs no SQL:
   code ``MAX_QUERY_BYTES_EXCEEDED`` (``backend.api.graphql.schema``);
 - fields once fragments are expanded (``GRAPHQL_MAX_FIELDS``), nesting depth
   (``GRAPHQL_MAX_DEPTH``) and aliased fields (``GRAPHQL_MAX_ALIASES``): checked against the
-  document's one analysis (``backend.api.graphql.analysis``) before graphql-core validates it,
-  codes ``MAX_FIELDS_EXCEEDED``, ``MAX_DEPTH_EXCEEDED`` and ``MAX_ALIASES_EXCEEDED``;
+  document's one analysis (``backend.api.graphql.analysis``) before graphql-core validates it
+  (before it parses it, when the selections alone are over the field limit:
+  ``backend.api.graphql.documents``), codes ``MAX_FIELDS_EXCEEDED``, ``MAX_DEPTH_EXCEEDED``
+  and ``MAX_ALIASES_EXCEEDED``;
 - introspection (``GRAPHQL_INTROSPECTION``, default ``DEBUG``): ``INTROSPECTION_DISABLED``;
 - static query cost (``GRAPHQL_MAX_COST``): ``MAX_COST_EXCEEDED``; every response reports
   ``extensions.cost = {requestedQueryCost, maximumAvailable}`` as Shopify's API does.
