@@ -223,7 +223,7 @@ def _problem(
 _ADDRESSED_OBJECT_FIELD = "id"
 
 
-def domain_problem(error: DomainError, field_names: Mapping[str, str]) -> Response:
+def _domain_problem(error: DomainError, field_names: Mapping[str, str]) -> Response:
     """A domain error as problem details: the status its code names, ``errors`` one per
     failure, with each domain argument path in the view's wire names.
 
@@ -292,7 +292,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     Anything else (a real bug) propagates and stays a 500 the logs see.
     """
     if isinstance(exc, DomainError):  # before Django's ValidationError: CatalogError is one
-        return domain_problem(exc, getattr(context.get("view"), "error_field_names", {}))
+        return _domain_problem(exc, getattr(context.get("view"), "error_field_names", {}))
     if isinstance(exc, DjangoValidationError):
         return _django_validation_problem(exc)
     if isinstance(exc, Http404):

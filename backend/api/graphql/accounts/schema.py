@@ -122,7 +122,6 @@ class AccountsMutation:
         "expires on its own within minutes."
     )
     def token_revoke(self, refresh_token: RefreshTokenArgument) -> AccountResultPayload:
-
         def revoke() -> AccountResultPayload:
             services.token_revoke(refresh_token=refresh_token)
             return AccountResultPayload(ok=True)

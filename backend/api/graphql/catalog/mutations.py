@@ -276,7 +276,6 @@ class CatalogMutation:
         )
     )
     def category_delete(self, id: IdArgument) -> CategoryDeletePayload:
-
         def delete() -> CategoryDeletePayload:
             services.category_delete(category=_row(Category, id, "id"))
             return CategoryDeletePayload(deleted_id=id)
@@ -336,7 +335,6 @@ class CatalogMutation:
         )
     )
     def product_delete(self, id: IdArgument) -> ProductDeletePayload:
-
         def delete() -> ProductDeletePayload:
             services.product_delete(product=_row(Product, id, "id"))
             return ProductDeletePayload(deleted_id=id)
@@ -358,7 +356,6 @@ class CatalogMutation:
             int, strawberry.argument(description="Units to add (positive) or remove (negative).")
         ],
     ) -> ProductPayload:
-
         def adjust() -> ProductPayload:
             product = _row(Product, id, "id")
             services.product_stock_adjust(product_id=product.pk, delta=delta)
