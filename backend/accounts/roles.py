@@ -6,18 +6,17 @@ and REST check the same thing.
 
 from enum import Enum
 
-import strawberry
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
 
-@strawberry.enum(name="Role", description="A role; each is a Django group of the same name.")
 class Role(Enum):
-    CUSTOMER = strawberry.enum_value("customer", description="Shops and sees their own orders.")
-    STAFF = strawberry.enum_value(
-        "staff", description="Manages the catalog and every order (the is_staff flag)."
-    )
-    ADMIN = strawberry.enum_value("admin", description="Every permission (a superuser).")
+    """The roles; each value is the name of its Django group. The GraphQL enum ``Role``
+    describes each."""
+
+    CUSTOMER = "customer"
+    STAFF = "staff"
+    ADMIN = "admin"
 
 
 # Customers act on their own orders through object-level rules in the services, so the

@@ -25,11 +25,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from backend.accounts import throttling
-from backend.accounts.errors import AccountError, AccountErrorCode, AccountErrorDetail
+from backend.accounts.errors import AccountError, AccountErrorCode
 from backend.accounts.models import RefreshToken, User
 from backend.accounts.roles import Role
 from backend.accounts.signals import sessions_ended_on_commit
 from backend.accounts.tokens import access_token_create
+from backend.core.errors import ErrorDetail
 from backend.core.text import text_fields_validate
 
 logger = logging.getLogger(__name__)
@@ -54,12 +55,12 @@ def _hash(refresh_token: str) -> str:
     return hashlib.sha256(refresh_token.encode()).hexdigest()
 
 
-def _password_errors(password: str, user: User, field: str) -> list[AccountErrorDetail]:
+def _password_errors(password: str, user: User, field: str) -> list[ErrorDetail]:
     try:
         password_validation.validate_password(password, user)
     except ValidationError as error:
         return [
-            AccountErrorDetail(
+            ErrorDetail(
                 PASSWORD_CODES.get(item.code or "", AccountErrorCode.PASSWORD_INVALID),
                 " ".join(item.messages),
                 field,
@@ -115,9 +116,7 @@ def _account_create(*, email: str, password: str, name: str) -> User:
             validate_email(email)
         except ValidationError:
             errors.append(
-                AccountErrorDetail(
-                    AccountErrorCode.INVALID, "Enter a valid email address.", "email"
-                )
+                ErrorDetail(AccountErrorCode.INVALID, "Enter a valid email address.", "email")
             )
         else:
             if User.objects.filter(email__iexact=email).exists():
@@ -137,19 +136,19 @@ def _account_create(*, email: str, password: str, name: str) -> User:
     return user
 
 
-def _text_errors(user: User) -> list[AccountErrorDetail]:
+def _text_errors(user: User) -> list[ErrorDetail]:
     try:
         text_fields_validate(user)
     except ValidationError as error:
         return [
-            AccountErrorDetail(AccountErrorCode.INVALID, " ".join(messages), field)
+            ErrorDetail(AccountErrorCode.INVALID, " ".join(messages), field)
             for field, messages in error.message_dict.items()
         ]
     return []
 
 
-def _email_taken() -> AccountErrorDetail:
-    return AccountErrorDetail(
+def _email_taken() -> ErrorDetail:
+    return ErrorDetail(
         AccountErrorCode.EMAIL_TAKEN, "An account with this email address exists.", "email"
     )
 

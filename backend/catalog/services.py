@@ -26,8 +26,9 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast
 
-from backend.catalog.errors import CatalogError, CatalogErrorCode, CatalogErrorDetail
+from backend.catalog.errors import CatalogError, CatalogErrorCode
 from backend.catalog.models import Category, Product
+from backend.core.errors import ErrorDetail
 from backend.core.text import text_fields_validate
 
 
@@ -122,10 +123,10 @@ def _error_code(field: str, code: str | None) -> CatalogErrorCode:
 
 def _from_validation_error(error: ValidationError) -> CatalogError:
     """One CatalogError detail per Django field error (``field`` None for model-wide ones)."""
-    details: list[CatalogErrorDetail] = []
+    details: list[ErrorDetail] = []
     for field, items in error.update_error_dict({}).items():
         for item in items:
-            detail = CatalogErrorDetail(
+            detail = ErrorDetail(
                 _error_code(field, item.code),
                 " ".join(item.messages),
                 None if field == NON_FIELD_ERRORS else field,

@@ -1,50 +1,30 @@
-"""Typed order errors: every refusal a transport shows a client, with a stable code."""
+"""The error every order service raises for a refused operation, and its codes."""
 
-from enum import StrEnum
+from http import HTTPStatus
+
+from backend.core.errors import DomainError, ErrorCode
 
 
-class OrderErrorCode(StrEnum):
+class OrderErrorCode(ErrorCode):
+    """Stable codes clients branch on; the GraphQL enum of the same name describes each."""
+
     EMPTY_ORDER = "EMPTY_ORDER"
     QUANTITY_INVALID = "QUANTITY_INVALID"
     DUPLICATE_PRODUCT = "DUPLICATE_PRODUCT"
     TOO_MANY_ITEMS = "TOO_MANY_ITEMS"
     PRODUCT_UNAVAILABLE = "PRODUCT_UNAVAILABLE"
-    INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK"
-    TOO_MANY_PENDING_ORDERS = "TOO_MANY_PENDING_ORDERS"
-    UNPAID_UNITS_LIMIT = "UNPAID_UNITS_LIMIT"
+    INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK", HTTPStatus.CONFLICT
+    TOO_MANY_PENDING_ORDERS = "TOO_MANY_PENDING_ORDERS", HTTPStatus.CONFLICT
+    UNPAID_UNITS_LIMIT = "UNPAID_UNITS_LIMIT", HTTPStatus.CONFLICT
     AMOUNT_TOO_LARGE = "AMOUNT_TOO_LARGE"
     IDEMPOTENCY_KEY_INVALID = "IDEMPOTENCY_KEY_INVALID"
-    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
-    ORDER_TRANSITION_INVALID = "ORDER_TRANSITION_INVALID"
-    NOT_FOUND = "NOT_FOUND"
-    PERMISSION_DENIED = "PERMISSION_DENIED"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED", HTTPStatus.CONFLICT
+    ORDER_TRANSITION_INVALID = "ORDER_TRANSITION_INVALID", HTTPStatus.CONFLICT
+    NOT_FOUND = "NOT_FOUND", HTTPStatus.NOT_FOUND
+    PERMISSION_DENIED = "PERMISSION_DENIED", HTTPStatus.FORBIDDEN
 
 
-class OrderError(Exception):
-    """A refused order operation. Raised before or inside the transaction, so nothing persists.
-
-    ``field`` is the input path the client should highlight (``lines.2.quantity``);
-    ``available`` is set for ``INSUFFICIENT_STOCK`` when the customer may see stock (staff);
-    ``from_status``/``to_status`` for ``ORDER_TRANSITION_INVALID``.
-    """
-
-    def __init__(
-        self,
-        code: OrderErrorCode,
-        message: str,
-        *,
-        field: str | None = None,
-        available: int | None = None,
-        from_status: str | None = None,
-        to_status: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
-        self.available = available
-        self.from_status = from_status
-        self.to_status = to_status
-
-    def __repr__(self) -> str:
-        return f"OrderError({self.code}, {self.message!r}, field={self.field!r})"
+class OrderError(DomainError):
+    """A refused order operation. ``field`` is the argument path at fault (``lines.2.quantity``);
+    INSUFFICIENT_STOCK carries ``available_quantity`` when the customer may see stock (staff),
+    ORDER_TRANSITION_INVALID ``from_status`` and ``to_status``."""

@@ -113,10 +113,10 @@ def order_place(
     """Place a PENDING order for ``customer``, taking the stock it needs, or refuse it whole.
 
     Raises ``OrderError`` (nothing persisted) for bad input, unavailable products and missing
-    stock (``available`` says how many units are left). The same ``idempotency_key`` with the
-    same lines returns the order already placed, even when both requests race: the unique
-    constraint on (customer, key) makes the second insert wait for the first and fail, and
-    the second request then returns the first's order without touching stock. The same key
+    stock (``available_quantity`` says how many units are left). The same ``idempotency_key``
+    with the same lines returns the order already placed, even when both requests race: the
+    unique constraint on (customer, key) makes the second insert wait for the first and fail,
+    and the second request then returns the first's order without touching stock. The same key
     with different lines is refused with ``IDEMPOTENCY_KEY_REUSED``. What the customer may
     hold unpaid is limited: see ``_unpaid_limits_check``.
 
@@ -186,7 +186,7 @@ def _order_lines_validate(*, lines: Sequence[OrderLine], idempotency_key: str) -
             OrderErrorCode.IDEMPOTENCY_KEY_INVALID,
             f"The idempotency key must be 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} characters, "
             "none of them NUL.",
-            field="idempotencyKey",
+            field="idempotency_key",
         )
     if not lines:
         raise OrderError(
@@ -210,7 +210,7 @@ def _order_lines_validate(*, lines: Sequence[OrderLine], idempotency_key: str) -
             raise OrderError(
                 OrderErrorCode.DUPLICATE_PRODUCT,
                 "Each product may appear on one line only; add the quantities instead.",
-                field=f"lines.{index}.productId",
+                field=f"lines.{index}.product_id",
             )
         seen.add(line.product_id)
 
@@ -282,7 +282,7 @@ def _order_replay(order: Order, fingerprint: str) -> Order:
         raise OrderError(
             OrderErrorCode.IDEMPOTENCY_KEY_REUSED,
             "This idempotency key was already used for a different order.",
-            field="idempotencyKey",
+            field="idempotency_key",
         )
     logger.info("order #%s replayed for a repeated idempotency key", order.number)
     return order
@@ -319,7 +319,7 @@ def _stock_take(
                 _stock_refusal_raise(
                     cursor,
                     line=line,
-                    field=f"lines.{positions[line.product_id]}.productId",
+                    field=f"lines.{positions[line.product_id]}.product_id",
                     customer=order.customer,
                 )
             name, sku, price, stock_left = row
@@ -361,7 +361,7 @@ def _stock_refusal_raise(
             OrderErrorCode.INSUFFICIENT_STOCK,
             f"Only {row[0]} units of product {line.product_id} are available.",
             field=field,
-            available=row[0],
+            available_quantity=row[0],
         )
     raise OrderError(
         OrderErrorCode.INSUFFICIENT_STOCK,

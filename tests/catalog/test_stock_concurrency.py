@@ -42,5 +42,5 @@ def test_ten_concurrent_decrements_of_stock_five_let_exactly_five_through() -> N
     assert sorted(results) == [0, 1, 2, 3, 4]
     assert len(refusals) == 5
     assert {error.code for error in refusals} == {CatalogErrorCode.INSUFFICIENT_STOCK}
-    assert {error.details[0].available_quantity for error in refusals} == {0}
+    assert {error.extras["available_quantity"] for error in refusals} == {0}
     assert Product.objects.get(pk=product.pk).stock_quantity == 0

@@ -102,7 +102,7 @@ def test_order_place_costs_one_statement_per_product_and_no_reads(
         (
             lambda p, q: [OrderLine(p.pk, 1), OrderLine(p.pk, 2)],
             OrderErrorCode.DUPLICATE_PRODUCT,
-            "lines.1.productId",
+            "lines.1.product_id",
         ),
         (
             lambda p, q: [OrderLine(p.pk + 1000 + i, 1) for i in range(51)],
@@ -112,12 +112,12 @@ def test_order_place_costs_one_statement_per_product_and_no_reads(
         (
             lambda p, q: [OrderLine(p.pk, 1), OrderLine(999_999_999, 1)],
             OrderErrorCode.PRODUCT_UNAVAILABLE,
-            "lines.1.productId",
+            "lines.1.product_id",
         ),
         (
             lambda p, q: [OrderLine(q.pk, 1), OrderLine(p.pk, 11)],
             OrderErrorCode.INSUFFICIENT_STOCK,
-            "lines.1.productId",
+            "lines.1.product_id",
         ),
     ],
     ids=[
@@ -150,7 +150,7 @@ def test_insufficient_stock_reports_the_quantity_available_to_staff_only(custome
     with pytest.raises(OrderError) as refused:
         order_place(customer=customer, lines=[OrderLine(product.pk, 4)], idempotency_key="s")
     assert refused.value.code == OrderErrorCode.INSUFFICIENT_STOCK
-    assert refused.value.available is None
+    assert "available_quantity" not in refused.value.extras
     assert "3" not in refused.value.message.replace(str(product.pk), "")
 
     with pytest.raises(OrderError) as refused:
@@ -159,7 +159,7 @@ def test_insufficient_stock_reports_the_quantity_available_to_staff_only(custome
             lines=[OrderLine(product.pk, 4)],
             idempotency_key="s",
         )
-    assert refused.value.available == 3
+    assert refused.value.extras["available_quantity"] == 3
 
 
 def test_an_unpublished_product_is_unavailable_even_with_stock(customer: User) -> None:

@@ -67,7 +67,7 @@ def test_every_transition_pair_is_allowed_or_refused_as_the_table_says(
             order_transition(order_id=order.pk, to_status=to_status)
         error = refused.value
         assert error.code == OrderErrorCode.ORDER_TRANSITION_INVALID
-        assert (error.from_status, error.to_status) == (from_status, to_status)
+        assert (error.extras["from_status"], error.extras["to_status"]) == (from_status, to_status)
         assert Order.objects.get(pk=order.pk).status == from_status
         assert OrderEvent.objects.filter(order=order).count() == events_before
 
@@ -174,7 +174,10 @@ def test_paying_an_order_that_is_not_pending_is_refused(customer: User, product:
     with pytest.raises(OrderError) as refused:
         order_pay(order_id=order.pk, actor=customer)
     assert refused.value.code == OrderErrorCode.ORDER_TRANSITION_INVALID
-    assert (refused.value.from_status, refused.value.to_status) == ("CANCELLED", "PAID")
+    assert (refused.value.extras["from_status"], refused.value.extras["to_status"]) == (
+        "CANCELLED",
+        "PAID",
+    )
 
 
 def test_customers_see_their_own_orders_staff_see_all(

@@ -128,7 +128,7 @@ def test_the_unpaid_units_read_takes_any_product_id_the_stock_take_would(product
     # The limits are read before the stock is taken: an id no bigint column can hold must
     # still be refused as the product it names, never as a database error.
     error = _refusal(user_create(), [OrderLine(product_id, 1)], "huge")
-    assert (error.code, error.field) == (OrderErrorCode.PRODUCT_UNAVAILABLE, "lines.0.productId")
+    assert (error.code, error.field) == (OrderErrorCode.PRODUCT_UNAVAILABLE, "lines.0.product_id")
 
 
 @pytest.mark.django_db

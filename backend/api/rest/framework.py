@@ -2,15 +2,14 @@
 
 The REST layer is a thin transport over the domain services: nothing here decides a business
 rule. Errors leave every view as RFC 9457 problem details (``application/problem+json``) with
-the same ``code`` values as the GraphQL API (``CatalogErrorCode``, ``OrderErrorCode``,
-``AccountErrorCode``, ``UNAUTHENTICATED``, ``FORBIDDEN``).
+the same ``code`` values as the GraphQL API (every domain's ``ErrorCode``, ``UNAUTHENTICATED``,
+``FORBIDDEN``); a domain error's HTTP status is the one its code names.
 """
 
 import functools
 import json
 import logging
-import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -34,13 +33,11 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from backend.accounts.errors import AccountError, AccountErrorCode
 from backend.accounts.roles import Role
 from backend.api.graphql.permissions import has_permission
-from backend.catalog.errors import CatalogError, CatalogErrorCode
+from backend.core.errors import DomainError
 from backend.core.json_input import JSONInputError, json_input_decode
 from backend.core.numbers import integer_parse
-from backend.orders.errors import OrderError, OrderErrorCode
 
 if TYPE_CHECKING:  # DRF imports this module while rest_framework.views is half-initialised
     from rest_framework.views import APIView
@@ -315,41 +312,32 @@ def server_error_problem(request: HttpRequest) -> HttpResponse:
     return HttpResponse(json.dumps(body), status=500, content_type=PROBLEM_CONTENT_TYPE)
 
 
-# Status per domain code; a code not listed is a 400.
-_CATALOG_STATUS = {
-    CatalogErrorCode.SLUG_TAKEN: 409,
-    CatalogErrorCode.SKU_TAKEN: 409,
-    CatalogErrorCode.CATEGORY_NOT_EMPTY: 409,
-    CatalogErrorCode.INSUFFICIENT_STOCK: 409,
-}
-_ORDER_STATUS = {
-    OrderErrorCode.NOT_FOUND: 404,
-    OrderErrorCode.PERMISSION_DENIED: 403,
-    OrderErrorCode.INSUFFICIENT_STOCK: 409,
-    OrderErrorCode.TOO_MANY_PENDING_ORDERS: 409,
-    OrderErrorCode.UNPAID_UNITS_LIMIT: 409,
-    OrderErrorCode.ORDER_TRANSITION_INVALID: 409,
-    OrderErrorCode.IDEMPOTENCY_KEY_REUSED: 409,
-}
-_ACCOUNT_STATUS = {
-    AccountErrorCode.INVALID_CREDENTIALS: 401,
-    AccountErrorCode.INVALID_REFRESH_TOKEN: 401,
-    AccountErrorCode.REFRESH_TOKEN_REUSED: 401,
-    AccountErrorCode.LOGIN_ATTEMPT_DELAYED: 429,
-    AccountErrorCode.REGISTRATION_ATTEMPT_DELAYED: 429,
-}
+# The argument that names the object a REST URL addresses; a NOT_FOUND about any other
+# argument (a product's ``category``) is a reference in the body: the client's bad input.
+_ADDRESSED_OBJECT_FIELD = "id"
 
 
-def _catalog_problem(error: CatalogError) -> Response:
-    first = error.details[0]
-    status = _CATALOG_STATUS.get(first.code, 400)
-    if first.code == CatalogErrorCode.NOT_FOUND and first.field == "id":
-        status = 404  # the object in the URL is gone; a missing reference is a 400
+def _domain_problem(error: DomainError, field_names: Mapping[str, str]) -> Response:
+    """A domain error as problem details: the status its code names, ``errors`` one per
+    failure, with each domain argument path in the view's wire names.
+
+    ``field_names`` renames a path's first segment where the view's wire name differs from the
+    domain's (snake_case, like REST bodies): the orders view maps ``idempotency_key`` to the
+    ``Idempotency-Key`` header. ``retry_after`` becomes the Retry-After header.
+    """
+    status = error.code.status
+    if status is HTTPStatus.NOT_FOUND and error.field not in (None, _ADDRESSED_OBJECT_FIELD):
+        status = HTTPStatus.BAD_REQUEST
+    retry_after = error.extras.get("retry_after")
     return _problem(
-        status,
-        first.code.value,
-        first.message,
-        [(d.field, d.code.value, d.message) for d in error.details],
+        int(status),
+        error.code.value,
+        error.message,
+        [
+            (_wire_field(detail.field, field_names), detail.code.value, detail.message)
+            for detail in error.details
+        ],
+        {"Retry-After": str(retry_after)} if retry_after else None,
     )
 
 
@@ -358,6 +346,13 @@ def _drf_error_code(detail: Any) -> str:
     both APIs name a rule alike), else INVALID (DRF's own codes are lower case)."""
     code = getattr(detail, "code", None)
     return code if isinstance(code, str) and code.isupper() else INVALID
+
+
+def _wire_field(field: str | None, field_names: Mapping[str, str]) -> str | None:
+    if field is None:
+        return None
+    head, dot, rest = field.partition(".")
+    return field_names.get(head, head) + dot + rest
 
 
 def _drf_field_errors(detail: Any, prefix: str = "") -> list[tuple[str | None, str, str]]:
@@ -392,14 +387,6 @@ def _django_validation_problem(error: DjangoValidationError) -> Response:
     return _problem(400, INVALID, errors[0][2], errors)
 
 
-def _rest_field_name(field: str | None) -> str | None:
-    """The order services name fields as GraphQL does (``lines.0.productId``); REST bodies are
-    snake_case (``lines.0.product_id``) and the idempotency key is a header."""
-    if field is None or field == "idempotencyKey":
-        return field and "Idempotency-Key"
-    return re.sub(r"[A-Z]", lambda match: "_" + match.group().lower(), field)
-
-
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF ``EXCEPTION_HANDLER``: every domain and DRF error as problem details.
 
@@ -407,22 +394,8 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     problem+json 500 coded INTERNAL_ERROR that names nothing of it, whatever ``DEBUG`` says,
     so a client of the REST API reads one error format for every status.
     """
-    if isinstance(exc, OrderError):
-        status = _ORDER_STATUS.get(exc.code, 400)
-        field = _rest_field_name(exc.field)
-        return _problem(status, exc.code.value, exc.message, [(field, exc.code, exc.message)])
-    if isinstance(exc, AccountError):
-        first = exc.details[0]
-        headers = {"Retry-After": str(first.retry_after)} if first.retry_after else None
-        return _problem(
-            _ACCOUNT_STATUS.get(first.code, 400),
-            first.code.value,
-            first.message,
-            [(d.field, d.code.value, d.message) for d in exc.details],
-            headers,
-        )
-    if isinstance(exc, CatalogError):  # before Django's ValidationError: it subclasses it
-        return _catalog_problem(exc)
+    if isinstance(exc, DomainError):  # before Django's ValidationError: CatalogError is one
+        return _domain_problem(exc, getattr(context.get("view"), "error_field_names", {}))
     if isinstance(exc, DjangoValidationError):
         return _django_validation_problem(exc)
     if isinstance(exc, Http404):

@@ -301,6 +301,8 @@ class OrderViewSet(
     filter_backends = [DjangoFilterBackend]
     filterset_class = OrderFilterSet
     lookup_value_regex = "[0-9]+"  # ASCII: \d also matches digits of other scripts
+    # Domain argument -> wire name in a problem's ``errors``; the rest are the body's names.
+    error_field_names = {"idempotency_key": "Idempotency-Key"}
 
     def get_queryset(self) -> QuerySet[Order]:
         return services.orders_visible_to(self.request.user).prefetch_related(

@@ -2,9 +2,9 @@
 
 Merged into the API in ``backend/api/schema.py``.
 
-Each mutation is one call to a service in ``services.py`` (which owns the transaction) and
-turns an AccountError into payload ``errors``; only "not signed in" is a top-level error
-(``UNAUTHENTICATED``, see permissions.py).
+Each mutation is one call to a service in ``services.py`` (which owns the transaction) through
+``mutation_payload``, which turns an AccountError into payload ``errors``; only "not signed in"
+is a top-level error (``UNAUTHENTICATED``, see permissions.py).
 """
 
 from typing import Annotated
@@ -14,15 +14,14 @@ import strawberry_django
 from strawberry import Info
 
 from backend.accounts import services
-from backend.accounts.errors import AccountError
 from backend.accounts.roles import Role
 from backend.api.graphql.accounts.types import (
-    AccountErrorType,
     AccountRegisterPayload,
     AccountResultPayload,
     TokenPayload,
     UserType,
 )
+from backend.api.graphql.payloads import mutation_payload
 from backend.api.graphql.permissions import UnauthenticatedError, requires, signed_in_viewer, viewer
 
 RefreshTokenArgument = Annotated[
@@ -65,13 +64,6 @@ def _token_payload(pair: services.TokenPair) -> TokenPayload:
         access_token=pair.access_token,
         refresh_token=pair.refresh_token,
         user=pair.user,  # type: ignore[arg-type]
-        errors=[],
-    )
-
-
-def _token_failure(error: AccountError) -> TokenPayload:
-    return TokenPayload(
-        access_token=None, refresh_token=None, user=None, errors=AccountErrorType.list_from(error)
     )
 
 
@@ -88,13 +80,14 @@ class AccountsMutation:
             AccountRegisterInput, strawberry.argument(description="The account to create.")
         ],
     ) -> AccountRegisterPayload:
-        try:
-            user = services.account_register(
-                email=input.email, password=input.password, name=input.name, ip=_client_ip(info)
-            )
-        except AccountError as error:
-            return AccountRegisterPayload(user=None, errors=AccountErrorType.list_from(error))
-        return AccountRegisterPayload(user=user, errors=[])  # type: ignore[arg-type]
+        return mutation_payload(
+            AccountRegisterPayload,
+            lambda: AccountRegisterPayload(
+                user=services.account_register(  # type: ignore[arg-type]
+                    email=input.email, password=input.password, name=input.name, ip=_client_ip(info)
+                )
+            ),
+        )
 
     @strawberry_django.mutation(
         description="Sign in with email and password. Repeated failures for one account or "
@@ -106,11 +99,12 @@ class AccountsMutation:
         email: Annotated[str, strawberry.argument(description="The account's email address.")],
         password: PasswordArgument,
     ) -> TokenPayload:
-        try:
-            pair = services.token_create(email=email, password=password, ip=_client_ip(info))
-        except AccountError as error:
-            return _token_failure(error)
-        return _token_payload(pair)
+        return mutation_payload(
+            TokenPayload,
+            lambda: _token_payload(
+                services.token_create(email=email, password=password, ip=_client_ip(info))
+            ),
+        )
 
     @strawberry_django.mutation(
         description="Exchange a refresh token for a new access token and a new refresh token; "
@@ -118,22 +112,21 @@ class AccountsMutation:
         "(REFRESH_TOKEN_REUSED)."
     )
     def token_refresh(self, refresh_token: RefreshTokenArgument) -> TokenPayload:
-        try:
-            pair = services.token_refresh(refresh_token=refresh_token)
-        except AccountError as error:
-            return _token_failure(error)
-        return _token_payload(pair)
+        return mutation_payload(
+            TokenPayload,
+            lambda: _token_payload(services.token_refresh(refresh_token=refresh_token)),
+        )
 
     @strawberry_django.mutation(
         description="Sign out one session: its refresh tokens stop working; its access token "
         "expires on its own within minutes."
     )
     def token_revoke(self, refresh_token: RefreshTokenArgument) -> AccountResultPayload:
-        try:
+        def revoke() -> AccountResultPayload:
             services.token_revoke(refresh_token=refresh_token)
-        except AccountError as error:
-            return AccountResultPayload(ok=False, errors=AccountErrorType.list_from(error))
-        return AccountResultPayload(ok=True, errors=[])
+            return AccountResultPayload(ok=True)
+
+        return mutation_payload(AccountResultPayload, revoke)
 
     @strawberry_django.mutation(
         **requires(
@@ -144,7 +137,7 @@ class AccountsMutation:
     )
     def token_revoke_all(self, info: Info) -> AccountResultPayload:
         services.token_revoke_all(user=signed_in_viewer(info))
-        return AccountResultPayload(ok=True, errors=[])
+        return AccountResultPayload(ok=True)
 
     @strawberry_django.mutation(
         **requires(
@@ -162,13 +155,15 @@ class AccountsMutation:
             str, strawberry.argument(description="The new password; checked like at sign-up.")
         ],
     ) -> TokenPayload:
-        try:
-            pair = services.password_change(
-                user=signed_in_viewer(info),
-                old_password=old_password,
-                new_password=new_password,
-                ip=_client_ip(info),
-            )
-        except AccountError as error:
-            return _token_failure(error)
-        return _token_payload(pair)
+        user = signed_in_viewer(info)
+        return mutation_payload(
+            TokenPayload,
+            lambda: _token_payload(
+                services.password_change(
+                    user=user,
+                    old_password=old_password,
+                    new_password=new_password,
+                    ip=_client_ip(info),
+                )
+            ),
+        )

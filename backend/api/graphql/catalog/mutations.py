@@ -2,9 +2,9 @@
 
 Staff only: each field declares its Django permission with ``requires`` (shown in its
 description; an anonymous caller gets UNAUTHENTICATED, a customer FORBIDDEN, and the resolver
-does not run). Each mutation turns global ids into rows, makes ONE call to a service in
-``services.py`` (which owns the transaction) and returns every ``CatalogError`` in the
-payload's ``errors``, never as a top-level error.
+does not run). Each mutation turns global ids into rows and makes ONE call to a service in
+``services.py`` (which owns the transaction) through ``mutation_payload``, which returns every
+``CatalogError`` in the payload's ``errors``, never as a top-level error.
 """
 
 from collections.abc import Callable
@@ -14,16 +14,37 @@ from typing import Annotated, Any
 import strawberry
 import strawberry_django
 from strawberry import relay
-from strawberry.utils.str_converters import to_camel_case
 
 from backend.api.graphql.catalog.types import CategoryType, ProductType
+from backend.api.graphql.enums import graphql_enum
 from backend.api.graphql.errors import PAYLOAD_ERRORS_DESCRIPTION
+from backend.api.graphql.payloads import mutation_payload
 from backend.api.graphql.permissions import requires
 from backend.catalog import services
 from backend.catalog.errors import CatalogError, CatalogErrorCode
 from backend.catalog.models import Category, Product
 
 MAX_PRIMARY_KEY = 2**63 - 1  # bigint: a larger id cannot exist and must not reach the database
+
+graphql_enum(
+    CatalogErrorCode,
+    name="CatalogErrorCode",
+    description="Why a catalog mutation was refused.",
+    values={
+        CatalogErrorCode.INVALID: "A value is malformed, missing or out of range (see `field`).",
+        CatalogErrorCode.NOT_FOUND: "The id names no existing object of the expected type.",
+        CatalogErrorCode.SLUG_TAKEN: "Another object of this type already has this slug.",
+        CatalogErrorCode.SKU_TAKEN: "Another product already has this SKU.",
+        CatalogErrorCode.PRICE_INVALID: "The price is negative, has more than 2 decimal places or "
+        "more than 12 digits.",
+        CatalogErrorCode.CATEGORY_CYCLE: "The category would become its own parent or move under "
+        "its own subtree.",
+        CatalogErrorCode.CATEGORY_NOT_EMPTY: "The category still has products or subcategories; "
+        "move or delete them first.",
+        CatalogErrorCode.INSUFFICIENT_STOCK: "The adjustment would take stock below zero; "
+        "`availableQuantity` says how many units there are.",
+    },
+)
 
 
 @strawberry.type(name="CatalogError", description="A business failure of a catalog mutation.")
@@ -35,52 +56,48 @@ class CatalogErrorType:
     message: str = strawberry.field(description="Human-readable explanation, in English.")
     code: CatalogErrorCode = strawberry.field(description="Machine-readable reason.")
     available_quantity: int | None = strawberry.field(
-        description="Units in stock; set with INSUFFICIENT_STOCK only."
+        default=None, description="Units in stock; set with INSUFFICIENT_STOCK only."
     )
-
-    @classmethod
-    def list_from(cls, error: CatalogError) -> list["CatalogErrorType"]:
-        return [
-            cls(
-                field=to_camel_case(detail.field) if detail.field else None,
-                message=detail.message,
-                code=detail.code,
-                available_quantity=detail.available_quantity,
-            )
-            for detail in error.details
-        ]
 
 
 @strawberry.type(description="Result of categoryCreate and categoryUpdate.")
 class CategoryPayload:
     category: CategoryType | None = strawberry.field(
-        description="The category as saved; null on failure."
+        default=None, description="The category as saved; null on failure."
     )
-    errors: list[CatalogErrorType] = strawberry.field(description=PAYLOAD_ERRORS_DESCRIPTION)
+    errors: list[CatalogErrorType] = strawberry.field(
+        default_factory=list, description=PAYLOAD_ERRORS_DESCRIPTION
+    )
 
 
 @strawberry.type(description="Result of categoryDelete.")
 class CategoryDeletePayload:
     deleted_id: relay.GlobalID | None = strawberry.field(
-        description="The id of the deleted category; null on failure."
+        default=None, description="The id of the deleted category; null on failure."
     )
-    errors: list[CatalogErrorType] = strawberry.field(description=PAYLOAD_ERRORS_DESCRIPTION)
+    errors: list[CatalogErrorType] = strawberry.field(
+        default_factory=list, description=PAYLOAD_ERRORS_DESCRIPTION
+    )
 
 
 @strawberry.type(description="Result of productCreate, productUpdate and productStockAdjust.")
 class ProductPayload:
     product: ProductType | None = strawberry.field(
-        description="The product as saved; null on failure."
+        default=None, description="The product as saved; null on failure."
     )
-    errors: list[CatalogErrorType] = strawberry.field(description=PAYLOAD_ERRORS_DESCRIPTION)
+    errors: list[CatalogErrorType] = strawberry.field(
+        default_factory=list, description=PAYLOAD_ERRORS_DESCRIPTION
+    )
 
 
 @strawberry.type(description="Result of productDelete.")
 class ProductDeletePayload:
     deleted_id: relay.GlobalID | None = strawberry.field(
-        description="The id of the deleted product; null on failure."
+        default=None, description="The id of the deleted product; null on failure."
     )
-    errors: list[CatalogErrorType] = strawberry.field(description=PAYLOAD_ERRORS_DESCRIPTION)
+    errors: list[CatalogErrorType] = strawberry.field(
+        default_factory=list, description=PAYLOAD_ERRORS_DESCRIPTION
+    )
 
 
 @strawberry.input(description="A new category.")
@@ -215,17 +232,18 @@ class CatalogMutation:
             CategoryCreateInput, strawberry.argument(description="The category to create.")
         ],
     ) -> CategoryPayload:
-        try:
-            category = services.category_create(
-                name=input.name,
-                slug=input.slug,
-                description=input.description,
-                parent=_category_or_none(input.parent),
-                position=input.position,
-            )
-        except CatalogError as error:
-            return CategoryPayload(category=None, errors=CatalogErrorType.list_from(error))
-        return CategoryPayload(category=category, errors=[])  # type: ignore[arg-type]
+        return mutation_payload(
+            CategoryPayload,
+            lambda: CategoryPayload(
+                category=services.category_create(  # type: ignore[arg-type]
+                    name=input.name,
+                    slug=input.slug,
+                    description=input.description,
+                    parent=_category_or_none(input.parent),
+                    position=input.position,
+                )
+            ),
+        )
 
     @strawberry_django.mutation(
         **requires(
@@ -240,14 +258,15 @@ class CatalogMutation:
             CategoryUpdateInput, strawberry.argument(description="The fields to change.")
         ],
     ) -> CategoryPayload:
-        try:
-            category = services.category_update(
-                category=_row(Category, id, "id"),
-                **_changes(input, {"parent": _category_or_none}),
-            )
-        except CatalogError as error:
-            return CategoryPayload(category=None, errors=CatalogErrorType.list_from(error))
-        return CategoryPayload(category=category, errors=[])  # type: ignore[arg-type]
+        return mutation_payload(
+            CategoryPayload,
+            lambda: CategoryPayload(
+                category=services.category_update(  # type: ignore[arg-type]
+                    category=_row(Category, id, "id"),
+                    **_changes(input, {"parent": _category_or_none}),
+                )
+            ),
+        )
 
     @strawberry_django.mutation(
         **requires(
@@ -257,11 +276,11 @@ class CatalogMutation:
         )
     )
     def category_delete(self, id: IdArgument) -> CategoryDeletePayload:
-        try:
+        def delete() -> CategoryDeletePayload:
             services.category_delete(category=_row(Category, id, "id"))
-        except CatalogError as error:
-            return CategoryDeletePayload(deleted_id=None, errors=CatalogErrorType.list_from(error))
-        return CategoryDeletePayload(deleted_id=id, errors=[])
+            return CategoryDeletePayload(deleted_id=id)
+
+        return mutation_payload(CategoryDeletePayload, delete)
 
     @strawberry_django.mutation(**requires("catalog.add_product", description="Create a product."))
     def product_create(
@@ -270,20 +289,21 @@ class CatalogMutation:
             ProductCreateInput, strawberry.argument(description="The product to create.")
         ],
     ) -> ProductPayload:
-        try:
-            product = services.product_create(
-                name=input.name,
-                slug=input.slug,
-                sku=input.sku,
-                price=input.price,
-                category=_row(Category, input.category, "category"),
-                description=input.description,
-                stock_quantity=input.stock_quantity,
-                is_published=input.is_published,
-            )
-        except CatalogError as error:
-            return ProductPayload(product=None, errors=CatalogErrorType.list_from(error))
-        return ProductPayload(product=product, errors=[])  # type: ignore[arg-type]
+        return mutation_payload(
+            ProductPayload,
+            lambda: ProductPayload(
+                product=services.product_create(  # type: ignore[arg-type]
+                    name=input.name,
+                    slug=input.slug,
+                    sku=input.sku,
+                    price=input.price,
+                    category=_row(Category, input.category, "category"),
+                    description=input.description,
+                    stock_quantity=input.stock_quantity,
+                    is_published=input.is_published,
+                )
+            ),
+        )
 
     @strawberry_django.mutation(
         **requires(
@@ -298,13 +318,14 @@ class CatalogMutation:
             ProductUpdateInput, strawberry.argument(description="The fields to change.")
         ],
     ) -> ProductPayload:
-        try:
-            product = services.product_update(
-                product=_row(Product, id, "id"), **_changes(input, {"category": _category})
-            )
-        except CatalogError as error:
-            return ProductPayload(product=None, errors=CatalogErrorType.list_from(error))
-        return ProductPayload(product=product, errors=[])  # type: ignore[arg-type]
+        return mutation_payload(
+            ProductPayload,
+            lambda: ProductPayload(
+                product=services.product_update(  # type: ignore[arg-type]
+                    product=_row(Product, id, "id"), **_changes(input, {"category": _category})
+                )
+            ),
+        )
 
     @strawberry_django.mutation(
         **requires(
@@ -314,11 +335,11 @@ class CatalogMutation:
         )
     )
     def product_delete(self, id: IdArgument) -> ProductDeletePayload:
-        try:
+        def delete() -> ProductDeletePayload:
             services.product_delete(product=_row(Product, id, "id"))
-        except CatalogError as error:
-            return ProductDeletePayload(deleted_id=None, errors=CatalogErrorType.list_from(error))
-        return ProductDeletePayload(deleted_id=id, errors=[])
+            return ProductDeletePayload(deleted_id=id)
+
+        return mutation_payload(ProductDeletePayload, delete)
 
     @strawberry_django.mutation(
         **requires(
@@ -335,10 +356,10 @@ class CatalogMutation:
             int, strawberry.argument(description="Units to add (positive) or remove (negative).")
         ],
     ) -> ProductPayload:
-        try:
+        def adjust() -> ProductPayload:
             product = _row(Product, id, "id")
             services.product_stock_adjust(product_id=product.pk, delta=delta)
-        except CatalogError as error:
-            return ProductPayload(product=None, errors=CatalogErrorType.list_from(error))
-        product.refresh_from_db()
-        return ProductPayload(product=product, errors=[])  # type: ignore[arg-type]
+            product.refresh_from_db()
+            return ProductPayload(product=product)  # type: ignore[arg-type]
+
+        return mutation_payload(ProductPayload, adjust)

@@ -1,9 +1,9 @@
 """Orders' root fields (``OrdersQuery``, ``OrdersMutation``), merged in ``backend/api/schema.py``.
 
 Each mutation is one call to a service in ``services.py`` (which owns the transaction and the
-object-level rules). Business failures come back in the payload's ``errors``; "not signed in"
-(``UNAUTHENTICATED``) and "not allowed" (``FORBIDDEN``) are top-level errors with a stable
-``extensions.code``, and the service is not called.
+object-level rules) through ``mutation_payload``. Business failures come back in the payload's
+``errors``; "not signed in" (``UNAUTHENTICATED``) and "not allowed" (``FORBIDDEN``) are
+top-level errors with a stable ``extensions.code``, and the service is not called.
 """
 
 from collections.abc import Callable
@@ -20,12 +20,12 @@ from backend.api.graphql.errors import ForbiddenError
 from backend.api.graphql.ids import global_id_to_pk
 from backend.api.graphql.orders.types import (
     OrderConnection,
-    OrderErrorType,
     OrderPayload,
     OrderStatus,
     OrderType,
 )
 from backend.api.graphql.pagination import keyset_connection, optimize_connection
+from backend.api.graphql.payloads import mutation_payload
 from backend.api.graphql.permissions import (
     UnauthenticatedError,
     is_staff_user,
@@ -34,7 +34,6 @@ from backend.api.graphql.permissions import (
     viewer,
 )
 from backend.orders import services
-from backend.orders.errors import OrderError, OrderErrorCode
 from backend.orders.models import Order
 from backend.orders.models import OrderStatus as OrderStatusChoice
 
@@ -131,20 +130,14 @@ class OrdersQuery:
         )
 
 
-def _payload(run: Callable[[], Order]) -> OrderPayload:
-    """Run a service; an ``OrderError`` becomes the payload's ``errors``, except
-    PERMISSION_DENIED, which is a top-level FORBIDDEN like every other permission failure."""
-    try:
-        order = run()
-    except OrderError as error:
-        if error.code is OrderErrorCode.PERMISSION_DENIED:
-            raise ForbiddenError(error.message) from None
-        return OrderPayload(order=None, errors=[OrderErrorType.from_error(error)])
-    return OrderPayload(order=order, errors=[])  # type: ignore[arg-type]
-
-
-def _order_pk(id: relay.GlobalID) -> int:
-    return global_id_to_pk(id, type_name="Order", field="id")
+def _order_action(service: Callable[..., Order], info: Info, id: relay.GlobalID) -> OrderPayload:
+    """One status change of the order ``id`` by the viewer, as ``service`` rules it."""
+    actor = signed_in_viewer(info)
+    order_id = global_id_to_pk(id, type_name="Order", field="id")
+    return mutation_payload(
+        OrderPayload,
+        lambda: OrderPayload(order=service(order_id=order_id, actor=actor)),  # type: ignore[arg-type]
+    )
 
 
 @strawberry.type(description="Order changes: placing an order and moving it through its process.")
@@ -174,10 +167,13 @@ class OrdersMutation:
             for index, line in enumerate(input.lines)
         ]
         customer = signed_in_viewer(info)
-        return _payload(
-            lambda: services.order_place(
-                customer=customer, lines=lines, idempotency_key=input.idempotency_key
-            )
+        return mutation_payload(
+            OrderPayload,
+            lambda: OrderPayload(
+                order=services.order_place(  # type: ignore[arg-type]
+                    customer=customer, lines=lines, idempotency_key=input.idempotency_key
+                )
+            ),
         )
 
     @strawberry_django.mutation(
@@ -188,8 +184,7 @@ class OrdersMutation:
         )
     )
     def order_cancel(self, info: Info, id: OrderIdArgument) -> OrderPayload:
-        actor = signed_in_viewer(info)
-        return _payload(lambda: services.order_cancel(order_id=_order_pk(id), actor=actor))
+        return _order_action(services.order_cancel, info, id)
 
     @strawberry_django.mutation(
         **requires(
@@ -200,17 +195,14 @@ class OrdersMutation:
         )
     )
     def order_pay(self, info: Info, id: OrderIdArgument) -> OrderPayload:
-        actor = signed_in_viewer(info)
-        return _payload(lambda: services.order_pay(order_id=_order_pk(id), actor=actor))
+        return _order_action(services.order_pay, info, id)
 
     @strawberry_django.mutation(**requires(Role.STAFF, description="Mark a PAID order SHIPPED."))
     def order_ship(self, info: Info, id: OrderIdArgument) -> OrderPayload:
-        actor = signed_in_viewer(info)
-        return _payload(lambda: services.order_ship(order_id=_order_pk(id), actor=actor))
+        return _order_action(services.order_ship, info, id)
 
     @strawberry_django.mutation(
         **requires(Role.STAFF, description="Mark a SHIPPED order DELIVERED.")
     )
     def order_deliver(self, info: Info, id: OrderIdArgument) -> OrderPayload:
-        actor = signed_in_viewer(info)
-        return _payload(lambda: services.order_deliver(order_id=_order_pk(id), actor=actor))
+        return _order_action(services.order_deliver, info, id)

@@ -11,7 +11,6 @@ when selected), so a page of orders costs the same number of statements whatever
 
 from collections.abc import Callable
 from datetime import datetime
-from enum import Enum
 from typing import Any
 
 import strawberry
@@ -22,6 +21,7 @@ from strawberry.extensions import FieldExtension
 
 from backend.api.graphql.accounts.types import UserType
 from backend.api.graphql.catalog.types import ProductType
+from backend.api.graphql.enums import graphql_enum
 from backend.api.graphql.fields import row_field
 from backend.api.graphql.ids import ModelNode
 from backend.api.graphql.money import Money
@@ -39,60 +39,54 @@ from backend.api.graphql.pagination import (
 )
 from backend.api.graphql.permissions import viewer
 from backend.orders import services
-from backend.orders.errors import OrderError, OrderErrorCode
+from backend.orders.errors import OrderErrorCode
 from backend.orders.models import Order, OrderEvent, OrderItem
 from backend.orders.models import OrderStatus as OrderStatusChoice
 from backend.orders.policies import actor_visible_to
 
-_STATUS_DESCRIPTIONS: dict[OrderStatusChoice, str] = {
-    OrderStatusChoice.PENDING: "Placed, stock reserved, awaiting payment; expires if unpaid.",
-    OrderStatusChoice.PAID: "Paid; awaiting shipment.",
-    OrderStatusChoice.SHIPPED: "Handed to the carrier.",
-    OrderStatusChoice.DELIVERED: "Delivered to the customer (final).",
-    OrderStatusChoice.CANCELLED: "Cancelled by the customer or staff; stock returned (final).",
-    OrderStatusChoice.EXPIRED: "Not paid in time; stock returned (final).",
-}
-
-# Built from the model's choices, so the GraphQL enum cannot drift from the database values;
-# a status without a description fails here, at import.
-OrderStatus = strawberry.enum(
-    Enum("OrderStatus", {status.value: status.value for status in OrderStatusChoice}),  # type: ignore[misc]
+# The model's choices themselves, so the GraphQL enum cannot drift from the database values.
+OrderStatus = graphql_enum(
+    OrderStatusChoice,
     name="OrderStatus",
     description="Where an order is in its process. PENDING -> PAID | CANCELLED | EXPIRED; "
     "PAID -> SHIPPED | CANCELLED; SHIPPED -> DELIVERED.",
+    values={
+        OrderStatusChoice.PENDING: "Placed, stock reserved, awaiting payment; expires if unpaid.",
+        OrderStatusChoice.PAID: "Paid; awaiting shipment.",
+        OrderStatusChoice.SHIPPED: "Handed to the carrier.",
+        OrderStatusChoice.DELIVERED: "Delivered to the customer (final).",
+        OrderStatusChoice.CANCELLED: "Cancelled by the customer or staff; stock returned (final).",
+        OrderStatusChoice.EXPIRED: "Not paid in time; stock returned (final).",
+    },
 )
-for _value in OrderStatus.__strawberry_definition__.values:  # type: ignore[attr-defined]
-    _value.description = _STATUS_DESCRIPTIONS[OrderStatusChoice(_value.value)]
 
-_ERROR_CODE_DESCRIPTIONS: dict[OrderErrorCode, str] = {
-    OrderErrorCode.EMPTY_ORDER: "The order has no lines.",
-    OrderErrorCode.QUANTITY_INVALID: "A quantity is below 1 or above the per-line maximum.",
-    OrderErrorCode.DUPLICATE_PRODUCT: "A product appears on two lines; add the quantities.",
-    OrderErrorCode.TOO_MANY_ITEMS: "More lines than an order may have (ORDER_MAX_LINES).",
-    OrderErrorCode.PRODUCT_UNAVAILABLE: "A product does not exist or is not published.",
-    OrderErrorCode.INSUFFICIENT_STOCK: "Not enough units in stock; `available` says how many "
-    "to staff (null for customers, who are not told stock levels).",
-    OrderErrorCode.TOO_MANY_PENDING_ORDERS: "The customer already has as many unpaid (PENDING) "
-    "orders as allowed (ORDER_MAX_PENDING_PER_CUSTOMER); pay or cancel one first.",
-    OrderErrorCode.UNPAID_UNITS_LIMIT: "A line would take the units of its product held in "
-    "the customer's unpaid orders above ORDER_MAX_UNPAID_UNITS_PER_PRODUCT.",
-    OrderErrorCode.AMOUNT_TOO_LARGE: "The order total exceeds the largest storable amount.",
-    OrderErrorCode.IDEMPOTENCY_KEY_INVALID: "The idempotency key is empty or too long.",
-    OrderErrorCode.IDEMPOTENCY_KEY_REUSED: "The idempotency key was used for a different order.",
-    OrderErrorCode.ORDER_TRANSITION_INVALID: "The order's status does not allow this change; "
-    "`from` and `to` name the refused move.",
-    OrderErrorCode.NOT_FOUND: "No order with this id is visible to the viewer.",
-    OrderErrorCode.PERMISSION_DENIED: "Never in a payload: the API reports this as a "
-    "top-level FORBIDDEN error.",
-}
-
-OrderErrorCodeEnum = strawberry.enum(
-    Enum("OrderErrorCode", {code.value: code.value for code in OrderErrorCode}),  # type: ignore[misc]
+graphql_enum(
+    OrderErrorCode,
     name="OrderErrorCode",
     description="Why an order mutation was refused.",
+    values={
+        OrderErrorCode.EMPTY_ORDER: "The order has no lines.",
+        OrderErrorCode.QUANTITY_INVALID: "A quantity is below 1 or above the per-line maximum.",
+        OrderErrorCode.DUPLICATE_PRODUCT: "A product appears on two lines; add the quantities.",
+        OrderErrorCode.TOO_MANY_ITEMS: "More lines than an order may have (ORDER_MAX_LINES).",
+        OrderErrorCode.PRODUCT_UNAVAILABLE: "A product does not exist or is not published.",
+        OrderErrorCode.INSUFFICIENT_STOCK: "Not enough units in stock; `availableQuantity` says "
+        "how many to staff (null for customers, who are not told stock levels).",
+        OrderErrorCode.TOO_MANY_PENDING_ORDERS: "The customer already has as many unpaid (PENDING) "
+        "orders as allowed (ORDER_MAX_PENDING_PER_CUSTOMER); pay or cancel one first.",
+        OrderErrorCode.UNPAID_UNITS_LIMIT: "A line would take the units of its product held in "
+        "the customer's unpaid orders above ORDER_MAX_UNPAID_UNITS_PER_PRODUCT.",
+        OrderErrorCode.AMOUNT_TOO_LARGE: "The order total exceeds the largest storable amount.",
+        OrderErrorCode.IDEMPOTENCY_KEY_INVALID: "The idempotency key is empty or too long.",
+        OrderErrorCode.IDEMPOTENCY_KEY_REUSED: "The idempotency key was used for a different "
+        "order.",
+        OrderErrorCode.ORDER_TRANSITION_INVALID: "The order's status does not allow this change; "
+        "`from` and `to` name the refused move.",
+        OrderErrorCode.NOT_FOUND: "No order with this id is visible to the viewer.",
+        OrderErrorCode.PERMISSION_DENIED: "Never in a payload: the API reports this as a "
+        "top-level FORBIDDEN error.",
+    },
 )
-for _value in OrderErrorCodeEnum.__strawberry_definition__.values:  # type: ignore[attr-defined]
-    _value.description = _ERROR_CODE_DESCRIPTIONS[OrderErrorCode(_value.value)]
 
 EVENT_ORDER = KeysetOrder(name="OrderEvent:ID:ASC", keys=(SortKey("id", int),), descending=False)
 ORDER_ORDER = KeysetOrder(
@@ -299,34 +293,35 @@ class OrderErrorType:
         "as a whole was refused."
     )
     message: str = strawberry.field(description="Human-readable explanation, in English.")
-    code: OrderErrorCodeEnum = strawberry.field(description="Machine-readable reason.")  # type: ignore[valid-type]
-    available: int | None = strawberry.field(
-        description="Units in stock; set with INSUFFICIENT_STOCK, and only for staff."
-    )
-    from_: OrderStatus | None = strawberry.field(  # type: ignore[valid-type]
-        name="from", description="The order's status; set with ORDER_TRANSITION_INVALID only."
-    )
-    to: OrderStatus | None = strawberry.field(  # type: ignore[valid-type]
-        description="The refused target status; set with ORDER_TRANSITION_INVALID only."
-    )
+    code: OrderErrorCode = strawberry.field(description="Machine-readable reason.")
 
-    @classmethod
-    def from_error(cls, error: OrderError) -> "OrderErrorType":
-        return cls(
-            field=error.field,
-            message=error.message,
-            code=OrderErrorCodeEnum(error.code.value),
-            available=error.available,
-            from_=_status(error.from_status),
-            to=_status(error.to_status),
-        )
+    @strawberry.field(
+        description="Units in stock; set with INSUFFICIENT_STOCK, and only for staff.",
+        deprecation_reason="Use `availableQuantity`, the name CatalogError uses too.",
+    )
+    def available(self) -> int | None:
+        return self.available_quantity
+
+    from_status: OrderStatus | None = strawberry.field(  # type: ignore[valid-type]
+        default=None,
+        name="from",
+        description="The order's status; set with ORDER_TRANSITION_INVALID only.",
+    )
+    to_status: OrderStatus | None = strawberry.field(  # type: ignore[valid-type]
+        default=None,
+        name="to",
+        description="The refused target status; set with ORDER_TRANSITION_INVALID only.",
+    )
+    available_quantity: int | None = strawberry.field(
+        default=None, description="Units in stock; set with INSUFFICIENT_STOCK, and only for staff."
+    )
 
 
 @strawberry.type(description="Result of an order mutation.")
 class OrderPayload:
     order: OrderType | None = strawberry.field(
-        description="The order after the change; null on failure."
+        default=None, description="The order after the change; null on failure."
     )
     errors: list[OrderErrorType] = strawberry.field(
-        description="Business failures; empty on success (at most one)."
+        default_factory=list, description="Business failures; empty on success (at most one)."
     )
