@@ -1,4 +1,5 @@
-"""REST views for the catalog: thin over ``backend.catalog.services`` (every rule lives there)."""
+"""REST views for the catalog: thin over ``backend.catalog``: ``services`` for writes,
+``selectors`` and ``policies`` for reads (every rule lives there)."""
 
 import functools
 from collections.abc import Callable
@@ -8,6 +9,7 @@ from typing import Any
 import django_filters
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_slug
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
@@ -35,10 +37,10 @@ from backend.api.rest.framework import (
     problem_responses,
     requirement_text,
 )
-from backend.catalog import services
+from backend.catalog import selectors, services
 from backend.catalog.errors import CatalogError, CatalogErrorCode
 from backend.catalog.models import Category, Product
-from backend.catalog.policies import stock_visible_to, unpublished_visible_to
+from backend.catalog.policies import stock_visible_to
 from backend.core.numbers import (
     DECIMAL_PATTERN,
     NUMBER_MAX_LENGTH,
@@ -323,7 +325,7 @@ class CategoryViewSet(
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Category]:
-        return services.category_list()
+        return selectors.category_list()
 
     def cursor_ordering(self, request: Request) -> tuple[str, ...]:
         return ("path",)  # unique and indexed: tree order, parents before children
@@ -386,7 +388,7 @@ def _with_references(data: dict[str, Any], **references: type[Category]) -> dict
 # --- Products -------------------------------------------------------------------------------
 
 
-class _QueryNumberField(forms.Field):
+class QueryNumberField(forms.Field):
     """A query parameter read by ``backend.core.numbers``; given but empty (``?price_min=``)
     is refused rather than ignored."""
 
@@ -412,6 +414,16 @@ def _price_bound(text: str) -> Decimal:
     return value
 
 
+class IdFilter(django_filters.Filter):
+    """An id (1..2**63-1, ASCII digits) as a query parameter."""
+
+    field_class = QueryNumberField
+
+    def __init__(self, **kwargs: Any) -> None:
+        parse = functools.partial(integer_parse, minimum=1, maximum=MAX_ID)
+        super().__init__(parse=parse, **kwargs)
+
+
 # The schema of a filter whose field is not django-filter's own is stated here, description
 # included (drf-spectacular then ignores help_text).
 @extend_schema_field(
@@ -423,12 +435,22 @@ def _price_bound(text: str) -> Decimal:
         "description": "Category id; products of its whole subtree (descendants included).",
     }
 )
-class CategoryFilter(django_filters.Filter):
-    field_class = _QueryNumberField
+class CategoryFilter(IdFilter):
+    pass
 
-    def __init__(self, **kwargs: Any) -> None:
-        parse = functools.partial(integer_parse, minimum=1, maximum=MAX_ID)
-        super().__init__(parse=parse, **kwargs)
+
+@extend_schema_field(
+    {
+        "type": "integer",
+        "format": "int64",
+        "minimum": 1,
+        "maximum": MAX_ID,
+        "description": "Category id; only products of exactly this category, not of its "
+        "subcategories.",
+    }
+)
+class CategoryExactFilter(IdFilter):
+    pass
 
 
 @extend_schema_field(
@@ -441,16 +463,17 @@ class CategoryFilter(django_filters.Filter):
     }
 )
 class PriceFilter(django_filters.Filter):
-    field_class = _QueryNumberField
+    field_class = QueryNumberField
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(parse=_price_bound, **kwargs)
 
 
 class ProductFilterSet(django_filters.FilterSet):
-    """Validates the query string; the filtering itself is ``services.product_list``."""
+    """Validates the query string; the filtering itself is ``selectors.product_list``."""
 
     category = CategoryFilter()
+    category_exact = CategoryExactFilter()
     price_min = PriceFilter()  # the lowest price, inclusive
     price_max = PriceFilter()  # the highest price, inclusive
     # A choice, not BooleanFilter: that one silently ignores values it cannot read ("maybe").
@@ -458,9 +481,13 @@ class ProductFilterSet(django_filters.FilterSet):
         choices=[("true", "true"), ("false", "false")],
         help_text="true: stock > 0; false: sold out.",
     )
+    published = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")],
+        help_text="Staff only (403 FORBIDDEN for anyone else): true: published; false: not.",
+    )
     search = django_filters.CharFilter(
         help_text="Full-text search over name, SKU and description (prefix matches; typo "
-        "tolerant on names)."
+        "tolerant on names). Orders by relevance unless `ordering` says otherwise."
     )
 
     class Meta:
@@ -469,27 +496,34 @@ class ProductFilterSet(django_filters.FilterSet):
 
     def filter_queryset(self, queryset: QuerySet[Product]) -> QuerySet[Product]:
         given = {k: v for k, v in self.form.cleaned_data.items() if v is not None and v != ""}
-        products = services.product_list(
-            category_id=int(given["category"]) if "category" in given else None,
-            include_descendants=True,
-            price_min=given.get("price_min"),
-            price_max=given.get("price_max"),
-            in_stock=given["in_stock"] == "true" if "in_stock" in given else None,
-            search=given.get("search"),
+        return selectors.products_visible_to(
+            self.request.user,
+            selectors.product_list(
+                viewer=self.request.user,
+                category_id=given.get("category_exact"),
+                in_category_id=given.get("category"),
+                price_min=given.get("price_min"),
+                price_max=given.get("price_max"),
+                in_stock=given["in_stock"] == "true" if "in_stock" in given else None,
+                published=given["published"] == "true" if "published" in given else None,
+                search=given.get("search"),
+            ),
         )
-        return products
 
 
-# ?ordering= value -> keyset ordering; each ends in the unique id so pages are stable.
-PRODUCT_ORDERINGS: dict[str, tuple[str, str]] = {
-    "created": ("created_at", "id"),
-    "-created": ("-created_at", "-id"),
-    "price": ("price", "id"),
-    "-price": ("-price", "-id"),
-    "name": ("name", "id"),
-    "-name": ("-name", "-id"),
+# ?ordering= value -> the catalog's ordering (the id breaks ties, so pages are stable).
+_ORDERING_SORTS: dict[str, selectors.ProductSort] = {
+    "created": selectors.ProductSort.CREATED_AT,
+    "updated": selectors.ProductSort.UPDATED_AT,
+    "price": selectors.ProductSort.PRICE,
+    "name": selectors.ProductSort.NAME,
+    "relevance": selectors.ProductSort.RELEVANCE,
 }
-DEFAULT_PRODUCT_ORDERING = "-created"
+PRODUCT_ORDERINGS: dict[str, selectors.ProductOrdering] = {
+    f"{sign}{name}": selectors.ProductOrdering(sort, descending=sign == "-")
+    for name, sort in _ORDERING_SORTS.items()
+    for sign in ("", "-")
+}
 
 _PRODUCT_PERMISSIONS: dict[str, str] = {
     "create": "catalog.add_product",
@@ -523,10 +557,12 @@ _VISIBILITY = "Unpublished products are visible to staff only. "
                 "ordering",
                 OpenApiTypes.STR,
                 enum=list(PRODUCT_ORDERINGS),
-                description=f"Sort key; default `{DEFAULT_PRODUCT_ORDERING}`. Ties break by id.",
+                description="Sort key, `-` for descending; default `-relevance` (most "
+                "relevant first) with `search`, else `-created` (newest first). `relevance` "
+                "needs `search`. Ties break by id.",
             )
         ],
-        responses={200: ProductSerializer(many=True), **problem_responses(400)},
+        responses={200: ProductSerializer(many=True), **problem_responses(400, 403)},
     ),
     retrieve=extend_schema(
         summary="Get a product",
@@ -609,29 +645,32 @@ class ProductViewSet(
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Product]:
-        return services.product_visible(
-            products=Product.objects.all(),
-            include_unpublished=unpublished_visible_to(self.request.user),
-        )
+        return selectors.products_visible_to(self.request.user)
 
     def filter_queryset(self, queryset: QuerySet[Product]) -> QuerySet[Product]:
         if self.action != "list":
             return queryset  # filters apply to the list only
-        filterset = ProductFilterSet(self.request.query_params, queryset=Product.objects.none())
+        filterset = ProductFilterSet(
+            self.request.query_params, queryset=Product.objects.none(), request=self.request
+        )
         if not filterset.is_valid():
             raise serializers.ValidationError(filterset.errors)
-        return services.product_visible(
-            products=filterset.filter_queryset(Product.objects.all()),
-            include_unpublished=unpublished_visible_to(self.request.user),
-        )
+        return filterset.filter_queryset(Product.objects.all())
 
     def cursor_ordering(self, request: Request) -> tuple[str, ...]:
-        key = request.query_params.get("ordering", DEFAULT_PRODUCT_ORDERING)
-        if key not in PRODUCT_ORDERINGS:
+        key = request.query_params.get("ordering")
+        if key is not None and key not in PRODUCT_ORDERINGS:
             raise serializers.ValidationError(
                 {"ordering": [f"Must be one of: {', '.join(PRODUCT_ORDERINGS)}."]}
             )
-        return PRODUCT_ORDERINGS[key]
+        try:
+            ordering = selectors.product_ordering(
+                requested=None if key is None else PRODUCT_ORDERINGS[key],
+                search=request.query_params.get("search") or None,
+            )
+        except DjangoValidationError as error:
+            raise serializers.ValidationError({"ordering": error.messages}) from None
+        return ordering.order_by
 
     def get_permissions(self) -> list[BasePermission]:
         permission = _PRODUCT_PERMISSIONS.get(self.action or "")

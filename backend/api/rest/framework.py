@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -339,6 +340,8 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         )
     if isinstance(exc, exceptions.PermissionDenied):
         return _problem(403, FORBIDDEN, str(exc.detail))
+    if isinstance(exc, DjangoPermissionDenied):  # a selector's staff-only filter
+        return _problem(403, FORBIDDEN, str(exc))
     if isinstance(exc, exceptions.APIException):
         code = str(exc.default_code).upper()
         headers = {"Retry-After": str(exc.wait)} if getattr(exc, "wait", None) else None

@@ -23,7 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from backend.accounts.roles import Role
-from backend.api.rest.catalog import MoneySerializer
+from backend.api.rest.catalog import MAX_ID, IdFilter, MoneySerializer
 from backend.api.rest.framework import (
     INVALID,
     INVALID_DETAIL,
@@ -34,7 +34,7 @@ from backend.api.rest.framework import (
     problem_responses,
     requirement_text,
 )
-from backend.orders import services
+from backend.orders import selectors, services
 from backend.orders.models import Order, OrderItem, OrderStatus
 
 
@@ -106,10 +106,6 @@ class OrderSerializer(serializers.ModelSerializer):
         return [str(s) for s in services.order_next_statuses(order)]
 
 
-# The id column's range: a larger number names no product and must not reach SQL as one.
-MAX_ID = 2**63 - 1
-
-
 @extend_schema_field(
     {"type": "integer", "minimum": 1, "maximum": settings.ORDER_MAX_QUANTITY_PER_LINE}
 )
@@ -127,8 +123,23 @@ class OrderCreateSerializer(serializers.Serializer):
     lines = OrderLineSerializer(many=True, help_text="One line per product.")
 
 
+@extend_schema_field(
+    {
+        "type": "integer",
+        "format": "int64",
+        "minimum": 1,
+        "maximum": MAX_ID,
+        "description": "Staff only (403 FORBIDDEN for anyone else): only the orders of this "
+        "customer (a user id).",
+    }
+)
+class CustomerFilter(IdFilter):
+    pass
+
+
 class OrderFilterSet(django_filters.FilterSet):
-    """The list's query parameters; an unknown status is a 400 INVALID naming ``status``."""
+    """The list's query parameters, checked here; the filtering itself is
+    ``selectors.order_list``. An unknown status is a 400 INVALID naming ``status``."""
 
     # Repeated, not comma separated: django-filter's (and OpenAPI's form/explode) convention.
     status = django_filters.MultipleChoiceFilter(
@@ -137,13 +148,19 @@ class OrderFilterSet(django_filters.FilterSet):
         "(`?status=PAID&status=SHIPPED`).",
     )
 
+    customer = CustomerFilter()
+
     class Meta:
         model = Order
         fields: list[str] = []
 
     def filter_queryset(self, queryset: QuerySet[Order]) -> QuerySet[Order]:
-        statuses = [OrderStatus(value) for value in self.form.cleaned_data["status"]]
-        return services.orders_with_status(orders=queryset, statuses=statuses)
+        return selectors.order_list(
+            viewer=self.request.user,
+            orders=queryset,
+            statuses=[OrderStatus(value) for value in self.form.cleaned_data["status"]],
+            customer_id=self.form.cleaned_data["customer"],
+        )
 
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -187,12 +204,14 @@ def _transition_schema(summary: str, permission: Role, rule: str) -> Any:
     list=extend_schema(
         summary="List orders",
         description="A customer sees their own orders, staff every order; newest first, "
-        "optionally only those in the given statuses. " + requirement_text(Role.CUSTOMER),
+        "optionally only those in the given statuses (and, for staff, of one customer). "
+        + requirement_text(Role.CUSTOMER),
         responses={
             200: OrderSerializer(many=True),
             **problem_responses(
                 400,
                 401,
+                403,
                 examples=[
                     problem_example(
                         400,
@@ -281,7 +300,7 @@ class OrderViewSet(
     lookup_value_regex = "[0-9]+"  # ASCII: \d also matches digits of other scripts
 
     def get_queryset(self) -> QuerySet[Order]:
-        return services.orders_visible_to(self.request.user).prefetch_related(
+        return selectors.orders_visible_to(self.request.user).prefetch_related(
             Prefetch("items", queryset=OrderItem.objects.order_by("id"))
         )
 
@@ -290,7 +309,7 @@ class OrderViewSet(
         return super().filter_queryset(queryset) if self.action == "list" else queryset
 
     def cursor_ordering(self, request: Request) -> tuple[str, ...]:
-        return ("-created_at", "-id")  # orders_order_customer_idx / the primary key
+        return selectors.ORDERS_NEWEST_FIRST
 
     def get_permissions(self) -> list[BasePermission]:
         role = Role.STAFF if self.action in {"ship", "deliver"} else Role.CUSTOMER
