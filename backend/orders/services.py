@@ -29,7 +29,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from backend.accounts.policies import is_staff_user
+from backend.accounts.policies import STAFF_FLAGS, is_staff_user
 from backend.catalog.models import Product
 from backend.catalog.policies import stock_visible_to
 from backend.core.text import text_problem
@@ -623,7 +623,7 @@ def stock_alert_send(*, stock_alert_id: int) -> bool:
             return False
         recipients = settings.STAFF_ALERT_EMAILS or list(
             get_user_model()
-            .objects.filter(is_staff=True, is_active=True)
+            .objects.filter(STAFF_FLAGS, is_active=True)
             .order_by("pk")
             .values_list("email", flat=True)
         )
