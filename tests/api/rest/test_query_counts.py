@@ -37,7 +37,7 @@ def test_product_list_with_filters_is_constant_in_page_size(
     for _ in range(50):
         product_create(category=category_create(parent=root), name="Green tea")
     url = f"/api/v1/products?category={root.pk}&search=tea&in_stock=true&price_min=1&page_size="
-    # 1: the category's subtree ids (services.product_list says why first); 2: the page.
+    # 1: the category's subtree ids (selectors.product_list says why first); 2: the page.
     assert (
         _count(count_queries, anonymous, url + "1", 1)
         == _count(count_queries, anonymous, url + "50", 50)
