@@ -1,6 +1,6 @@
 """Catalog reads: what a viewer may list of the catalog, filtered and ordered.
 
-GraphQL, REST and the admin call these (and ``policies.py`` for what a viewer may see), so
+GraphQL and REST call these (and ``policies.py`` for what a viewer may see), so
 a filter, a default order or a search ranking means the same on every transport
 (docs/decisions/0019-one-read-semantics.md).
 """
@@ -35,6 +35,11 @@ from backend.catalog.models import Category, Product
 from backend.catalog.policies import unpublished_visible_to
 
 # --- Categories -----------------------------------------------------------------------------
+
+# How a level of the tree reads (GraphQL's order, REST's ``ordering=position``).
+CATEGORY_SIBLING_ORDER = ("position", "name", "id")
+# The whole tree, parents before their children (REST's default); ``path`` is unique.
+CATEGORY_TREE_ORDER = ("path",)
 
 
 def category_list(

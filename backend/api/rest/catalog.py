@@ -217,6 +217,50 @@ class StockAdjustSerializer(serializers.Serializer):
     )
 
 
+# --- Query parameters -----------------------------------------------------------------------
+
+
+class QueryNumberField(forms.Field):
+    """A query parameter read by ``backend.core.numbers``; given but empty (``?price_min=``)
+    is refused rather than ignored."""
+
+    def __init__(self, *, parse: Callable[[str], object], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.parse = parse
+
+    def to_python(self, value: str | None) -> object:
+        if value is None:
+            return None
+        if value == "":
+            raise forms.ValidationError("Give a value, or leave the parameter out.")
+        try:
+            return self.parse(value)
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
+
+
+class IdFilter(django_filters.Filter):
+    """An id (1..2**63-1, ASCII digits) as a query parameter."""
+
+    field_class = QueryNumberField
+
+    def __init__(self, **kwargs: Any) -> None:
+        parse = functools.partial(integer_parse, minimum=1, maximum=MAX_ID)
+        super().__init__(parse=parse, **kwargs)
+
+
+def id_parameter(description: str) -> dict[str, Any]:
+    """The OpenAPI schema of an ``IdFilter`` parameter (drf-spectacular ignores help_text on a
+    filter whose field is not django-filter's own, so the description is stated here)."""
+    return {
+        "type": "integer",
+        "format": "int64",
+        "minimum": 1,
+        "maximum": MAX_ID,
+        "description": description,
+    }
+
+
 # --- Categories -----------------------------------------------------------------------------
 
 
@@ -232,11 +276,51 @@ _CATEGORY_EXAMPLE = OpenApiExample(
 )
 
 
+CATEGORY_ORDERINGS: dict[str, tuple[str, ...]] = {
+    "path": selectors.CATEGORY_TREE_ORDER,
+    "position": selectors.CATEGORY_SIBLING_ORDER,
+}
+
+
+@extend_schema_field(id_parameter("Category id; only its direct subcategories."))
+class ParentFilter(IdFilter):
+    pass
+
+
+class CategoryFilterSet(django_filters.FilterSet):
+    """Validates the query string; the filtering itself is ``selectors.category_list``."""
+
+    parent = ParentFilter()
+    top_level = django_filters.ChoiceFilter(
+        choices=[("true", "true")], help_text="true: only categories without a parent."
+    )
+
+    class Meta:
+        model = Category
+        fields: list[str] = []
+
+    def filter_queryset(self, queryset: QuerySet[Category]) -> QuerySet[Category]:
+        return selectors.category_list(
+            top_level_only=self.form.cleaned_data["top_level"] == "true",
+            parent_id=self.form.cleaned_data["parent"],
+        )
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="List categories",
-        description="Every category in tree order (by path), cursor-paginated. "
-        + requirement_text(None),
+        description="Every category (or those the filters keep), cursor-paginated: in tree "
+        "order (by path) by default, or in sibling order (position, then name) as GraphQL "
+        "lists them. " + requirement_text(None),
+        parameters=[
+            OpenApiParameter(
+                "ordering",
+                OpenApiTypes.STR,
+                enum=list(CATEGORY_ORDERINGS),
+                description="`path` (default): parents before their children; `position`: "
+                "by position, then name. Ties break by id.",
+            )
+        ],
         responses={200: CategorySerializer(many=True), **problem_responses(400)},
     ),
     retrieve=extend_schema(
@@ -320,6 +404,9 @@ class CategoryViewSet(
     viewsets.GenericViewSet[Category],
 ):
     serializer_class = CategorySerializer
+    # Read by drf-spectacular to document the filters; filter_queryset below applies them.
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = CategoryFilterSet
     lookup_field = "id_or_slug"
     lookup_value_regex = "[-a-zA-Z0-9_]+"  # an id or a slug; anything else is a 404
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
@@ -327,8 +414,21 @@ class CategoryViewSet(
     def get_queryset(self) -> QuerySet[Category]:
         return selectors.category_list()
 
+    def filter_queryset(self, queryset: QuerySet[Category]) -> QuerySet[Category]:
+        if self.action != "list":
+            return queryset  # filters apply to the list only
+        filterset = CategoryFilterSet(self.request.query_params, queryset=queryset)
+        if not filterset.is_valid():
+            raise serializers.ValidationError(filterset.errors)
+        return filterset.qs
+
     def cursor_ordering(self, request: Request) -> tuple[str, ...]:
-        return ("path",)  # unique and indexed: tree order, parents before children
+        key = request.query_params.get("ordering", "path")
+        if key not in CATEGORY_ORDERINGS:
+            raise serializers.ValidationError(
+                {"ordering": [f"Must be one of: {', '.join(CATEGORY_ORDERINGS)}."]}
+            )
+        return CATEGORY_ORDERINGS[key]
 
     def get_permissions(self) -> list[BasePermission]:
         permission = _CATEGORY_PERMISSIONS.get(self.action or "")
@@ -388,25 +488,6 @@ def _with_references(data: dict[str, Any], **references: type[Category]) -> dict
 # --- Products -------------------------------------------------------------------------------
 
 
-class QueryNumberField(forms.Field):
-    """A query parameter read by ``backend.core.numbers``; given but empty (``?price_min=``)
-    is refused rather than ignored."""
-
-    def __init__(self, *, parse: Callable[[str], object], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.parse = parse
-
-    def to_python(self, value: str | None) -> object:
-        if value is None:
-            return None
-        if value == "":
-            raise forms.ValidationError("Give a value, or leave the parameter out.")
-        try:
-            return self.parse(value)
-        except ValueError as error:
-            raise forms.ValidationError(str(error)) from None
-
-
 def _price_bound(text: str) -> Decimal:
     value = decimal_parse(text)
     if abs(value) > MAX_PRICE:
@@ -414,40 +495,15 @@ def _price_bound(text: str) -> Decimal:
     return value
 
 
-class IdFilter(django_filters.Filter):
-    """An id (1..2**63-1, ASCII digits) as a query parameter."""
-
-    field_class = QueryNumberField
-
-    def __init__(self, **kwargs: Any) -> None:
-        parse = functools.partial(integer_parse, minimum=1, maximum=MAX_ID)
-        super().__init__(parse=parse, **kwargs)
-
-
-# The schema of a filter whose field is not django-filter's own is stated here, description
-# included (drf-spectacular then ignores help_text).
 @extend_schema_field(
-    {
-        "type": "integer",
-        "format": "int64",
-        "minimum": 1,
-        "maximum": MAX_ID,
-        "description": "Category id; products of its whole subtree (descendants included).",
-    }
+    id_parameter("Category id; products of its whole subtree (descendants included).")
 )
 class CategoryFilter(IdFilter):
     pass
 
 
 @extend_schema_field(
-    {
-        "type": "integer",
-        "format": "int64",
-        "minimum": 1,
-        "maximum": MAX_ID,
-        "description": "Category id; only products of exactly this category, not of its "
-        "subcategories.",
-    }
+    id_parameter("Category id; only products of exactly this category, not of its subcategories.")
 )
 class CategoryExactFilter(IdFilter):
     pass

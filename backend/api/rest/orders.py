@@ -23,7 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from backend.accounts.roles import Role
-from backend.api.rest.catalog import MAX_ID, IdFilter, MoneySerializer
+from backend.api.rest.catalog import MAX_ID, IdFilter, MoneySerializer, id_parameter
 from backend.api.rest.framework import (
     INVALID,
     INVALID_DETAIL,
@@ -124,14 +124,9 @@ class OrderCreateSerializer(serializers.Serializer):
 
 
 @extend_schema_field(
-    {
-        "type": "integer",
-        "format": "int64",
-        "minimum": 1,
-        "maximum": MAX_ID,
-        "description": "Staff only (403 FORBIDDEN for anyone else): only the orders of this "
-        "customer (a user id).",
-    }
+    id_parameter(
+        "Staff only (403 FORBIDDEN for anyone else): only the orders of this customer (a user id)."
+    )
 )
 class CustomerFilter(IdFilter):
     pass

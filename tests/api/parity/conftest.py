@@ -62,7 +62,7 @@ class Transport(Protocol):
 
     def products(self, query: ProductQuery) -> Outcome: ...
     def product(self, pk: int) -> Outcome: ...
-    def categories(self) -> Outcome: ...
+    def categories(self, *, top_level: bool = False, parent: int | None = None) -> Outcome: ...
     def category(self, pk: int) -> Outcome: ...
     def orders(self, *, status: str | None = None, customer: int | None = None) -> Outcome: ...
     def order(self, pk: int) -> Outcome: ...
@@ -148,7 +148,8 @@ PRODUCTS = """query($first: Int!, $after: String, $filter: ProductFilter, $order
   products(first: $first, after: $after, filter: $filter, order: $order) {
     nodes { id stockQuantity } pageInfo { hasNextPage endCursor } } }"""
 PRODUCT = "query($id: ID!) { product(id: $id) { id stockQuantity inStock } }"
-CATEGORIES = """query($first: Int!, $after: String) { categories(first: $first, after: $after) {
+CATEGORIES = """query($first: Int!, $after: String, $filter: CategoryFilter) {
+  categories(first: $first, after: $after, filter: $filter) {
     nodes { id } pageInfo { hasNextPage endCursor } } }"""
 CATEGORY = "query($id: ID!) { category(id: $id) { id } }"
 ORDERS = """query($first: Int!, $after: String, $filter: OrderFilter) {
@@ -240,8 +241,11 @@ class GraphQL:
             return Outcome()
         return Outcome(rows=(node["id"],), facts=(node["stockQuantity"], node["inStock"]))
 
-    def categories(self) -> Outcome:
-        return self._walk(CATEGORIES, "categories", {}, None)
+    def categories(self, *, top_level: bool = False, parent: int | None = None) -> Outcome:
+        category_filter: dict[str, Any] = {"topLevelOnly": top_level}
+        if parent is not None:
+            category_filter["parent"] = gid("Category", parent)
+        return self._walk(CATEGORIES, "categories", {"filter": category_filter}, None)
 
     def category(self, pk: int) -> Outcome:
         body = self._post(CATEGORY, {"id": gid("Category", pk)})
@@ -352,8 +356,14 @@ class Rest:
     def product(self, pk: int) -> Outcome:
         return self._one(f"/api/v1/products/{pk}", "Product", "stock_quantity", "in_stock")
 
-    def categories(self) -> Outcome:
-        return self._walk("/api/v1/categories", "Category", {}, None)
+    def categories(self, *, top_level: bool = False, parent: int | None = None) -> Outcome:
+        """In GraphQL's sibling order (``ordering=position``; REST's default is tree order)."""
+        params: dict[str, Any] = {"ordering": "position"}
+        if top_level:
+            params["top_level"] = "true"
+        if parent is not None:
+            params["parent"] = parent
+        return self._walk("/api/v1/categories", "Category", params, None)
 
     def category(self, pk: int) -> Outcome:
         return self._one(f"/api/v1/categories/{pk}", "Category")

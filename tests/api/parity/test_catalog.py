@@ -165,15 +165,32 @@ def test_missing_product_is_not_found_on_both(world: World, role: str) -> None:
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_categories(world: World, role: str) -> None:
-    """The same categories. Their order is each API's own (docs/decisions/0019): GraphQL lists
-    siblings by position, REST the whole tree by path."""
+@pytest.mark.parametrize("scope", ["all", "top_level", "children_of_outdoor"])
+def test_categories(world: World, role: str, scope: str) -> None:
+    """The same categories in the same sibling order (position, then name, then id)."""
+    outdoor = world.categories["outdoor"]
+    arguments = {
+        "all": {},
+        "top_level": {"top_level": True},
+        "children_of_outdoor": {"parent": outdoor.pk},
+    }[scope]
     graphql, rest = both(world, role)
-    listed = graphql.categories()
-    assert listed.error is None
-    assert rest.categories().error is None
-    assert sorted(listed.rows) == sorted(rest.categories().rows)
-    assert len(listed.rows) == len(world.categories)
+    listed = graphql.categories(**arguments)
+    assert listed == rest.categories(**arguments)
+    keys = {
+        "all": ["kitchen", "outdoor", "trail", "shoes"],  # positions 0, 1, 1, 2
+        "top_level": ["kitchen", "outdoor"],
+        "children_of_outdoor": ["shoes"],
+    }[scope]
+    by_position = sorted(
+        (world.categories[key] for key in keys), key=lambda c: (c.position, c.name, c.pk)
+    )
+    assert listed.rows == tuple(gid("Category", c.pk) for c in by_position)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_category_detail(world: World, role: str) -> None:
+    graphql, rest = both(world, role)
     for category in world.categories.values():
         answer = graphql.category(category.pk)
         assert answer == rest.category(category.pk) == Outcome(rows=(gid("Category", category.pk),))

@@ -45,9 +45,13 @@ from backend.catalog import selectors
 from backend.catalog.models import Category, Product
 from backend.catalog.policies import stock_visible_to
 
+_CATEGORY_COLUMN_TYPES: dict[str, type] = {"position": int, "name": str, "id": int}
 CATEGORY_ORDER = KeysetOrder(
     name="Category:POSITION:ASC",
-    keys=(SortKey("position", int), SortKey("name", str), SortKey("id", int)),
+    keys=tuple(
+        SortKey(column, _CATEGORY_COLUMN_TYPES[column])
+        for column in selectors.CATEGORY_SIBLING_ORDER
+    ),
     descending=False,
 )
 
