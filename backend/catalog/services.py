@@ -1,59 +1,18 @@
-"""Catalog business rules. Every transport (GraphQL, REST, admin, commands) calls these."""
+"""Catalog writes and their business rules. Every transport (GraphQL, REST, admin, commands)
+calls these; the reads are ``selectors.py``."""
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 
-from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramSimilarity
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import DataError, IntegrityError, connection, transaction
-from django.db.models import (
-    Case,
-    Count,
-    Exists,
-    F,
-    FloatField,
-    Func,
-    IntegerField,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    When,
-)
-from django.db.models.functions import Cast
 
 from backend.catalog.errors import CatalogError, CatalogErrorCode
 from backend.catalog.models import Category, Product
 from backend.core.errors import ErrorDetail
 from backend.core.text import text_fields_validate
-
-
-def category_subtree(*, category: Category, include_self: bool = True) -> QuerySet[Category]:
-    """The category and all its descendants: one query on the path index (``path LIKE 'p%'``)."""
-    subtree = Category.objects.filter(path__startswith=category.path)
-    return subtree if include_self else subtree.exclude(pk=category.pk)
-
-
-def category_subtree_ids(*, category_id: int) -> list[int]:
-    """The ids of the category and all its descendants (none if it does not exist): one
-    statement on the path index."""
-    path = Category.objects.filter(pk=category_id).values("path")[:1]
-    return list(
-        Category.objects.filter(path__startswith=Subquery(path)).values_list("id", flat=True)
-    )
-
-
-def category_ancestors(*, category: Category) -> QuerySet[Category]:
-    """The ancestors from the root down to the parent: one primary-key query, no recursion.
-
-    The ids come from the category's own path; ordering by path puts the root first because
-    each ancestor's path is a prefix of the next one's.
-    """
-    return Category.objects.filter(pk__in=category.ancestor_ids).order_by("path")
 
 
 @transaction.atomic
@@ -387,166 +346,3 @@ def product_stock_adjust(*, product_id: int, delta: int) -> int:
             field="delta",
             available_quantity=available,
         )
-
-
-# --- Selectors (read paths shared by GraphQL and REST) --------------------------------------
-
-SEARCH_MAX_LENGTH = 200
-PRICE_BOUND_LIMIT = Decimal(10) ** 10  # Product.price is numeric(12, 2)
-SEARCH_MAX_TERMS = 8
-# Letters and digits only: every tsquery operator and LIKE/regex metacharacter is dropped.
-_SEARCH_TERM = re.compile(r"\w+", re.UNICODE)
-
-
-def search_terms(*, text: str) -> list[str]:
-    """The searchable words of ``text``; ``ValidationError`` when too long or empty.
-
-    The terms contain only letters, digits and underscores, so they are safe to join into a
-    raw ``to_tsquery`` expression.
-    """
-    if len(text) > SEARCH_MAX_LENGTH:
-        raise ValidationError(
-            f"Search text is limited to {SEARCH_MAX_LENGTH} characters.", code="search_too_long"
-        )
-    terms = _SEARCH_TERM.findall(text.lower())[:SEARCH_MAX_TERMS]
-    if not terms:
-        raise ValidationError(
-            "Search text must contain at least one letter or digit.", code="search_empty"
-        )
-    return terms
-
-
-def product_visible(*, products: QuerySet[Product], include_unpublished: bool) -> QuerySet[Product]:
-    """The visibility rule: unpublished products exist only for staff (``include_unpublished``)."""
-    return products if include_unpublished else products.filter(is_published=True)
-
-
-def product_list(
-    *,
-    category_id: int | None = None,
-    include_descendants: bool = False,
-    price_min: Decimal | None = None,
-    price_max: Decimal | None = None,
-    in_stock: bool | None = None,
-    published: bool | None = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
-    updated_after: datetime | None = None,
-    updated_before: datetime | None = None,
-    search: str | None = None,
-) -> QuerySet[Product]:
-    """Products matching every given filter, unordered (the caller orders and paginates, and
-    applies ``product_visible``).
-
-    The products are ONE statement whatever the filters (search included). With
-    ``include_descendants`` the subtree's category ids are read first, by one more statement
-    (``category_subtree_ids``), so PostgreSQL plans the products with them as constants and its
-    row estimate follows the subtree's size: a department holding most of the catalog walks the
-    price index and stops at the page, a leaf reads its own rows. A path test inside the same
-    statement is estimated as one category whatever the subtree, and the largest department's
-    page then sorted every match (decision 0002; timings in docs/performance.md, "Levers"). With
-    ``search`` the rows carry
-    ``search_rank``: full-text matches (``to_tsquery`` with each term as a prefix, ranked by
-    ``ts_rank``) or, only when nothing in the filtered set matches that way, names similar by
-    trigram (typos), ranked by similarity. Raises ``ValidationError`` for an unusable search
-    or an inverted range.
-    """
-    products = Product.objects.all()
-    if published is not None:
-        products = products.filter(is_published=published)
-    if category_id is not None:
-        if include_descendants:
-            products = products.filter(
-                category_id__in=category_subtree_ids(category_id=category_id)
-            )
-        else:
-            products = products.filter(category_id=category_id)
-    for bound in (price_min, price_max):
-        # A bound PostgreSQL's numeric(12, 2) column cannot compare against is a client error.
-        if bound is not None and (not bound.is_finite() or abs(bound) >= PRICE_BOUND_LIMIT):
-            raise ValidationError(
-                f"Price bounds must be numbers below {PRICE_BOUND_LIMIT:,}.", code="price_bound"
-            )
-    for low, high, field in (
-        (price_min, price_max, "price"),
-        (created_after, created_before, "created_at"),
-        (updated_after, updated_before, "updated_at"),
-    ):
-        if low is not None and high is not None and low > high:
-            raise ValidationError(f"The {field} range is empty (minimum above maximum).")
-        if low is not None:
-            products = products.filter(**{f"{field}__gte": low})
-        if high is not None:
-            products = products.filter(**{f"{field}__lte": high})
-    if in_stock is not None:
-        products = (
-            products.filter(stock_quantity__gt=0) if in_stock else products.filter(stock_quantity=0)
-        )
-    if search is not None:
-        products = _product_search(products, terms=search_terms(text=search))
-    return products
-
-
-def _product_search(products: QuerySet[Product], *, terms: list[str]) -> QuerySet[Product]:
-    query = SearchQuery(
-        " & ".join(f"{term}:*" for term in terms), search_type="raw", config="english"
-    )
-    phrase = " ".join(terms)
-    full_text = Q(search_vector=query)
-    any_full_text_match = Exists(products.filter(full_text))
-    return products.filter(
-        full_text | (~any_full_text_match & Q(name__trigram_similar=phrase))
-    ).annotate(
-        # double precision, not ts_rank's real: a real read back as text loses digits, and
-        # keyset cursors must compare equal to the stored rank.
-        search_rank=Cast(
-            Case(
-                When(full_text, then=SearchRank(F("search_vector"), query)),
-                default=TrigramSimilarity("name", phrase),
-                output_field=FloatField(),
-            ),
-            FloatField(),
-        )
-    )
-
-
-def category_list(
-    *, top_level_only: bool = False, parent_id: int | None = None
-) -> QuerySet[Category]:
-    """Categories, optionally only the top level or only one category's children."""
-    categories = Category.objects.all()
-    if top_level_only:
-        categories = categories.filter(parent__isnull=True)
-    if parent_id is not None:
-        categories = categories.filter(parent_id=parent_id)
-    return categories
-
-
-def category_product_counts(
-    *, category_ids: list[int], include_unpublished: bool
-) -> dict[int, int]:
-    """Products in each category's whole subtree, for many categories in ONE statement.
-
-    A correlated subquery per category row (``path LIKE parent_path || '%'`` on the path
-    index); categories absent from the database are absent from the result.
-    """
-    in_subtree = Product.objects.filter(category__path__startswith=OuterRef("path"))
-    if not include_unpublished:
-        in_subtree = in_subtree.filter(is_published=True)
-    count = in_subtree.order_by().annotate(n=Func(F("id"), function="COUNT")).values("n")
-    return dict(
-        Category.objects.filter(pk__in=category_ids)
-        .annotate(product_count=Subquery(count[:1], output_field=IntegerField()))
-        .values_list("pk", "product_count")
-    )
-
-
-def category_children_counts(*, parent_ids: list[int]) -> dict[int, int]:
-    """How many direct subcategories each parent has: one GROUP BY statement."""
-    return dict(
-        Category.objects.filter(parent_id__in=parent_ids)
-        .order_by()
-        .values("parent_id")
-        .annotate(n=Count("id"))
-        .values_list("parent_id", "n")
-    )

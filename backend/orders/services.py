@@ -13,7 +13,7 @@ Every transport (GraphQL, REST, Celery tasks, admin) calls these functions. Guar
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -26,10 +26,10 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, QuerySet, Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
-from backend.accounts.policies import is_staff_user
+from backend.accounts.policies import STAFF_FLAGS, is_staff_user
 from backend.catalog.models import Product
 from backend.catalog.policies import stock_visible_to
 from backend.core.text import text_problem
@@ -46,6 +46,7 @@ from backend.orders.models import (
     StockAlert,
 )
 from backend.orders.payments import GatewayError, PaymentGateway
+from backend.orders.selectors import orders_visible_to
 
 logger = logging.getLogger(__name__)
 
@@ -77,25 +78,6 @@ class OrderLine:
 
 
 # --- Reading --------------------------------------------------------------------------------
-
-
-def orders_visible_to(user: Actor) -> QuerySet[Order]:
-    """Staff see every order, a signed-in customer only their own, anonymous nobody's."""
-    if is_staff_user(user):
-        return Order.objects.all()
-    if not user.is_authenticated or not user.is_active:
-        return Order.objects.none()
-    return Order.objects.filter(customer_id=user.pk)
-
-
-def orders_with_status(
-    *, orders: QuerySet[Order], statuses: Collection[OrderStatus]
-) -> QuerySet[Order]:
-    """The ``orders`` in any of ``statuses``; no statuses: all of them, unfiltered.
-
-    Every transport's status filter on an orders list; served by orders_order_status_idx.
-    """
-    return orders.filter(status__in=statuses) if statuses else orders
 
 
 def order_next_statuses(order: Order) -> list[OrderStatus]:
@@ -641,7 +623,7 @@ def stock_alert_send(*, stock_alert_id: int) -> bool:
             return False
         recipients = settings.STAFF_ALERT_EMAILS or list(
             get_user_model()
-            .objects.filter(is_staff=True, is_active=True)
+            .objects.filter(STAFF_FLAGS, is_active=True)
             .order_by("pk")
             .values_list("email", flat=True)
         )

@@ -1,4 +1,4 @@
-"""The category tree: subtree and ancestors in one query each, transactional moves, no cycles,
+"""The category tree: subtree ids and breadcrumbs in one query each, transactional moves, no cycles,
 and paths kept by the database trigger for every writer (ORM, bulk_create, raw SQL)."""
 
 import pytest
@@ -6,7 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from backend.catalog.models import Category
-from backend.catalog.services import category_ancestors, category_move, category_subtree
+from backend.catalog.selectors import categories_by_id, category_subtree_ids
+from backend.catalog.services import category_move
 from tests.factories import category_create
 
 pytestmark = pytest.mark.django_db
@@ -42,23 +43,30 @@ def test_paths_are_the_ids_from_the_root_down(tree: dict[str, Category]) -> None
     assert apparel.depth == 0
 
 
+def subtree_names(category: Category) -> set[str]:
+    ids = category_subtree_ids(category_id=category.pk)
+    return {category.name for category in Category.objects.filter(pk__in=ids)}
+
+
 def test_subtree_is_one_query_and_holds_exactly_the_descendants(
     tree: dict[str, Category], count_queries
 ) -> None:
     with count_queries() as queries:
-        subtree = {category.name for category in category_subtree(category=tree["shoes"])}
+        subtree = set(category_subtree_ids(category_id=tree["shoes"].pk))
     assert queries.count == 1
-    assert subtree == {"Shoes", "Running", "Trail"}
-    without_self = category_subtree(category=tree["shoes"], include_self=False)
-    assert {category.name for category in without_self} == {"Running", "Trail"}
+    assert subtree == {tree[name].pk for name in ("shoes", "running", "trail")}
+    assert category_subtree_ids(category_id=0) == []
 
 
-def test_ancestors_are_one_query_root_first(tree: dict[str, Category], count_queries) -> None:
+def test_breadcrumbs_are_one_query_root_first(tree: dict[str, Category], count_queries) -> None:
+    """``ancestor_ids`` comes from the path (no query); the rows are one primary-key query."""
+    trail = tree["trail"]
     with count_queries() as queries:
-        ancestors = [category.name for category in category_ancestors(category=tree["trail"])]
+        found = categories_by_id(ids=trail.ancestor_ids)
+        ancestors = [found[pk].name for pk in trail.ancestor_ids]
     assert queries.count == 1
     assert ancestors == ["Apparel", "Shoes", "Running"]
-    assert list(category_ancestors(category=tree["apparel"])) == []
+    assert tree["apparel"].ancestor_ids == []
 
 
 def test_moving_a_category_rewrites_every_descendant_path(tree: dict[str, Category]) -> None:
@@ -76,7 +84,7 @@ def test_moving_a_category_rewrites_every_descendant_path(tree: dict[str, Catego
     assert current[trail.pk] == f"/{electronics.pk}/{shoes.pk}/{running.pk}/{trail.pk}/"
     # Untouched branches keep their paths.
     assert current[tree["jackets"].pk] == tree["jackets"].path
-    assert {c.name for c in category_subtree(category=electronics)} == {
+    assert subtree_names(electronics) == {
         "Electronics",
         "Shoes",
         "Running",

@@ -17,7 +17,7 @@ from backend.orders.models import (
 )
 from backend.orders.payments import GatewayError
 from backend.orders.services import OrderLine, order_pay, order_place
-from tests.factories import product_create
+from tests.factories import product_create, user_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -125,6 +125,17 @@ def test_a_low_stock_alert_reaches_active_staff_once(customer: User, staff: User
     alert_id = StockAlert.objects.get(product=product).pk
     assert tasks.stock_low_alert.apply(args=[alert_id]).get() is False
     assert len(mail.outbox) == 1
+
+
+@override_settings(STOCK_LOW_THRESHOLD=5, STAFF_ALERT_EMAILS=[])
+def test_a_superuser_without_the_staff_flag_is_staff_for_alerts_too(customer: User) -> None:
+    """``accounts.policies.STAFF_FLAGS``: the one staff definition, for recipients as well."""
+    admin = user_create(is_superuser=True)  # is_staff stays False
+    user_create(is_staff=True, is_active=False)
+
+    _placed(customer, product_create(stock_quantity=6))
+
+    assert [m.to for m in mail.outbox] == [[admin.email]]
 
 
 def test_the_expiry_task_expires_stale_orders_and_restocks(

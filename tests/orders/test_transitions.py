@@ -9,6 +9,7 @@ from backend.accounts.models import User
 from backend.catalog.models import Product
 from backend.orders.errors import OrderError, OrderErrorCode
 from backend.orders.models import Order, OrderEvent, OrderStatus
+from backend.orders.selectors import orders_visible_to
 from backend.orders.services import (
     ORDER_TRANSITIONS,
     OrderLine,
@@ -19,7 +20,6 @@ from backend.orders.services import (
     order_place,
     order_ship,
     order_transition,
-    orders_visible_to,
 )
 from tests.factories import product_create, user_create
 

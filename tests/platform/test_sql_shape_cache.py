@@ -221,12 +221,14 @@ def test_verification_catches_a_cached_statement_that_differs_from_djangos(
 def test_statements_of_cached_shapes_are_prepared_and_no_others() -> None:
     """A search statement's generic plan was three times slower than its custom plans
     (decision 0016): only plain SELECTs of cached shapes are prepared."""
-    from backend.catalog.services import product_list
+    from django.contrib.auth.models import AnonymousUser
+
+    from backend.catalog.selectors import product_list
 
     product_create(name="Wireless mouse")
     for _ in range(7):
         list(product_page(Decimal("1.00")))
-        list(product_list(search="wireless")[:5])
+        list(product_list(viewer=AnonymousUser(), search="wireless")[:5])
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT statement FROM pg_prepared_statements")

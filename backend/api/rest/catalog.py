@@ -1,4 +1,5 @@
-"""REST views for the catalog: thin over ``backend.catalog.services`` (every rule lives there)."""
+"""REST views for the catalog: thin over ``backend.catalog``: ``services`` for writes,
+``selectors`` and ``policies`` for reads (every rule lives there)."""
 
 import functools
 import re
@@ -9,6 +10,7 @@ from typing import Any
 import django_filters
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_slug
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
@@ -37,10 +39,10 @@ from backend.api.rest.framework import (
     problem_responses,
     requirement_text,
 )
-from backend.catalog import services
+from backend.catalog import selectors, services
 from backend.catalog.errors import CatalogError, CatalogErrorCode
 from backend.catalog.models import Category, Product
-from backend.catalog.policies import stock_visible_to, unpublished_visible_to
+from backend.catalog.policies import stock_visible_to
 from backend.core.numbers import (
     DECIMAL_PATTERN,
     NUMBER_MAX_LENGTH,
@@ -249,6 +251,50 @@ class StockAdjustSerializer(InputSerializer):
     )
 
 
+# --- Query parameters -----------------------------------------------------------------------
+
+
+class QueryNumberField(forms.Field):
+    """A query parameter read by ``backend.core.numbers``; given but empty (``?price_min=``)
+    is refused rather than ignored."""
+
+    def __init__(self, *, parse: Callable[[str], object], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.parse = parse
+
+    def to_python(self, value: str | None) -> object:
+        if value is None:
+            return None
+        if value == "":
+            raise forms.ValidationError("Give a value, or leave the parameter out.")
+        try:
+            return self.parse(value)
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
+
+
+class IdFilter(django_filters.Filter):
+    """An id (1..2**63-1, ASCII digits) as a query parameter."""
+
+    field_class = QueryNumberField
+
+    def __init__(self, **kwargs: Any) -> None:
+        parse = functools.partial(integer_parse, minimum=1, maximum=MAX_ID)
+        super().__init__(parse=parse, **kwargs)
+
+
+def id_parameter(description: str) -> dict[str, Any]:
+    """The OpenAPI schema of an ``IdFilter`` parameter (drf-spectacular ignores help_text on a
+    filter whose field is not django-filter's own, so the description is stated here)."""
+    return {
+        "type": "integer",
+        "format": "int64",
+        "minimum": 1,
+        "maximum": MAX_ID,
+        "description": description,
+    }
+
+
 # --- Categories -----------------------------------------------------------------------------
 
 
@@ -264,11 +310,51 @@ _CATEGORY_EXAMPLE = OpenApiExample(
 )
 
 
+CATEGORY_ORDERINGS: dict[str, tuple[str, ...]] = {
+    "path": selectors.CATEGORY_TREE_ORDER,
+    "position": selectors.CATEGORY_SIBLING_ORDER,
+}
+
+
+@extend_schema_field(id_parameter("Category id; only its direct subcategories."))
+class ParentFilter(IdFilter):
+    pass
+
+
+class CategoryFilterSet(django_filters.FilterSet):
+    """Validates the query string; the filtering itself is ``selectors.category_list``."""
+
+    parent = ParentFilter()
+    top_level = django_filters.ChoiceFilter(
+        choices=[("true", "true")], help_text="true: only categories without a parent."
+    )
+
+    class Meta:
+        model = Category
+        fields: list[str] = []
+
+    def filter_queryset(self, queryset: QuerySet[Category]) -> QuerySet[Category]:
+        return selectors.category_list(
+            top_level_only=self.form.cleaned_data["top_level"] == "true",
+            parent_id=self.form.cleaned_data["parent"],
+        )
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="List categories",
-        description="Every category in tree order (by path), cursor-paginated. "
-        + requirement_text(None),
+        description="Every category (or those the filters keep), cursor-paginated: in tree "
+        "order (by path) by default, or in sibling order (position, then name) as GraphQL "
+        "lists them. " + requirement_text(None),
+        parameters=[
+            OpenApiParameter(
+                "ordering",
+                OpenApiTypes.STR,
+                enum=list(CATEGORY_ORDERINGS),
+                description="`path` (default): parents before their children; `position`: "
+                "by position, then name. Ties break by id.",
+            )
+        ],
         responses={200: CategorySerializer(many=True), **problem_responses(400)},
     ),
     retrieve=extend_schema(
@@ -352,15 +438,32 @@ class CategoryViewSet(
     viewsets.GenericViewSet[Category],
 ):
     serializer_class = CategorySerializer
+    # Read by drf-spectacular to document the filters; filter_queryset below applies them.
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = CategoryFilterSet
+    list_query_parameters = frozenset({"ordering"})  # read by cursor_ordering
     lookup_field = "id_or_slug"
     lookup_value_regex = "[-a-zA-Z0-9_]+"  # an id or a slug; anything else is a 404
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Category]:
-        return services.category_list()
+        return selectors.category_list()
+
+    def filter_queryset(self, queryset: QuerySet[Category]) -> QuerySet[Category]:
+        if self.action != "list":
+            return queryset  # filters apply to the list only
+        filterset = CategoryFilterSet(self.request.query_params, queryset=queryset)
+        if not filterset.is_valid():
+            raise serializers.ValidationError(filterset.errors)
+        return filterset.qs
 
     def cursor_ordering(self, request: Request) -> tuple[str, ...]:
-        return ("path",)  # unique and indexed: tree order, parents before children
+        key = request.query_params.get("ordering", "path")
+        if key not in CATEGORY_ORDERINGS:
+            raise serializers.ValidationError(
+                {"ordering": [f"Must be one of: {', '.join(CATEGORY_ORDERINGS)}."]}
+            )
+        return CATEGORY_ORDERINGS[key]
 
     def get_permissions(self) -> list[BasePermission]:
         permission = _CATEGORY_PERMISSIONS.get(self.action or "")
@@ -420,25 +523,6 @@ def _with_references(data: dict[str, Any], **references: type[Category]) -> dict
 # --- Products -------------------------------------------------------------------------------
 
 
-class _QueryNumberField(forms.Field):
-    """A query parameter read by ``backend.core.numbers``; given but empty (``?price_min=``)
-    is refused rather than ignored."""
-
-    def __init__(self, *, parse: Callable[[str], object], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.parse = parse
-
-    def to_python(self, value: str | None) -> object:
-        if value is None:
-            return None
-        if value == "":
-            raise forms.ValidationError("Give a value, or leave the parameter out.")
-        try:
-            return self.parse(value)
-        except ValueError as error:
-            raise forms.ValidationError(str(error)) from None
-
-
 def _price_bound(text: str) -> Decimal:
     value = decimal_parse(text)
     if abs(value) > MAX_PRICE:
@@ -446,23 +530,18 @@ def _price_bound(text: str) -> Decimal:
     return value
 
 
-# The schema of a filter whose field is not django-filter's own is stated here, description
-# included (drf-spectacular then ignores help_text).
 @extend_schema_field(
-    {
-        "type": "integer",
-        "format": "int64",
-        "minimum": 1,
-        "maximum": MAX_ID,
-        "description": "Category id; products of its whole subtree (descendants included).",
-    }
+    id_parameter("Category id; products of its whole subtree (descendants included).")
 )
-class CategoryFilter(django_filters.Filter):
-    field_class = _QueryNumberField
+class CategoryFilter(IdFilter):
+    pass
 
-    def __init__(self, **kwargs: Any) -> None:
-        parse = functools.partial(integer_parse, minimum=1, maximum=MAX_ID)
-        super().__init__(parse=parse, **kwargs)
+
+@extend_schema_field(
+    id_parameter("Category id; only products of exactly this category, not of its subcategories.")
+)
+class CategoryExactFilter(IdFilter):
+    pass
 
 
 @extend_schema_field(
@@ -475,7 +554,7 @@ class CategoryFilter(django_filters.Filter):
     }
 )
 class PriceFilter(django_filters.Filter):
-    field_class = _QueryNumberField
+    field_class = QueryNumberField
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(parse=_price_bound, **kwargs)
@@ -484,28 +563,34 @@ class PriceFilter(django_filters.Filter):
 @extend_schema_field(
     {
         "type": "string",
-        "maxLength": services.SEARCH_MAX_LENGTH,
+        "maxLength": selectors.SEARCH_MAX_LENGTH,
         # Empty (no search), or holding a word character: the service searches words only.
         "pattern": r"^$|\w",
         "description": "Full-text search over name, SKU and description (prefix matches; typo "
-        f"tolerant on names). At most {services.SEARCH_MAX_LENGTH} characters, with at least "
-        "one letter or digit (or empty: no search).",
+        f"tolerant on names). At most {selectors.SEARCH_MAX_LENGTH} characters, with at least "
+        "one letter or digit (or empty: no search). Orders by relevance unless `ordering` "
+        "says otherwise.",
     }
 )
 class SearchFilter(django_filters.CharFilter):
-    """The service refuses the rest (search_terms): stated in the document here."""
+    """The selector refuses the rest (``search_terms``): stated in the document here."""
 
 
 class ProductFilterSet(django_filters.FilterSet):
-    """Validates the query string; the filtering itself is ``services.product_list``."""
+    """Validates the query string; the filtering itself is ``selectors.product_list``."""
 
     category = CategoryFilter()
+    category_exact = CategoryExactFilter()
     price_min = PriceFilter()  # the lowest price, inclusive
     price_max = PriceFilter()  # the highest price, inclusive
     # A choice, not BooleanFilter: that one silently ignores values it cannot read ("maybe").
     in_stock = django_filters.ChoiceFilter(
         choices=[("true", "true"), ("false", "false")],
         help_text="true: stock > 0; false: sold out.",
+    )
+    published = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")],
+        help_text="Staff only (403 FORBIDDEN for anyone else): true: published; false: not.",
     )
     search = SearchFilter()
 
@@ -515,27 +600,34 @@ class ProductFilterSet(django_filters.FilterSet):
 
     def filter_queryset(self, queryset: QuerySet[Product]) -> QuerySet[Product]:
         given = {k: v for k, v in self.form.cleaned_data.items() if v is not None and v != ""}
-        products = services.product_list(
-            category_id=int(given["category"]) if "category" in given else None,
-            include_descendants=True,
-            price_min=given.get("price_min"),
-            price_max=given.get("price_max"),
-            in_stock=given["in_stock"] == "true" if "in_stock" in given else None,
-            search=given.get("search"),
+        return selectors.products_visible_to(
+            self.request.user,
+            selectors.product_list(
+                viewer=self.request.user,
+                category_id=given.get("category_exact"),
+                in_category_id=given.get("category"),
+                price_min=given.get("price_min"),
+                price_max=given.get("price_max"),
+                in_stock=given["in_stock"] == "true" if "in_stock" in given else None,
+                published=given["published"] == "true" if "published" in given else None,
+                search=given.get("search"),
+            ),
         )
-        return products
 
 
-# ?ordering= value -> keyset ordering; each ends in the unique id so pages are stable.
-PRODUCT_ORDERINGS: dict[str, tuple[str, str]] = {
-    "created": ("created_at", "id"),
-    "-created": ("-created_at", "-id"),
-    "price": ("price", "id"),
-    "-price": ("-price", "-id"),
-    "name": ("name", "id"),
-    "-name": ("-name", "-id"),
+# ?ordering= value -> the catalog's ordering (the id breaks ties, so pages are stable).
+_ORDERING_SORTS: dict[str, selectors.ProductSort] = {
+    "created": selectors.ProductSort.CREATED_AT,
+    "updated": selectors.ProductSort.UPDATED_AT,
+    "price": selectors.ProductSort.PRICE,
+    "name": selectors.ProductSort.NAME,
+    "relevance": selectors.ProductSort.RELEVANCE,
 }
-DEFAULT_PRODUCT_ORDERING = "-created"
+PRODUCT_ORDERINGS: dict[str, selectors.ProductOrdering] = {
+    f"{sign}{name}": selectors.ProductOrdering(sort, descending=sign == "-")
+    for name, sort in _ORDERING_SORTS.items()
+    for sign in ("", "-")
+}
 
 _PRODUCT_PERMISSIONS: dict[str, str] = {
     "create": "catalog.add_product",
@@ -569,10 +661,12 @@ _VISIBILITY = "Unpublished products are visible to staff only. "
                 "ordering",
                 OpenApiTypes.STR,
                 enum=list(PRODUCT_ORDERINGS),
-                description=f"Sort key; default `{DEFAULT_PRODUCT_ORDERING}`. Ties break by id.",
+                description="Sort key, `-` for descending; default `-relevance` (most "
+                "relevant first) with `search`, else `-created` (newest first). `relevance` "
+                "needs `search`. Ties break by id.",
             )
         ],
-        responses={200: ProductSerializer(many=True), **problem_responses(400)},
+        responses={200: ProductSerializer(many=True), **problem_responses(400, 403)},
     ),
     retrieve=extend_schema(
         summary="Get a product",
@@ -656,29 +750,32 @@ class ProductViewSet(
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Product]:
-        return services.product_visible(
-            products=Product.objects.all(),
-            include_unpublished=unpublished_visible_to(self.request.user),
-        )
+        return selectors.products_visible_to(self.request.user)
 
     def filter_queryset(self, queryset: QuerySet[Product]) -> QuerySet[Product]:
         if self.action != "list":
             return queryset  # filters apply to the list only
-        filterset = ProductFilterSet(self.request.query_params, queryset=Product.objects.none())
+        filterset = ProductFilterSet(
+            self.request.query_params, queryset=Product.objects.none(), request=self.request
+        )
         if not filterset.is_valid():
             raise serializers.ValidationError(filterset.errors)
-        return services.product_visible(
-            products=filterset.filter_queryset(Product.objects.all()),
-            include_unpublished=unpublished_visible_to(self.request.user),
-        )
+        return filterset.filter_queryset(Product.objects.all())
 
     def cursor_ordering(self, request: Request) -> tuple[str, ...]:
-        key = request.query_params.get("ordering", DEFAULT_PRODUCT_ORDERING)
-        if key not in PRODUCT_ORDERINGS:
+        key = request.query_params.get("ordering")
+        if key is not None and key not in PRODUCT_ORDERINGS:
             raise serializers.ValidationError(
                 {"ordering": [f"Must be one of: {', '.join(PRODUCT_ORDERINGS)}."]}
             )
-        return PRODUCT_ORDERINGS[key]
+        try:
+            ordering = selectors.product_ordering(
+                requested=None if key is None else PRODUCT_ORDERINGS[key],
+                search=request.query_params.get("search") or None,
+            )
+        except DjangoValidationError as error:
+            raise serializers.ValidationError({"ordering": error.messages}) from None
+        return ordering.order_by
 
     def get_permissions(self) -> list[BasePermission]:
         permission = _PRODUCT_PERMISSIONS.get(self.action or "")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -418,6 +419,8 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         )
     if isinstance(exc, exceptions.PermissionDenied):
         return _problem(403, FORBIDDEN, str(exc.detail))
+    if isinstance(exc, DjangoPermissionDenied):  # a selector's staff-only filter
+        return _problem(403, FORBIDDEN, str(exc))
     if isinstance(exc, exceptions.APIException):
         code = str(exc.default_code).upper()
         headers = {"Retry-After": str(exc.wait)} if getattr(exc, "wait", None) else None

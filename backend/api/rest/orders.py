@@ -24,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from backend.accounts.roles import Role
-from backend.api.rest.catalog import MoneySerializer
+from backend.api.rest.catalog import MAX_ID, IdFilter, MoneySerializer, id_parameter
 from backend.api.rest.framework import (
     INVALID,
     INVALID_DETAIL,
@@ -36,7 +36,7 @@ from backend.api.rest.framework import (
     problem_responses,
     requirement_text,
 )
-from backend.orders import services
+from backend.orders import selectors, services
 from backend.orders.models import Order, OrderItem, OrderStatus
 
 
@@ -108,10 +108,6 @@ class OrderSerializer(serializers.ModelSerializer):
         return [str(s) for s in services.order_next_statuses(order)]
 
 
-# The id column's range: a larger number names no product and must not reach SQL as one.
-MAX_ID = 2**63 - 1
-
-
 @extend_schema_field(
     {"type": "integer", "minimum": 1, "maximum": settings.ORDER_MAX_QUANTITY_PER_LINE}
 )
@@ -149,8 +145,18 @@ class OrderCreateSerializer(InputSerializer):
     )
 
 
+@extend_schema_field(
+    id_parameter(
+        "Staff only (403 FORBIDDEN for anyone else): only the orders of this customer (a user id)."
+    )
+)
+class CustomerFilter(IdFilter):
+    pass
+
+
 class OrderFilterSet(django_filters.FilterSet):
-    """The list's query parameters; an unknown status is a 400 INVALID naming ``status``."""
+    """The list's query parameters, checked here; the filtering itself is
+    ``selectors.order_list``. An unknown status is a 400 INVALID naming ``status``."""
 
     # Repeated, not comma separated: django-filter's (and OpenAPI's form/explode) convention.
     status = django_filters.MultipleChoiceFilter(
@@ -159,13 +165,19 @@ class OrderFilterSet(django_filters.FilterSet):
         "(`?status=PAID&status=SHIPPED`).",
     )
 
+    customer = CustomerFilter()
+
     class Meta:
         model = Order
         fields: list[str] = []
 
     def filter_queryset(self, queryset: QuerySet[Order]) -> QuerySet[Order]:
-        statuses = [OrderStatus(value) for value in self.form.cleaned_data["status"]]
-        return services.orders_with_status(orders=queryset, statuses=statuses)
+        return selectors.order_list(
+            viewer=self.request.user,
+            orders=queryset,
+            statuses=[OrderStatus(value) for value in self.form.cleaned_data["status"]],
+            customer_id=self.form.cleaned_data["customer"],
+        )
 
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -209,12 +221,14 @@ def _transition_schema(summary: str, permission: Role, rule: str) -> Any:
     list=extend_schema(
         summary="List orders",
         description="A customer sees their own orders, staff every order; newest first, "
-        "optionally only those in the given statuses. " + requirement_text(Role.CUSTOMER),
+        "optionally only those in the given statuses (and, for staff, of one customer). "
+        + requirement_text(Role.CUSTOMER),
         responses={
             200: OrderSerializer(many=True),
             **problem_responses(
                 400,
                 401,
+                403,
                 examples=[
                     problem_example(
                         400,
@@ -305,7 +319,7 @@ class OrderViewSet(
     error_field_names = {"idempotency_key": "Idempotency-Key"}
 
     def get_queryset(self) -> QuerySet[Order]:
-        return services.orders_visible_to(self.request.user).prefetch_related(
+        return selectors.orders_visible_to(self.request.user).prefetch_related(
             Prefetch("items", queryset=OrderItem.objects.order_by("id"))
         )
 
@@ -314,7 +328,7 @@ class OrderViewSet(
         return super().filter_queryset(queryset) if self.action == "list" else queryset
 
     def cursor_ordering(self, request: Request) -> tuple[str, ...]:
-        return ("-created_at", "-id")  # orders_order_customer_idx / the primary key
+        return selectors.ORDERS_NEWEST_FIRST
 
     def get_permissions(self) -> list[BasePermission]:
         role = Role.STAFF if self.action in {"ship", "deliver"} else Role.CUSTOMER

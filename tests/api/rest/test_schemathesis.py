@@ -61,13 +61,16 @@ def unstatable_rules_hold(case: Any, caller: Caller) -> None:
     - an order's lines name distinct products (JSON Schema's ``uniqueItems`` compares whole
       items, not one property of them): a repeated product is DUPLICATE_PRODUCT;
     - ``price_min`` is not above ``price_max`` (a rule between two parameters);
-    - a page ``cursor`` is one the server issued: it is opaque, any other string is a 400.
+    - a page ``cursor`` is one the server issued: it is opaque, any other string is a 400;
+    - ordering by relevance comes with a search (decision 0019: without one it is a 400).
     """
     query = case.query if isinstance(case.query, dict) else {}
     query.pop("cursor", None)
     low, high = _decimal(query.get("price_min")), _decimal(query.get("price_max"))
     if low is not None and high is not None and low > high:
         query["price_min"], query["price_max"] = query["price_max"], query["price_min"]
+    if str(query.get("ordering", "")).lstrip("-") == "relevance" and not query.get("search"):
+        query.pop("ordering")
     body = case.body
     if not isinstance(body, dict):
         return

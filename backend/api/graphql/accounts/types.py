@@ -10,6 +10,7 @@ from strawberry import Info, relay
 
 from backend.accounts.errors import AccountErrorCode
 from backend.accounts.models import User
+from backend.accounts.policies import roles_held
 from backend.accounts.roles import Role
 from backend.api.graphql.enums import graphql_enum
 from backend.api.graphql.errors import PAYLOAD_ERRORS_DESCRIPTION
@@ -71,13 +72,7 @@ class UserType(relay.Node):
         description="The roles the user holds (at most the three Role values).",
     )
     def roles(self, root: User) -> list[Role]:
-        names = {group.name for group in root.groups.all()}
-        held = {role for role in Role if role.value in names}
-        if root.is_staff:
-            held.add(Role.STAFF)
-        if root.is_superuser:
-            held.add(Role.ADMIN)
-        return [role for role in Role if role in held]
+        return roles_held(root, group_names=[group.name for group in root.groups.all()])
 
     @classmethod
     def get_queryset(cls, queryset: QuerySet[User], info: Info, **kwargs: Any) -> QuerySet[User]:

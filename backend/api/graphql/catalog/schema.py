@@ -4,7 +4,7 @@ from typing import Annotated
 
 import strawberry
 import strawberry_django
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model, QuerySet
 from strawberry import Info, relay
 
@@ -23,9 +23,8 @@ from backend.api.graphql.fields import off_event_loop
 from backend.api.graphql.ids import global_id_to_pk
 from backend.api.graphql.pagination import keyset_connection, optimize_connection
 from backend.api.graphql.permissions import viewer
-from backend.catalog import services
+from backend.catalog import selectors
 from backend.catalog.models import Category, Product
-from backend.catalog.policies import unpublished_visible_to
 
 
 @strawberry.input(description="Category filters; all given conditions must hold.")
@@ -62,23 +61,39 @@ def _by_id_or_slug[M: Model](
     return model._default_manager.filter(slug=slug)
 
 
+def _category_pk(id: relay.GlobalID | None, *, field: str) -> int | None:
+    return None if id is None else global_id_to_pk(id, type_name="Category", field=field)
+
+
+def _subtree_filtered(filter: ProductFilter) -> bool:
+    """Whether the filter names a category's whole subtree (``inCategory``, or the deprecated
+    ``category`` with ``includeDescendants``)."""
+    return filter.in_category is not None or (
+        filter.category is not None and filter.include_descendants
+    )
+
+
 def _product_queryset(info: Info, filter: ProductFilter) -> QuerySet[Product]:
     """Translate the GraphQL filter into the catalog selector's keyword arguments."""
-    if filter.published is not None and not unpublished_visible_to(viewer(info)):
-        raise ForbiddenError("Only staff can filter by `published`.")
-    category_id = (
-        global_id_to_pk(filter.category, type_name="Category", field="filter.category")
-        if filter.category is not None
-        else None
-    )
+    category_id = _category_pk(filter.category, field="filter.category")
+    in_category_id = _category_pk(filter.in_category, field="filter.inCategory")
+    if filter.include_descendants and category_id is not None:
+        if in_category_id is not None:
+            raise BadUserInputError(
+                "`includeDescendants` is the deprecated spelling of `inCategory`: pass "
+                "`inCategory` alone.",
+                field="filter.includeDescendants",
+            )
+        category_id, in_category_id = None, category_id
     price = filter.price or DecimalRange()
     created = filter.created_at or DateTimeRange()
     updated = filter.updated_at or DateTimeRange()
     # Visibility (unpublished for staff only) is ProductType.get_queryset, shared with node.
     try:
-        return services.product_list(
+        return selectors.product_list(
+            viewer=viewer(info),
             category_id=category_id,
-            include_descendants=filter.include_descendants,
+            in_category_id=in_category_id,
             price_min=price.min,
             price_max=price.max,
             in_stock=filter.in_stock,
@@ -89,6 +104,8 @@ def _product_queryset(info: Info, filter: ProductFilter) -> QuerySet[Product]:
             updated_before=updated.lte,
             search=filter.search,
         )
+    except PermissionDenied as error:
+        raise ForbiddenError(str(error)) from None
     except ValidationError as error:
         raise BadUserInputError(" ".join(error.messages), field="filter") from None
 
@@ -111,7 +128,7 @@ class CatalogQuery:
             if filter.parent is not None
             else None
         )
-        categories = services.category_list(
+        categories = selectors.category_list(
             top_level_only=filter.top_level_only, parent_id=parent_id
         )
         return optimize_connection(categories, info)
@@ -149,7 +166,7 @@ class CatalogQuery:
         def compose() -> QuerySet[Product]:
             return optimize_connection(_product_queryset(info, filter), info)
 
-        if filter.category is not None and filter.include_descendants:
+        if _subtree_filtered(filter):
             # Composing a subtree filter reads the subtree's category ids (a statement): the
             # one case that needs a thread before the page's own fetch.
             return off_event_loop(compose)  # type: ignore[return-value]

@@ -16,6 +16,7 @@ from typing import Any
 import strawberry
 import strawberry_django
 from asgiref.sync import sync_to_async
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from strawberry import Info, relay
 from strawberry.dataloader import DataLoader
@@ -40,13 +41,17 @@ from backend.api.graphql.pagination import (
     optimize_connection,
 )
 from backend.api.graphql.permissions import viewer
-from backend.catalog import services
+from backend.catalog import selectors
 from backend.catalog.models import Category, Product
-from backend.catalog.policies import stock_visible_to, unpublished_visible_to
+from backend.catalog.policies import stock_visible_to
 
+_CATEGORY_COLUMN_TYPES: dict[str, type] = {"position": int, "name": str, "id": int}
 CATEGORY_ORDER = KeysetOrder(
     name="Category:POSITION:ASC",
-    keys=(SortKey("position", int), SortKey("name", str), SortKey("id", int)),
+    keys=tuple(
+        SortKey(column, _CATEGORY_COLUMN_TYPES[column])
+        for column in selectors.CATEGORY_SIBLING_ORDER
+    ),
     descending=False,
 )
 
@@ -93,11 +98,11 @@ class CategoryType(ModelNode):
         "unless the viewer is staff).",
     )
     async def product_count(self, root: Category, info: Info) -> int:
-        include_unpublished = unpublished_visible_to(viewer(info))
+        user = viewer(info)
 
         async def load(ids: list[int]) -> list[int]:
-            counts = await sync_to_async(services.category_product_counts)(
-                category_ids=ids, include_unpublished=include_unpublished
+            counts = await sync_to_async(selectors.category_product_counts)(
+                category_ids=ids, viewer=user
             )
             return [counts.get(pk, 0) for pk in ids]
 
@@ -128,13 +133,13 @@ class CategoryType(ModelNode):
             window=PageWindow.from_arguments(
                 order=CATEGORY_ORDER, first=first, last=last, after=after, before=before
             ),
-            counts=lambda parent_ids: services.category_children_counts(parent_ids=parent_ids),
+            counts=lambda parent_ids: selectors.category_children_counts(parent_ids=parent_ids),
             loader_name="category_children",
         )
 
 
 async def _load_categories(ids: list[int]) -> list[Category | None]:
-    found = await sync_to_async(Category.objects.in_bulk)(ids)
+    found = await sync_to_async(selectors.categories_by_id)(ids=ids)
     return [found.get(pk) for pk in ids]
 
 
@@ -156,7 +161,7 @@ def _ancestors_with_peers(root: Category, info: Info) -> list[Category]:
         missing = {
             pk for category in [root, *peers] for pk in category.ancestor_ids if pk not in known
         }
-        found = Category.objects.in_bulk(missing)
+        found = selectors.categories_by_id(ids=missing)
         known.update({pk: found.get(pk) for pk in missing})  # None: deleted meanwhile
     return [known[pk] for pk in wanted if known[pk] is not None]
 
@@ -207,9 +212,7 @@ class ProductType(ModelNode):
     def get_queryset(cls, queryset: QuerySet[Product], info: Info, **kwargs: Any) -> QuerySet:
         """The one visibility rule, shared by ``product``, ``products``, ``node`` and ``nodes``:
         unpublished products exist only for staff."""
-        return services.product_visible(
-            products=queryset, include_unpublished=unpublished_visible_to(viewer(info))
-        )
+        return selectors.products_visible_to(viewer(info), queryset)
 
 
 @strawberry.enum(description="What to order products by; the id always breaks ties.")
@@ -223,12 +226,15 @@ class ProductOrderField(Enum):
     )
 
 
-PRODUCT_SORT_KEYS: dict[ProductOrderField, SortKey] = {
-    ProductOrderField.PRICE: SortKey("price", Decimal),
-    ProductOrderField.NAME: SortKey("name", str),
-    ProductOrderField.CREATED_AT: SortKey("created_at", datetime),
-    ProductOrderField.UPDATED_AT: SortKey("updated_at", datetime),
-    ProductOrderField.RELEVANCE: SortKey("search_rank", float),
+PRODUCT_SORTS: dict[ProductOrderField, selectors.ProductSort] = {
+    field: selectors.ProductSort[field.name] for field in ProductOrderField
+}
+PRODUCT_SORT_KEYS: dict[selectors.ProductSort, SortKey] = {
+    selectors.ProductSort.PRICE: SortKey("price", Decimal),
+    selectors.ProductSort.NAME: SortKey("name", str),
+    selectors.ProductSort.CREATED_AT: SortKey("created_at", datetime),
+    selectors.ProductSort.UPDATED_AT: SortKey("updated_at", datetime),
+    selectors.ProductSort.RELEVANCE: SortKey("search_rank", float),
 }
 
 
@@ -255,10 +261,19 @@ class DateTimeRange:
 @strawberry.input(description="Product filters; all given conditions must hold.")
 class ProductFilter:
     category: relay.GlobalID | None = strawberry.field(
-        default=None, description="Only products of this category (a Category id)."
+        default=None,
+        description="Only products of exactly this category, not of its subcategories (a "
+        "Category id). For the category and its subcategories use `inCategory`.",
+    )
+    in_category: relay.GlobalID | None = strawberry.field(
+        default=None,
+        description="Only products of this category or any of its subcategories (a Category "
+        "id): what a category filter means on REST (`?category=`) too.",
     )
     include_descendants: bool = strawberry.field(
-        default=False, description="With `category`: also products of all its subcategories."
+        default=False,
+        description="With `category`: also products of all its subcategories.",
+        deprecation_reason="Use `inCategory`, which includes the subcategories.",
     )
     price: DecimalRange | None = strawberry.field(default=None, description="Unit price range.")
     in_stock: bool | None = strawberry.field(
@@ -290,26 +305,30 @@ class ProductConnection(KeysetConnection[ProductType]):
         sort: ProductOrder | None = None,
         **kwargs: Any,
     ) -> KeysetOrder:
-        """Default: relevance when searching, else newest first. Relevance needs a search."""
+        """The catalog's ``product_ordering``: the requested order, else the most relevant
+        first when searching and the newest first otherwise. Relevance needs a search."""
         search = filter.search if filter is not None else None
-        searching = search is not None
-        order = sort
-        if order is None:
-            order = ProductOrder(
-                field=ProductOrderField.RELEVANCE if searching else ProductOrderField.CREATED_AT,
-                direction=OrderDirection.DESC,
+        requested = (
+            None
+            if sort is None
+            else selectors.ProductOrdering(
+                PRODUCT_SORTS[sort.field], descending=sort.direction is OrderDirection.DESC
             )
-        if order.field is ProductOrderField.RELEVANCE and not searching:
+        )
+        try:
+            order = selectors.product_ordering(requested=requested, search=search)
+        except ValidationError:
             raise BadUserInputError(
                 "Ordering by RELEVANCE needs a search: pass `filter.search`.", field="order"
-            )
-        name = f"Product:{order.field.value}:{order.direction.value}"
-        if order.field is ProductOrderField.RELEVANCE and search is not None:
+            ) from None
+        direction = OrderDirection.DESC if order.descending else OrderDirection.ASC
+        name = f"Product:{order.sort.name}:{direction.value}"
+        if order.sort is selectors.ProductSort.RELEVANCE and search is not None:
             # A rank only orders the results of the search that computed it: a cursor carried
             # over to another search would skip or repeat rows, so it names its search.
             name += ":" + hashlib.blake2b(search.encode(), digest_size=6).hexdigest()
         return KeysetOrder(
             name=name,
-            keys=(PRODUCT_SORT_KEYS[order.field], SortKey("id", int)),
-            descending=order.direction is OrderDirection.DESC,
+            keys=(PRODUCT_SORT_KEYS[order.sort], SortKey("id", int)),
+            descending=order.descending,
         )

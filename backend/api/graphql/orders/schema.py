@@ -11,6 +11,7 @@ from typing import Annotated
 
 import strawberry
 import strawberry_django
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from strawberry import Info, relay
 
@@ -28,12 +29,11 @@ from backend.api.graphql.pagination import keyset_connection, optimize_connectio
 from backend.api.graphql.payloads import mutation_payload
 from backend.api.graphql.permissions import (
     UnauthenticatedError,
-    is_staff_user,
     requires,
     signed_in_viewer,
     viewer,
 )
-from backend.orders import services
+from backend.orders import selectors, services
 from backend.orders.models import Order
 from backend.orders.models import OrderStatus as OrderStatusChoice
 
@@ -82,24 +82,21 @@ def _refuse_rejected_token(info: Info) -> None:
 
 
 def _orders_filtered(info: Info, filter: OrderFilter) -> QuerySet[Order]:
-    """The filter as a queryset; visibility itself is ``OrderType.get_queryset``."""
-    orders = Order.objects.all()
-    if filter.status is not None:
-        orders = services.orders_with_status(
-            orders=orders, statuses=[OrderStatusChoice(filter.status.value)]
-        )
-    if filter.customer is not None:
-        if not is_staff_user(viewer(info)):
-            raise ForbiddenError("Only staff can filter orders by `customer`.")
-        orders = orders.filter(
-            customer_id=global_id_to_pk(filter.customer, type_name="User", field="filter.customer")
-        )
+    """The filter as the orders selector's arguments; visibility itself is
+    ``OrderType.get_queryset``."""
     created = filter.created_at or DateTimeRange()
-    if created.gte is not None:
-        orders = orders.filter(created_at__gte=created.gte)
-    if created.lte is not None:
-        orders = orders.filter(created_at__lte=created.lte)
-    return orders
+    try:
+        return selectors.order_list(
+            viewer=viewer(info),
+            statuses=() if filter.status is None else [OrderStatusChoice(filter.status.value)],
+            customer_id=None
+            if filter.customer is None
+            else global_id_to_pk(filter.customer, type_name="User", field="filter.customer"),
+            created_after=created.gte,
+            created_before=created.lte,
+        )
+    except PermissionDenied as error:
+        raise ForbiddenError(str(error)) from None
 
 
 @strawberry.type(description="Reads of orders: the viewer's own, or every order for staff.")

@@ -38,7 +38,7 @@ from backend.api.graphql.orders.events import (
 from backend.api.graphql.orders.types import OrderEventType, OrderStatus, OrderType
 from backend.api.graphql.permissions import ViewerType, is_staff_user, viewer
 from backend.api.graphql.websocket import CLOSE_FORBIDDEN, WebSocketContext
-from backend.orders import services
+from backend.orders import selectors
 from backend.orders.models import OrderEvent
 
 NOT_FOUND = "NOT_FOUND"
@@ -109,7 +109,7 @@ def _order_last_event_id(user: ViewerType, order_id: int) -> int | None:
     0 for an order without events (every placed order has its creation event).
     """
     row = (
-        services.orders_visible_to(user)
+        selectors.orders_visible_to(user)
         .filter(pk=order_id)
         .annotate(last_event_id=Max("events__id"))
         .values_list("last_event_id", flat=True)

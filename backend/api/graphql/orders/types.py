@@ -1,6 +1,6 @@
 """GraphQL types of orders: ``Order``, ``OrderItem``, ``OrderEvent``, their enums and errors.
 
-Visibility: ``OrderType.get_queryset`` applies ``services.orders_visible_to``, so ``order``,
+Visibility: ``OrderType.get_queryset`` applies ``selectors.orders_visible_to``, so ``order``,
 ``orders``, ``node`` and ``nodes`` all answer "not found" for another customer's order.
 
 Batching: columns and relations come through the strawberry-django optimizer (each computed
@@ -38,7 +38,7 @@ from backend.api.graphql.pagination import (
     optimize_connection,
 )
 from backend.api.graphql.permissions import viewer
-from backend.orders import services
+from backend.orders import selectors, services
 from backend.orders.errors import OrderErrorCode
 from backend.orders.models import Order, OrderEvent, OrderItem
 from backend.orders.models import OrderStatus as OrderStatusChoice
@@ -137,7 +137,7 @@ class OrderItemType(ModelNode):
     @classmethod
     def get_queryset(cls, queryset: QuerySet[OrderItem], info: Info, **kwargs: Any) -> QuerySet:
         """Items are visible exactly when their order is (``node(id)`` included)."""
-        return queryset.filter(order__in=services.orders_visible_to(viewer(info)))
+        return queryset.filter(order__in=selectors.orders_visible_to(viewer(info)))
 
 
 class ActorVisibility(FieldExtension):
@@ -183,7 +183,7 @@ class OrderEventType(ModelNode):
     @classmethod
     def get_queryset(cls, queryset: QuerySet[OrderEvent], info: Info, **kwargs: Any) -> QuerySet:
         """Events are visible exactly when their order is (``node(id)`` included)."""
-        return queryset.filter(order__in=services.orders_visible_to(viewer(info)))
+        return queryset.filter(order__in=selectors.orders_visible_to(viewer(info)))
 
 
 @strawberry.type(name="OrderEventConnection", description="A page of order events, oldest first.")
@@ -268,7 +268,7 @@ class OrderType(ModelNode):
         not found, never "forbidden": its existence is not theirs to learn."""
         # ``&`` merges the rule's WHERE into this queryset (no subquery), so the customer's
         # list can walk orders_order_customer_idx in keyset order.
-        return queryset & services.orders_visible_to(viewer(info))
+        return queryset & selectors.orders_visible_to(viewer(info))
 
 
 def _event_counts(order_ids: list[int]) -> dict[int, int]:

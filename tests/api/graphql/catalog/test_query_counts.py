@@ -2,6 +2,8 @@
 
 from typing import Any
 
+import pytest
+
 from tests.api.graphql.catalog.test_catalog_queries import global_id
 from tests.factories import category_create, product_create
 from tests.graphql_client import GraphQLClient
@@ -52,15 +54,20 @@ def test_product_list_without_total_count_is_1_statement_and_2_with_it(
 
 
 SUBTREE_PAGE = """query($n: Int!, $c: ID!, $after: String) { products(first: $n, after: $after,
-    filter: {category: $c, includeDescendants: true}, order: {field: PRICE, direction: DESC})
+    filter: {inCategory: $c}, order: {field: PRICE, direction: DESC})
     { nodes { price { amount } category { name } } pageInfo { endCursor } } }"""
+# The deprecated spelling of the same filter costs the same.
+DEPRECATED_SUBTREE_PAGE = SUBTREE_PAGE.replace(
+    "inCategory: $c", "category: $c, includeDescendants: true"
+)
 
 
+@pytest.mark.parametrize("query", [SUBTREE_PAGE, DEPRECATED_SUBTREE_PAGE])
 def test_subtree_page_costs_2_statements_at_any_page_size_and_keeps_its_order(
-    gql: GraphQLClient, count_queries: Any
+    gql: GraphQLClient, count_queries: Any, query: str
 ) -> None:
     """1: the subtree's category ids, so PostgreSQL plans the page with them as constants
-    (``services.product_list``); 2: the page. The order and cursor apply as everywhere."""
+    (``selectors.product_list``); 2: the page. The order and cursor apply as everywhere."""
     root = category_create()
     leaves = [category_create(parent=category_create(parent=root)) for _ in range(3)]
     for i in range(30):
@@ -68,10 +75,10 @@ def test_subtree_page_costs_2_statements_at_any_page_size_and_keeps_its_order(
     product_create(price="99.00")  # outside the subtree
     category = global_id("Category", root.pk)
     for size in (1, 30):
-        assert statements(gql, count_queries, SUBTREE_PAGE, {"n": size, "c": category}) == 2
-    first = gql.data(SUBTREE_PAGE, {"n": 10, "c": category})["products"]
+        assert statements(gql, count_queries, query, {"n": size, "c": category}) == 2
+    first = gql.data(query, {"n": 10, "c": category})["products"]
     after = first["pageInfo"]["endCursor"]
-    rest = gql.data(SUBTREE_PAGE, {"n": 30, "c": category, "after": after})["products"]
+    rest = gql.data(query, {"n": 30, "c": category, "after": after})["products"]
     prices = [node["price"]["amount"] for node in first["nodes"] + rest["nodes"]]
     assert prices == [f"{i}.00" for i in range(30, 0, -1)]
 
