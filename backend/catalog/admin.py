@@ -1,11 +1,19 @@
-"""Admin for the catalog. Writes go through the models' own validation and the database
-triggers, so the admin cannot create a cycle or a stale category path."""
+"""Admin for the catalog. Category writes go through the models' own validation and the
+database triggers, so the admin cannot create a cycle or a stale category path; product writes
+go through the catalog services, stock as a change (see ``ProductAdminForm``)."""
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from backend.catalog.errors import CatalogError
 from backend.catalog.models import Category, Product
+from backend.catalog.services import product_create, product_stock_adjust, product_update
+from backend.core.admin import ServiceRefusalMixin
 
 
 class TopLevelCategoryFilter(admin.SimpleListFilter):
@@ -56,8 +64,66 @@ class CategoryAdmin(admin.ModelAdmin):
         return category.depth
 
 
+class ProductAdminForm(forms.ModelForm):
+    """A product's form, on its change page and in its changelist row; stock is edited as a
+    change, never as an absolute.
+
+    The page carries the quantity it showed as a hidden initial value. Saving adds the
+    difference between the typed and the shown quantity (``stock_delta``) through
+    ``product_stock_adjust``, so units that checkouts took after the page was drawn stay taken
+    instead of being written back.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stock_delta = 0  # units the edit adds (negative: removes); set by clean()
+        if self.instance.pk is not None and "stock_quantity" in self.fields:
+            self.fields["stock_quantity"].show_hidden_initial = True
+
+    def clean(self) -> dict[str, Any]:
+        cleaned_data = super().clean()
+        if (
+            self.instance.pk is None
+            or "stock_quantity" not in cleaned_data
+            or "stock_quantity" not in self.changed_data
+        ):
+            return cleaned_data
+        shown = self._stock_shown()
+        if shown is None:
+            self.add_error(
+                "stock_quantity",
+                "The quantity this page showed was not sent: reload the page and edit again.",
+            )
+            return cleaned_data
+        self.stock_delta = cleaned_data["stock_quantity"] - shown
+        # The instance still holds the row as read for this request (construct_instance runs
+        # after clean); the service re-checks on the locked row when it applies the change.
+        in_stock = self.instance.stock_quantity
+        if in_stock + self.stock_delta < 0:
+            self.add_error(
+                "stock_quantity",
+                f"Only {in_stock} units are in stock now (this page showed {shown}), "
+                f"so {-self.stock_delta} cannot be removed.",
+            )
+        return cleaned_data
+
+    def _stock_shown(self) -> int | None:
+        """The quantity the page was drawn with, as the hidden initial input sent it back."""
+        bound_field = self["stock_quantity"]
+        field = bound_field.field
+        sent = field.hidden_widget().value_from_datadict(
+            self.data, self.files, bound_field.html_initial_name
+        )
+        try:
+            return field.to_python(sent)
+        except ValidationError:
+            return None
+
+
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(ServiceRefusalMixin, admin.ModelAdmin):
+    form = ProductAdminForm
+    service_errors = (CatalogError,)
     list_display = ("name", "sku", "category", "price", "stock_quantity", "is_published")
     list_editable = ("price", "stock_quantity", "is_published")
     list_select_related = ("category",)
@@ -84,3 +150,26 @@ class ProductAdmin(admin.ModelAdmin):
     )
     # On a million-row catalog an unfiltered COUNT(*) costs more than the page itself.
     show_full_result_count = False
+
+    def get_changelist_form(self, request: HttpRequest, **kwargs: Any) -> type[forms.ModelForm]:
+        return super().get_changelist_form(request, form=ProductAdminForm, **kwargs)
+
+    def save_model(
+        self, request: HttpRequest, obj: Product, form: ProductAdminForm, change: bool
+    ) -> None:
+        """Write through the catalog services: ``product_create`` for a new product; for an
+        edit, ``product_update`` with the changed fields and ``product_stock_adjust`` with the
+        change of stock. ``obj`` is then reloaded, so the admin reports what was stored."""
+        if not change:
+            obj.pk = product_create(**form.cleaned_data).pk
+        else:
+            changes = {
+                name: form.cleaned_data[name]
+                for name in form.changed_data
+                if name != "stock_quantity"
+            }
+            if changes:
+                product_update(product=obj, **changes)
+            if form.stock_delta:
+                product_stock_adjust(product_id=obj.pk, delta=form.stock_delta)
+        obj.refresh_from_db()
