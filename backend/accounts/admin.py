@@ -7,10 +7,15 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import ValidationError
+from django.forms import ModelForm
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from backend.accounts import throttling
+from backend.accounts.errors import AccountError
 from backend.accounts.models import User
+from backend.accounts.services import account_create_by_staff, account_role_groups_sync
+from backend.core.admin import ServiceRefusalMixin
 
 
 class UserCreationAdminForm(AdminUserCreationForm):
@@ -28,7 +33,11 @@ class UserChangeAdminForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(ServiceRefusalMixin, DjangoUserAdmin):
+    """New accounts are made by ``account_create_by_staff``; after every save the role groups
+    follow the staff and superuser flags (``account_role_groups_sync``)."""
+
+    service_errors = (AccountError,)
     form = UserChangeAdminForm
     add_form = UserCreationAdminForm
     ordering = ("email",)
@@ -55,6 +64,27 @@ class UserAdmin(DjangoUserAdmin):
         ),
     )
     filter_horizontal = ("groups", "user_permissions")
+
+    def save_model(self, request: HttpRequest, obj: User, form: ModelForm, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        created = account_create_by_staff(
+            email=form.cleaned_data["email"],
+            name=form.cleaned_data["name"],
+            password=(
+                form.cleaned_data["password1"] if form.cleaned_data["set_usable_password"] else None
+            ),
+        )
+        obj.pk = created.pk
+        obj.refresh_from_db()
+
+    def save_related(
+        self, request: HttpRequest, form: ModelForm, formsets: list[Any], change: bool
+    ) -> None:
+        # After the form's own group selection is stored, so the flags have the last word.
+        super().save_related(request, form, formsets, change)
+        account_role_groups_sync(user=form.instance)
 
 
 class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
