@@ -15,6 +15,13 @@ from tests.factories import user_create
 pytestmark = pytest.mark.django_db
 
 ADD = "admin:accounts_user_add"
+NEW_ACCOUNT = {
+    "email": "lin@example.com",
+    "name": "Lin",
+    "usable_password": "true",
+    "password1": "a-long-enough-passphrase",
+    "password2": "a-long-enough-passphrase",
+}
 
 
 def role_groups(user: User) -> set[str]:
@@ -24,14 +31,7 @@ def role_groups(user: User) -> set[str]:
 
 
 def added(client: Client, **fields: str) -> User:
-    data = {
-        "email": "lin@example.com",
-        "name": "Lin",
-        "usable_password": "true",
-        "password1": "a-long-enough-passphrase",
-        "password2": "a-long-enough-passphrase",
-        **fields,
-    }
+    data = {**NEW_ACCOUNT, **fields}
     response = client.post(reverse(ADD), data)
     assert response.status_code == 302, response.context["adminform"].form.errors
     return User.objects.get(email__iexact=data["email"])
@@ -89,17 +89,7 @@ def test_an_email_taken_between_validation_and_save_is_shown_and_nothing_is_save
 
     monkeypatch.setattr(UserCreationAdminForm, "is_valid", validate_then_sign_up)
 
-    response = admin_client.post(
-        reverse(ADD),
-        {
-            "email": "lin@example.com",
-            "name": "Lin",
-            "usable_password": "true",
-            "password1": "a-long-enough-passphrase",
-            "password2": "a-long-enough-passphrase",
-        },
-        follow=True,
-    )
+    response = admin_client.post(reverse(ADD), NEW_ACCOUNT, follow=True)
 
     assert response.status_code == 200
     shown = [str(message) for message in response.context["messages"]]
