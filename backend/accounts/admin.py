@@ -15,7 +15,7 @@ from backend.accounts import throttling
 from backend.accounts.errors import AccountError
 from backend.accounts.models import User
 from backend.accounts.services import account_create_by_staff, account_role_groups_sync
-from backend.core.admin import ServiceRefusalMixin
+from backend.core.admin import ServiceAdminMixin
 
 
 class UserCreationAdminForm(AdminUserCreationForm):
@@ -33,9 +33,10 @@ class UserChangeAdminForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(ServiceRefusalMixin, DjangoUserAdmin):
-    """New accounts are made by ``account_create_by_staff``; after every save the role groups
-    follow the staff and superuser flags (``account_role_groups_sync``)."""
+class UserAdmin(ServiceAdminMixin, DjangoUserAdmin):
+    """New accounts are made by ``account_create_by_staff``; an edit is the model's save (there
+    is no account-update service). After every save the role groups follow the staff and
+    superuser flags (``account_role_groups_sync``)."""
 
     service_errors = (AccountError,)
     form = UserChangeAdminForm
@@ -65,19 +66,17 @@ class UserAdmin(ServiceRefusalMixin, DjangoUserAdmin):
     )
     filter_horizontal = ("groups", "user_permissions")
 
-    def save_model(self, request: HttpRequest, obj: User, form: ModelForm, change: bool) -> None:
-        if change:
-            super().save_model(request, obj, form, change)
-            return
-        created = account_create_by_staff(
+    def object_create(self, form: ModelForm) -> User:
+        return account_create_by_staff(
             email=form.cleaned_data["email"],
             name=form.cleaned_data["name"],
             password=(
                 form.cleaned_data["password1"] if form.cleaned_data["set_usable_password"] else None
             ),
         )
-        obj.pk = created.pk
-        obj.refresh_from_db()
+
+    def object_update(self, obj: User, form: ModelForm) -> None:
+        obj.save()
 
     def save_related(
         self, request: HttpRequest, form: ModelForm, formsets: list[Any], change: bool

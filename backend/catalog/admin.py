@@ -1,6 +1,6 @@
-"""Admin for the catalog. Category writes go through the models' own validation and the
-database triggers, so the admin cannot create a cycle or a stale category path; product writes
-go through the catalog services, stock as a change (see ``ProductAdminForm``)."""
+"""Admin for the catalog. Creates and edits go through the catalog services (the models' own
+validation and the database triggers behind them, so the admin cannot create a cycle or a
+stale category path); a product's stock is edited as a change (see ``ProductAdminForm``)."""
 
 from typing import Any
 
@@ -12,8 +12,14 @@ from django.http import HttpRequest
 
 from backend.catalog.errors import CatalogError
 from backend.catalog.models import Category, Product
-from backend.catalog.services import product_create, product_stock_adjust, product_update
-from backend.core.admin import ServiceRefusalMixin
+from backend.catalog.services import (
+    category_create,
+    category_update,
+    product_create,
+    product_stock_adjust,
+    product_update,
+)
+from backend.core.admin import ServiceAdminMixin, form_changes
 
 
 class TopLevelCategoryFilter(admin.SimpleListFilter):
@@ -36,9 +42,12 @@ class TopLevelCategoryFilter(admin.SimpleListFilter):
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(ServiceAdminMixin, admin.ModelAdmin):
     """Moving a category is editing its parent: ``Category.clean`` refuses a cycle as a form
-    error and the database trigger rewrites the subtree's paths in the same transaction."""
+    error and ``category_update`` moves the subtree (the database trigger rewrites its paths in
+    the same transaction)."""
+
+    service_errors = (CatalogError,)
 
     list_display = ("name", "slug", "parent", "position", "depth_display", "path")
     list_select_related = ("parent",)
@@ -62,6 +71,13 @@ class CategoryAdmin(admin.ModelAdmin):
     @admin.display(description="depth", ordering="path")
     def depth_display(self, category: Category) -> int:
         return category.depth
+
+    def object_create(self, form: forms.ModelForm) -> Category:
+        return category_create(**form.cleaned_data)
+
+    def object_update(self, obj: Category, form: forms.ModelForm) -> None:
+        if changes := form_changes(form):
+            category_update(category=obj, **changes)
 
 
 class ProductAdminForm(forms.ModelForm):
@@ -121,7 +137,7 @@ class ProductAdminForm(forms.ModelForm):
 
 
 @admin.register(Product)
-class ProductAdmin(ServiceRefusalMixin, admin.ModelAdmin):
+class ProductAdmin(ServiceAdminMixin, admin.ModelAdmin):
     form = ProductAdminForm
     service_errors = (CatalogError,)
     list_display = ("name", "sku", "category", "price", "stock_quantity", "is_published")
@@ -154,22 +170,13 @@ class ProductAdmin(ServiceRefusalMixin, admin.ModelAdmin):
     def get_changelist_form(self, request: HttpRequest, **kwargs: Any) -> type[forms.ModelForm]:
         return super().get_changelist_form(request, form=ProductAdminForm, **kwargs)
 
-    def save_model(
-        self, request: HttpRequest, obj: Product, form: ProductAdminForm, change: bool
-    ) -> None:
-        """Write through the catalog services: ``product_create`` for a new product; for an
-        edit, ``product_update`` with the changed fields and ``product_stock_adjust`` with the
-        change of stock. ``obj`` is then reloaded, so the admin reports what was stored."""
-        if not change:
-            obj.pk = product_create(**form.cleaned_data).pk
-        else:
-            changes = {
-                name: form.cleaned_data[name]
-                for name in form.changed_data
-                if name != "stock_quantity"
-            }
-            if changes:
-                product_update(product=obj, **changes)
-            if form.stock_delta:
-                product_stock_adjust(product_id=obj.pk, delta=form.stock_delta)
-        obj.refresh_from_db()
+    def object_create(self, form: ProductAdminForm) -> Product:
+        return product_create(**form.cleaned_data)
+
+    def object_update(self, obj: Product, form: ProductAdminForm) -> None:
+        """``product_update`` with the changed fields, ``product_stock_adjust`` with the change
+        of stock."""
+        if changes := form_changes(form, exclude={"stock_quantity"}):
+            product_update(product=obj, **changes)
+        if form.stock_delta:
+            product_stock_adjust(product_id=obj.pk, delta=form.stock_delta)

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from backend.accounts.models import User
 from backend.catalog.admin import ProductAdminForm
-from backend.catalog.models import Product
+from backend.catalog.models import Category, Product
 from backend.orders.services import OrderLine, order_place
 from tests.factories import category_create, product_create, user_create
 from tests.orders.conftest import threads_run
@@ -167,6 +167,25 @@ def test_a_checkout_between_validation_and_save_rolls_the_whole_edit_back(
     assert shown == ["Nothing was saved: Only 5 units are in stock; cannot remove 8."]
     product.refresh_from_db()
     assert (product.price, product.stock_quantity) == (Decimal("3.00"), 5)
+
+
+@pytest.mark.django_db
+def test_a_category_added_and_renamed_in_the_admin_goes_through_the_services(
+    admin_client: Client,
+) -> None:
+    shoes = category_create(name="Shoes")
+    fields = {"name": "Running", "slug": "running", "description": "", "position": 0}
+
+    added = admin_client.post(reverse("admin:catalog_category_add"), {**fields, "parent": shoes.pk})
+    running = Category.objects.get(slug="running")
+    renamed = admin_client.post(
+        reverse("admin:catalog_category_change", args=[running.pk]),
+        {**fields, "name": "Trail running", "parent": shoes.pk},
+    )
+
+    assert (added.status_code, renamed.status_code) == (302, 302)
+    running.refresh_from_db()
+    assert (running.name, running.path) == ("Trail running", f"/{shoes.pk}/{running.pk}/")
 
 
 @pytest.mark.django_db
