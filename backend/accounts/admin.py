@@ -13,12 +13,16 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from backend.accounts import services, throttling
+from backend.accounts.errors import AccountError
 from backend.accounts.models import User
+from backend.accounts.services import account_create_by_staff, account_role_groups_sync
+from backend.core.admin import ServiceAdminMixin
 
 
 class UserCreationAdminForm(AdminUserCreationForm):
@@ -36,7 +40,12 @@ class UserChangeAdminForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(ServiceAdminMixin, DjangoUserAdmin):
+    """New accounts are made by ``account_create_by_staff``; an edit is the model's save (there
+    is no account-update service). After every save the role groups follow the staff and
+    superuser flags (``account_role_groups_sync``)."""
+
+    service_errors = (AccountError,)
     form = UserChangeAdminForm
     add_form = UserCreationAdminForm
     ordering = ("email",)
@@ -78,6 +87,25 @@ class UserAdmin(DjangoUserAdmin):
             % {"count": deactivated},
             messages.SUCCESS,
         )
+
+    def object_create(self, form: ModelForm) -> User:
+        return account_create_by_staff(
+            email=form.cleaned_data["email"],
+            name=form.cleaned_data["name"],
+            password=(
+                form.cleaned_data["password1"] if form.cleaned_data["set_usable_password"] else None
+            ),
+        )
+
+    def object_update(self, obj: User, form: ModelForm) -> None:
+        obj.save()
+
+    def save_related(
+        self, request: HttpRequest, form: ModelForm, formsets: list[Any], change: bool
+    ) -> None:
+        # After the form's own group selection is stored, so the flags have the last word.
+        super().save_related(request, form, formsets, change)
+        account_role_groups_sync(user=form.instance)
 
 
 class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):

@@ -106,8 +106,30 @@ def account_register(*, email: str, password: str, ip: str, name: str = "") -> U
     return _account_create(email=email, password=password, name=name)
 
 
+def account_create_by_staff(*, email: str, password: str | None, name: str = "") -> User:
+    """Create an account for someone else (the admin's add page): validated as
+    ``account_register`` validates a sign-up, and in the customer group, but not throttled
+    (staff are signed in). ``password`` None gives an unusable password: the person sets one
+    through a password reset."""
+    return _account_create(email=email, password=password, name=name)
+
+
 @transaction.atomic
-def _account_create(*, email: str, password: str, name: str) -> User:
+def account_role_groups_sync(*, user: User) -> None:
+    """Put the account in the groups of the roles its flags give it and out of the other role
+    groups: customer always, staff with ``is_staff``, admin with ``is_superuser``. Groups that
+    are not roles stay as they are; ``roles_sync`` gives the role groups their permissions."""
+    held = {Role.CUSTOMER: True, Role.STAFF: user.is_staff, Role.ADMIN: user.is_superuser}
+    user.groups.remove(
+        *Group.objects.filter(name__in=[role.value for role, has in held.items() if not has])
+    )
+    user.groups.add(
+        *(Group.objects.get_or_create(name=role.value)[0] for role, has in held.items() if has)
+    )
+
+
+@transaction.atomic
+def _account_create(*, email: str, password: str | None, name: str) -> User:
     email = User.objects.normalize_email(email.strip())
     user = User(email=email, name=name.strip())
     errors = _text_errors(user)  # a NUL or too long: refused before any query carries it
@@ -121,7 +143,8 @@ def _account_create(*, email: str, password: str, name: str) -> User:
         else:
             if User.objects.filter(email__iexact=email).exists():
                 errors.append(_email_taken())
-    errors += _password_errors(password, user, "password")
+    if password is not None:
+        errors += _password_errors(password, user, "password")
     if errors:
         raise AccountError.from_details(errors)
     user.set_password(password)
@@ -131,8 +154,7 @@ def _account_create(*, email: str, password: str, name: str) -> User:
     except IntegrityError:
         # Lost a race with a concurrent registration of the same address.
         raise AccountError.from_details([_email_taken()]) from None
-    customer_group, _ = Group.objects.get_or_create(name=Role.CUSTOMER.value)
-    user.groups.add(customer_group)
+    account_role_groups_sync(user=user)
     return user
 
 

@@ -166,6 +166,13 @@ def _exact_price(price: Decimal | None) -> Decimal | None:
     return rounded if rounded == price else price
 
 
+def _changes_apply(instance: Category | Product, **changes: object) -> None:
+    """Set each field an update service was given, leaving those passed as ``UNCHANGED``."""
+    for field, value in changes.items():
+        if value is not UNCHANGED:
+            setattr(instance, field, value)
+
+
 def _full_clean_and_save(instance: Category | Product) -> None:
     """Validate like a form would (fields, uniqueness, named constraints), then write. Text
     PostgreSQL cannot store (a NUL character) is refused before the uniqueness queries."""
@@ -223,10 +230,7 @@ def category_update(
                     "A category cannot move under itself or one of its subcategories.",
                     field="parent",
                 )
-        changes = {"name": name, "slug": slug, "description": description, "position": position}
-        for field, value in changes.items():
-            if value is not UNCHANGED:
-                setattr(locked, field, value)
+        _changes_apply(locked, name=name, slug=slug, description=description, position=position)
         _full_clean_and_save(locked)
         if parent is not UNCHANGED and locked.parent_id != (parent.pk if parent else None):
             locked = category_move(category=locked, parent=parent)
@@ -288,16 +292,14 @@ def product_update(
             locked.category = _locked(Category, category.pk, field="category", for_reference=True)
         if price is not UNCHANGED:
             locked.price = _exact_price(price)
-        changes = {
-            "name": name,
-            "slug": slug,
-            "sku": sku,
-            "description": description,
-            "is_published": is_published,
-        }
-        for field, value in changes.items():
-            if value is not UNCHANGED:
-                setattr(locked, field, value)
+        _changes_apply(
+            locked,
+            name=name,
+            slug=slug,
+            sku=sku,
+            description=description,
+            is_published=is_published,
+        )
         _full_clean_and_save(locked)
         return locked
 

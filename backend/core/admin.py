@@ -1,0 +1,67 @@
+"""Admin pages whose writes call domain services instead of ``Model.save``."""
+
+from collections.abc import Collection
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import Model
+from django.forms import ModelForm
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+
+
+def form_changes(form: ModelForm, *, exclude: Collection[str] = ()) -> dict[str, Any]:
+    """The cleaned values of the fields an edit changed: the arguments of an update service."""
+    return {name: form.cleaned_data[name] for name in form.changed_data if name not in exclude}
+
+
+class ServiceAdminMixin:
+    """For a ``ModelAdmin`` whose writes are domain services: ``save_model`` calls
+    ``object_create`` for a new row and ``object_update`` for an edit, then reloads the object
+    so the admin's log and messages report what was stored.
+
+    The form refuses what it can see; a refusal only the service can make (a concurrent change
+    between validation and save: a checkout took the units, another account took the email)
+    escapes ``save_model`` as one of ``service_errors``. The view's transaction has rolled the
+    whole save back by then, so the page is shown again with the refusal as an error message
+    instead of a server error.
+    """
+
+    service_errors: tuple[type[Exception], ...] = ()
+
+    def object_create(self, form: ModelForm) -> Model:
+        raise NotImplementedError
+
+    def object_update(self, obj: Model, form: ModelForm) -> None:
+        raise NotImplementedError
+
+    def save_model(self, request: HttpRequest, obj: Model, form: ModelForm, change: bool) -> None:
+        if change:
+            self.object_update(obj, form)
+        else:
+            obj.pk = self.object_create(form).pk
+        obj.refresh_from_db()
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+        except self.service_errors as refusal:
+            return self._refusal_shown(request, refusal)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        try:
+            return super().changelist_view(request, extra_context)  # type: ignore[misc]
+        except self.service_errors as refusal:
+            return self._refusal_shown(request, refusal)
+
+    def _refusal_shown(self, request: HttpRequest, refusal: Exception) -> HttpResponse:
+        message = getattr(refusal, "message", str(refusal))
+        messages.error(request, f"Nothing was saved: {message}")
+        return HttpResponseRedirect(request.get_full_path())
