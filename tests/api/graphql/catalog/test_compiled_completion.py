@@ -3,6 +3,7 @@ answers: every response here is compared, byte for byte, with the same request c
 graphql-core alone."""
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +13,7 @@ from graphql import print_ast
 from strawberry_django.fields.field import StrawberryDjangoField
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
-from backend.api.graphql.execution import CompilingExecutor
+from backend.api.graphql.execution import COMPLETION_FALLBACKS, CompilingExecutor
 from tests.api.graphql.catalog.test_catalog_queries import global_id
 from tests.api.graphql.contract.test_client_operations import (
     STOREFRONT_OPERATIONS,
@@ -20,6 +21,9 @@ from tests.api.graphql.contract.test_client_operations import (
     with_fragments,
 )
 from tests.factories import user_create
+
+# The fast paths' own effects (decision 0020): run with NEXUS_FAST_PATHS on.
+pytestmark = pytest.mark.fast_paths
 
 VARIABLES = {
     "ProductListPage": {"first": 5},
@@ -146,3 +150,36 @@ def test_a_related_row_the_optimizer_did_not_join_is_loaded_by_graphql_core(
     with DjangoOptimizerExtension.disabled():
         body = json.loads(both_ways(Client(), PRODUCT_CARDS))
     assert body["data"]["products"]["edges"][0]["node"]["category"]["name"] == "Lighting"
+
+
+def test_a_fallback_is_counted_and_logged_with_its_path(
+    catalog: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each object a compiled plan hands back to graphql-core is counted by type and logged
+    with its path: a count that keeps growing names a plan that is wrong. Without the
+    optimizer the first product's category is not joined: its plan, and the plans of the
+    objects around it, give up; graphql-core loads the category for the whole page (the rows'
+    peers), so the other products complete compiled."""
+    before = COMPLETION_FALLBACKS.copy()
+    with (
+        caplog.at_level(logging.DEBUG, logger="backend.api.graphql.execution"),
+        DjangoOptimizerExtension.disabled(),
+    ):
+        post(Client(), PRODUCT_CARDS)
+    assert COMPLETION_FALLBACKS - before == {"ProductConnection": 1, "ProductEdge": 1, "Product": 1}
+    assert [record.getMessage() for record in caplog.records] == [
+        f"compiled completion of {name} at {path} fell back to graphql-core: KeyError('category')"
+        for name, path in (
+            ("ProductConnection", "products"),
+            ("ProductEdge", "products.edges.0"),
+            ("Product", "products.edges.0.node"),
+        )
+    ]
+    # A related row not joined is what a plan expects now and then: debug, not a warning.
+    assert {record.levelno for record in caplog.records} == {logging.DEBUG}
+
+
+def test_a_page_the_plans_fit_falls_back_nowhere(catalog: dict[str, Any]) -> None:
+    before = COMPLETION_FALLBACKS.copy()
+    post(Client(), PRODUCT_CARDS)
+    assert before == COMPLETION_FALLBACKS

@@ -185,6 +185,7 @@ def _expected_breadcrumbs(products: int) -> list[tuple[str, str, str]]:
     ]
 
 
+@pytest.mark.fast_paths  # peer fetching batches the breadcrumbs
 def test_breadcrumbs_of_a_page_cost_the_same_statements_at_any_size_without_a_loop(
     db: None, gql: GraphQLClient
 ) -> None:
