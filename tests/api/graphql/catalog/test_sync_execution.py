@@ -138,6 +138,7 @@ def _anonymous_context() -> Any:
     return NexusContext(request=request, response=HttpResponse())
 
 
+@pytest.mark.fast_paths  # the process's event loop
 def test_dataloader_documents_share_one_event_loop_thread_per_process(
     catalog: dict[str, Any], gql: GraphQLClient
 ) -> None:
