@@ -5,6 +5,7 @@ graphql-core alone."""
 import json
 import logging
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from strawberry_django.fields.field import StrawberryDjangoField
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
 from backend.api.graphql.execution import COMPLETION_FALLBACKS, CompilingExecutor
+from backend.api.graphql.money import Money
 from tests.api.graphql.catalog.test_catalog_queries import global_id
 from tests.api.graphql.contract.test_client_operations import (
     STOREFRONT_OPERATIONS,
@@ -183,3 +185,28 @@ def test_a_page_the_plans_fit_falls_back_nowhere(catalog: dict[str, Any]) -> Non
     before = COMPLETION_FALLBACKS.copy()
     post(Client(), PRODUCT_CARDS)
     assert before == COMPLETION_FALLBACKS
+
+
+def test_an_exception_a_plan_does_not_expect_is_logged_as_a_warning(
+    catalog: dict[str, Any], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row field that raises is not a value the plans expect: the fallback is a warning, and
+    graphql-core reports the field's error exactly as without compiled completion."""
+
+    def broken(cls: type[Money], amount: Decimal) -> Money:
+        raise RuntimeError("no price today")
+
+    monkeypatch.setattr(Money, "in_store_currency", classmethod(broken))
+    with caplog.at_level(logging.DEBUG, logger="backend.api.graphql.execution"):
+        body = json.loads(
+            both_ways(Client(), "{ products(first: 1) { nodes { price { amount } } } }")
+        )
+    assert body["data"] is None
+    assert body["errors"][0]["path"] == ["products", "nodes", 0, "price"]
+    warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
+    # Once for the page, whose plan includes the product's, and once for the product itself.
+    assert [record.getMessage() for record in warnings] == [
+        f"compiled completion of {name} at {path} fell back to graphql-core: "
+        "RuntimeError('no price today')"
+        for name, path in (("ProductConnection", "products"), ("Product", "products.nodes.0"))
+    ]

@@ -2,9 +2,11 @@
 byte for byte, at no fewer statements; with them on, the page fetch builds rows directly."""
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from asgiref.sync import SyncToAsync
 from django.db import connection
 from django.db.models import FETCH_PEERS
 from django.test import Client
@@ -26,6 +28,18 @@ from tests.api.graphql.contract.test_client_operations import (
 )
 from tests.api.graphql.orders.test_query_counts import ORDERS_DEEP
 from tests.factories import order_create, user_create
+
+
+@pytest.fixture(autouse=True)
+def no_stale_event_loop_pointer() -> Iterator[None]:
+    """With the fast paths off, a DataLoader document runs through asgiref's own
+    ``async_to_sync``, which leaves its finished loop in ``SyncToAsync.threadlocal`` on this
+    thread: a process that keeps the switch off never reads it, but this one turns it on again
+    for the next test, which must not mistake it for a server's loop."""
+    yield
+    for name in ("main_event_loop", "main_event_loop_pid"):
+        if hasattr(SyncToAsync.threadlocal, name):
+            delattr(SyncToAsync.threadlocal, name)
 
 
 def answer(
