@@ -6,7 +6,7 @@ Served by Daphne (``make run``). WebSocket protocol, auth, origins and caps: see
 
 import os
 
-from backend.core.handlers import get_asgi_application
+from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
 

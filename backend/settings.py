@@ -138,6 +138,12 @@ _database_options: dict[str, object] = (
 DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
 if DATABASE_PREPARED_STATEMENTS:
     _database_options |= {"server_side_binding": True, "prepare_threshold": 5}
+# The read path's fast paths (decision 0020): rows built without Model.__init__ and fetched
+# with their peers, compiled completion, the optimizer's hints per document and the SQL
+# shape cache. Off, every request takes Django's, Strawberry's and graphql-core's own path and
+# answers the same, with more CPU (and the breadcrumbs of a page with one statement per row).
+# Each of them relies on private APIs of the pinned versions (tests/platform/test_private_apis.py).
+NEXUS_FAST_PATHS = env_bool("NEXUS_FAST_PATHS", True)
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":

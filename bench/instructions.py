@@ -36,9 +36,9 @@ import django
 
 django.setup(set_prefix=False)
 
+from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 
-from backend.core.handlers import PooledThreadASGIHandler  # noqa: E402
 from bench.catalog import scenario_variables  # noqa: E402
 from bench.scenarios import SCENARIOS  # noqa: E402
 
@@ -64,7 +64,7 @@ def fail_unless_answered(status: int, body: bytes) -> None:
         raise SystemExit(f"bench: the request failed: {body[:300]!r}")
 
 
-async def asgi_request(application: PooledThreadASGIHandler, body: bytes) -> None:
+async def asgi_request(application: ASGIHandler, body: bytes) -> None:
     messages = [{"type": "http.request", "body": body, "more_body": False}]
     sent: list[dict[str, Any]] = []
 
@@ -101,7 +101,7 @@ def wsgi_request(application: WSGIHandler, body: bytes) -> None:
 
 
 async def asgi_main(requests: int, body: bytes) -> None:
-    application = PooledThreadASGIHandler()
+    application = ASGIHandler()
     for _ in range(WARM_UP_REQUESTS + requests):
         await asgi_request(application, body)
 

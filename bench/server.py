@@ -18,7 +18,7 @@ from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
 
-from backend.core.handlers import get_asgi_application
+from django.core.asgi import get_asgi_application
 
 django_application = get_asgi_application()
 

@@ -68,6 +68,15 @@ def sql_shape_cache_verified() -> None:
     compiler.VERIFY_HITS = True
 
 
+@pytest.fixture(autouse=True)
+def fast_paths_for_tests_of_them(request: pytest.FixtureRequest, settings: Settings) -> None:
+    """A test marked ``fast_paths`` pins a fast path's own effect (a statement count only peer
+    fetching reaches, a resolver skipped): it runs with them on even where the environment
+    turns them off (``make test``'s second run, decision 0020, which deselects it anyway)."""
+    if request.node.get_closest_marker("fast_paths") is not None:
+        settings.NEXUS_FAST_PATHS = True
+
+
 @pytest.fixture
 def real_celery_broker() -> Iterator[str]:
     """The real broker's URL, with tasks sent to it (not run in-process) for this test."""

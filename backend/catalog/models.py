@@ -14,10 +14,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
-from backend.core.models import DirectLoadModel
 
-
-class Category(DirectLoadModel):
+class Category(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=140, unique=True)
     description = models.TextField(blank=True)
@@ -83,7 +81,7 @@ class Category(DirectLoadModel):
                 raise ValidationError({"parent": "A category cannot move under its own subtree."})
 
 
-class Product(DirectLoadModel):
+class Product(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=220, unique=True)
     sku = models.CharField("SKU", max_length=64, unique=True)

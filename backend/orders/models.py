@@ -7,8 +7,6 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Func, Q, Value
 
-from backend.core.models import DirectLoadModel
-
 ORDER_NUMBER_SEQUENCE = "orders_order_number_seq"
 
 
@@ -24,7 +22,7 @@ class OrderStatus(models.TextChoices):
 MONEY = {"max_digits": 12, "decimal_places": 2, "validators": [MinValueValidator(Decimal("0.00"))]}
 
 
-class Order(DirectLoadModel):
+class Order(models.Model):
     # Public, human-facing number from a PostgreSQL sequence: gap-tolerant, never reused,
     # and not the primary key, so it reveals nothing about the internal id space.
     number = models.BigIntegerField(
@@ -91,7 +89,7 @@ class Order(DirectLoadModel):
         return f"Order #{self.number}"
 
 
-class OrderItem(DirectLoadModel):
+class OrderItem(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items", db_index=False)
     product = models.ForeignKey(
         "catalog.Product",
@@ -127,7 +125,7 @@ class OrderItem(DirectLoadModel):
         return f"{self.quantity} x {self.product_sku}"
 
 
-class OrderEvent(DirectLoadModel):
+class OrderEvent(models.Model):
     """One status change of an order: the audit log and the replay source for subscriptions."""
 
     order = models.ForeignKey(

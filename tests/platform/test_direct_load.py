@@ -1,15 +1,17 @@
-"""``DirectLoadModel.from_db`` builds the same instances as Django's ``Model.__init__`` path."""
+"""``DirectLoadIterable`` builds the same instances as Django's ``Model.__init__`` path, and
+only the querysets given it load that way: the models are plain Django models."""
 
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db.models import Model, QuerySet
-from django.db.models.query import RawQuerySet
+from django.db.models import FETCH_ONE, FETCH_PEERS, F, Manager, Model, QuerySet
+from django.db.models.query import ModelIterable
 from django.db.models.signals import post_init, pre_init
 
 from backend.catalog.models import Category, Product
-from backend.orders.models import OrderEvent, OrderItem, OrderStatus
+from backend.core.rows import DirectLoadIterable
+from backend.orders.models import Order, OrderEvent, OrderItem, OrderStatus
 from tests.factories import category_create, order_create, product_create
 
 pytestmark = pytest.mark.django_db
@@ -38,20 +40,25 @@ def _ignore(**kwargs: Any) -> None:
     return None
 
 
-def load(queryset: QuerySet[Any] | RawQuerySet) -> list[dict[str, Any]]:
+def load(queryset: QuerySet[Any]) -> list[dict[str, Any]]:
     return [snapshot(row) for row in queryset]
 
 
-def load_through_django_init(queryset: QuerySet[Any] | RawQuerySet) -> list[dict[str, Any]]:
+def directly(queryset: QuerySet[Any]) -> QuerySet[Any]:
+    queryset._iterable_class = DirectLoadIterable
+    return queryset
+
+
+def load_through_django_init(queryset: QuerySet[Any]) -> list[dict[str, Any]]:
     """Any ``post_init`` receiver in the process sends every model down Django's own path."""
     post_init.connect(_ignore, sender=Category)
     try:
-        return load(queryset)
+        return load(directly(queryset))
     finally:
         post_init.disconnect(_ignore, sender=Category)
 
 
-QUERYSETS: dict[str, Callable[[], QuerySet[Any] | RawQuerySet]] = {
+QUERYSETS: dict[str, Callable[[], QuerySet[Any]]] = {
     "every column": lambda: Product.objects.all(),
     "only some columns": lambda: Product.objects.only("name", "price"),
     "deferred columns": lambda: Product.objects.defer("description", "search_vector"),
@@ -60,7 +67,10 @@ QUERYSETS: dict[str, Callable[[], QuerySet[Any] | RawQuerySet]] = {
         "name", "category__name"
     ),
     "extra select": lambda: Category.objects.extra(select={"twice": "id * 2"}),
-    "raw": lambda: Product.objects.raw("SELECT id, name, price FROM catalog_product"),
+    "annotated": lambda: Product.objects.annotate(twice=F("stock_quantity") * 2),
+    "peers, select_related": lambda: Product.objects.select_related("category").fetch_mode(
+        FETCH_PEERS
+    ),
     "order lines with order and product": lambda: OrderItem.objects.select_related(
         "order", "product"
     ),
@@ -77,15 +87,16 @@ def test_direct_load_builds_the_instances_django_builds(name: str) -> None:
     order = order_create(products=[(product, 2)])
     OrderEvent.objects.create(order=order, from_status=None, to_status=OrderStatus.PENDING)
 
-    direct = load(QUERYSETS[name]())
+    direct = load(directly(QUERYSETS[name]()))
 
     assert direct, "the comparison needs rows"
     assert direct == load_through_django_init(QUERYSETS[name]())
+    assert direct == load(QUERYSETS[name]())
 
 
 def test_directly_loaded_instance_saves_as_an_update_and_loads_deferred_fields() -> None:
     product = product_create(description="long text")
-    loaded = Product.objects.only("name").get(pk=product.pk)
+    [loaded] = directly(Product.objects.only("name").filter(pk=product.pk))
     assert loaded.description == "long text"  # a deferred field still loads on access
     loaded.name = "Renamed"
     loaded.save(update_fields=["name"])
@@ -102,7 +113,17 @@ def test_a_post_init_receiver_still_sees_every_loaded_instance() -> None:
 
     post_init.connect(record, sender=Product)
     try:
-        loaded = list(Product.objects.all())
+        loaded = list(directly(Product.objects.all()))
     finally:
         post_init.disconnect(record, sender=Product)
     assert seen == loaded
+
+
+def test_the_models_are_plain_and_load_through_django_by_default() -> None:
+    """Services, the admin, REST and Celery load rows the standard way (decision 0020)."""
+    for model in (Category, Product, Order, OrderItem, OrderEvent):
+        assert model.from_db.__func__ is Model.from_db.__func__, model
+        assert type(model._default_manager) is Manager, model
+        queryset = model._default_manager.all()
+        assert queryset._iterable_class is ModelIterable, model
+        assert queryset._fetch_mode is FETCH_ONE, model

@@ -20,7 +20,8 @@ from backend.core.postgres import compiler as shape_compiler
 from backend.orders.models import OrderItem
 from tests.factories import category_create, order_create, product_create
 
-pytestmark = pytest.mark.django_db
+# The fast paths' own effects (decision 0020): run with NEXUS_FAST_PATHS on.
+pytestmark = [pytest.mark.django_db, pytest.mark.fast_paths]
 
 
 @pytest.fixture(autouse=True)

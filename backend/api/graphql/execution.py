@@ -16,16 +16,23 @@ an interface or union, a directive (``@skip``, ``@include``, ``@defer``), resolv
 tracing extension). The compiled reads are pure, so when one meets what it does not expect (a
 deferred column, a related row not joined, null in a non-null field, a value of another type,
 an exception), the object is completed again by graphql-core, which resolves it or reports the
-error exactly as it does without this module.
+error exactly as it does without this module. Each such fallback is logged (with the
+object's path) and counted in ``COMPLETION_FALLBACKS``: a page whose objects keep falling back
+pays for both paths, so a count that grows says a plan is wrong.
 ``tests/api/graphql/catalog/test_compiled_completion.py`` compares both paths response for response.
+
+A fast path of decision 0020: with ``NEXUS_FAST_PATHS`` off, graphql-core completes everything.
 """
 
 import inspect
+import logging
 import types
 from base64 import b64encode
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.db.models import Manager, Model, QuerySet
 from django.db.models.fields.files import FileDescriptor
 from django.db.models.fields.related_descriptors import ForwardManyToOneDescriptor
@@ -64,6 +71,12 @@ PLAN_CACHE_SIZE = 4096
 
 _DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF
 
+logger = logging.getLogger(__name__)
+
+# Objects a compiled plan handed back to graphql-core since the process started, by GraphQL
+# type name (read by the tests; a metrics exporter can read it too).
+COMPLETION_FALLBACKS: Counter[str] = Counter()
+
 
 class _UnexpectedValueError(Exception):
     """A compiled read met a value only graphql-core knows how to complete."""
@@ -93,13 +106,17 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         # Strawberry passes a manager on every request; it wraps resolvers only when an
         # extension implements ``resolve`` (tracing), whose hook must then see every field.
         middleware = self.middleware_manager
-        if self.compiled_completion and (middleware is None or not middleware.middlewares):
+        if (
+            self.compiled_completion
+            and settings.NEXUS_FAST_PATHS
+            and (middleware is None or not middleware.middlewares)
+        ):
             complete = self._object_plan(return_type, field_details_list)
             if complete is not None:
                 try:
                     return complete(result)
-                except Exception:  # the reads are pure: graphql-core completes it anew
-                    pass
+                except Exception as error:  # the reads are pure: graphql-core completes it anew
+                    _record_fallback(return_type, path, error)
         return super().complete_object_value(
             return_type, field_details_list, info, path, result, position_context
         )
@@ -172,6 +189,20 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
             complete_object = self._object_plan(value_type, field_details_list)
             return None if complete_object is None else _nullable(complete_object)
         return None  # an interface or union: graphql-core resolves the runtime type
+
+
+def _record_fallback(object_type: GraphQLObjectType, path: Path, error: Exception) -> None:
+    COMPLETION_FALLBACKS[object_type.name] += 1
+    # What the plans expect to meet now and then (a column the optimizer deferred, a null that
+    # graphql-core reports) is debug; any other exception means a read is not what it seemed.
+    expected = isinstance(error, _UnexpectedValueError | KeyError)
+    logger.log(
+        logging.DEBUG if expected else logging.WARNING,
+        "compiled completion of %s at %s fell back to graphql-core: %r",
+        object_type.name,
+        ".".join(map(str, path.as_list())),
+        error,
+    )
 
 
 def has_directives(

@@ -4,12 +4,12 @@ hints of a field's selection computed once per document."""
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.db.models.manager import BaseManager
 from graphql import FieldNode, GraphQLResolveInfo, get_named_type
 from graphql.language.ast import OperationType
 from strawberry import Info
-from strawberry.extensions import SchemaExtension
 from strawberry_django.optimizer import (
     DjangoOptimizerExtension,
     OptimizerConfig,
@@ -28,7 +28,8 @@ HINTS_CACHE_SIZE = 1024
 
 
 class QuerySetOptimizer(DjangoOptimizerExtension):
-    """``DjangoOptimizerExtension`` minus its ``resolve`` hook, with hints reused per document.
+    """``DjangoOptimizerExtension`` minus its ``resolve`` hook, with hints reused per document
+    (both fast paths, off with ``NEXUS_FAST_PATHS``).
 
     The hook wraps the resolver of every field (each column of each row) to catch a plain
     Strawberry field returning a ``QuerySet``. This schema has none: strawberry-django fields
@@ -38,7 +39,11 @@ class QuerySetOptimizer(DjangoOptimizerExtension):
     layer leaves every resolved field (measured: docs/performance.md, "Levers").
     """
 
-    resolve = SchemaExtension.resolve
+    @classmethod
+    def _implements_resolve(cls) -> bool:
+        # Strawberry asks this per request to decide whether to wrap every resolver in the
+        # hook; with the fast paths off (decision 0020), strawberry-django's hook runs as is.
+        return not settings.NEXUS_FAST_PATHS
 
     _hints: ClassVar[dict[tuple[Any, ...], tuple[tuple[FieldNode, ...], OptimizerStore | None]]]
     _hints = {}
@@ -71,7 +76,8 @@ class QuerySetOptimizer(DjangoOptimizerExtension):
         else is optimized afresh, exactly as strawberry-django's ``optimize`` does.
         """
         if (
-            not self.enabled.get()
+            not settings.NEXUS_FAST_PATHS
+            or not self.enabled.get()
             or is_inheritance_qs(queryset)
             or is_optimized(queryset)
             or queryset._result_cache is not None

@@ -24,6 +24,7 @@ import orjson
 import strawberry
 import strawberry_django
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import models
 from django.db.models import Expression, F, QuerySet, Window
 from django.db.models.functions import RowNumber
@@ -37,6 +38,7 @@ from strawberry_django.optimizer import optimizer
 from backend.api.graphql.errors import BadUserInputError
 from backend.api.graphql.fields import off_event_loop, query_free
 from backend.api.graphql.optimizer import QuerySetOptimizer
+from backend.api.graphql.rows import page_rows
 
 MAX_PAGE_SIZE = 100
 
@@ -446,7 +448,9 @@ class KeysetConnection(relay.Connection[NodeType]):
         page = keyset_page(nodes, order=order, window=window)
 
         def fetch() -> Self:
-            return cls.from_rows(list(page), order=order, window=window, count_total=count_total)
+            return cls.from_rows(
+                page_rows(page), order=order, window=window, count_total=count_total
+            )
 
         return off_event_loop(fetch)
 
@@ -476,7 +480,7 @@ async def nested_connection_load[C: KeysetConnection[Any]](
             window=window,
         )
         by_parent: dict[int, list[Any]] = {pk: [] for pk in parent_ids}
-        for row in rows:
+        for row in page_rows(rows):
             by_parent[getattr(row, parent_field)].append(row)
         return [by_parent[pk] for pk in parent_ids]
 
@@ -505,9 +509,10 @@ async def nested_connection_load[C: KeysetConnection[Any]](
 class _KeysetConnectionField(StrawberryDjangoField):
     # For a connection, strawberry-django's queryset hook only composes the queryset (the
     # type's get_queryset visibility, optimizer hints); the page is fetched later, by
-    # KeysetConnection.resolve_connection. Composing needs no thread of its own.
+    # KeysetConnection.resolve_connection. Composing needs no thread of its own (a fast path:
+    # with NEXUS_FAST_PATHS off, strawberry-django decides).
     def _can_run_qs_hook_inline(self, queryset: QuerySet[Any]) -> bool:
-        return True
+        return settings.NEXUS_FAST_PATHS or super()._can_run_qs_hook_inline(queryset)
 
 
 def keyset_connection(

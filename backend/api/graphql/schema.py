@@ -156,9 +156,10 @@ _process_loop = _ProcessLoop()
 
 def run_on_event_loop[T](function: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
     """``async_to_sync(function)(...)`` on the server's loop under ASGI, else on the process's
-    loop: never a new thread and loop per call."""
+    loop: never a new thread and loop per call. The process's loop is a fast path (decision
+    0020): with ``NEXUS_FAST_PATHS`` off, asgiref starts a loop as it does for any caller."""
     local = SyncToAsync.threadlocal
-    if getattr(local, "main_event_loop_pid", None) == os.getpid():
+    if not settings.NEXUS_FAST_PATHS or getattr(local, "main_event_loop_pid", None) == os.getpid():
         return async_to_sync(function)(*args, **kwargs)  # inside ASGI's sync_to_async
     local.main_event_loop = _process_loop.get()
     local.main_event_loop_pid = os.getpid()

@@ -13,7 +13,8 @@ so a shape never carries a value from one query to another. Only shapes proven t
 cleanly are kept: all the statement's parameters come from its WHERE clause, which occurs in it
 exactly once. Anything else (annotations, ``values()``, ``extra()``, DISTINCT, GROUP BY,
 subqueries, locking, expressions in ORDER BY other than a column name, an empty or always-true
-WHERE) is compiled by Django as usual.
+WHERE) is compiled by Django as usual, and so is every query with ``NEXUS_FAST_PATHS`` off
+(decision 0020).
 
 With ``VERIFY_HITS`` set (the test suite sets it, ``tests/conftest.py``), every hit is also
 compiled by Django's compiler and must give the same statement, parameters and columns.
@@ -22,6 +23,7 @@ compiled by Django's compiler and must give the same statement, parameters and c
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db.backends.postgresql.compiler import (
     SQLAggregateCompiler,
@@ -145,7 +147,7 @@ class SQLCompiler(PostgresSQLCompiler):
     def as_sql(
         self, with_limits: bool = True, with_col_aliases: bool = False
     ) -> tuple[str, tuple[Any, ...]]:
-        key = shape_key(self, with_limits, with_col_aliases)
+        key = shape_key(self, with_limits, with_col_aliases) if settings.NEXUS_FAST_PATHS else None
         if key is None:
             return super().as_sql(with_limits, with_col_aliases)
         shape = _shapes.get(key)

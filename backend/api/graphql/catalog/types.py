@@ -41,6 +41,7 @@ from backend.api.graphql.pagination import (
     optimize_connection,
 )
 from backend.api.graphql.permissions import viewer
+from backend.api.graphql.rows import rows_loaded_with
 from backend.catalog import selectors
 from backend.catalog.models import Category, Product
 from backend.catalog.policies import stock_visible_to
@@ -151,15 +152,17 @@ async def _ancestors_through_loader(root: Category, info: Info) -> list[Category
 
 def _ancestors_with_peers(root: Category, info: Info) -> list[Category]:
     """``root``'s ancestors, loading in ONE statement those of every category loaded with it
-    (its ``FETCH_PEERS`` peers: the categories of a page), so a page's breadcrumbs cost one
+    (``rows_loaded_with``: the categories of a page), so a page's breadcrumbs cost one
     statement whatever its size, as through a DataLoader. Loaded categories are kept for the
     request, so later rows need none."""
     known = request_rows(info, Category)
     wanted = root.ancestor_ids
     if any(pk not in known for pk in wanted):
-        peers = [peer for reference in root._state.peers if (peer := reference()) is not None]
         missing = {
-            pk for category in [root, *peers] for pk in category.ancestor_ids if pk not in known
+            pk
+            for category in rows_loaded_with(root)
+            for pk in category.ancestor_ids
+            if pk not in known
         }
         found = selectors.categories_by_id(ids=missing)
         known.update({pk: found.get(pk) for pk in missing})  # None: deleted meanwhile

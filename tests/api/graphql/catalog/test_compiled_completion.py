@@ -3,7 +3,9 @@ answers: every response here is compared, byte for byte, with the same request c
 graphql-core alone."""
 
 import json
+import logging
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -12,7 +14,8 @@ from graphql import print_ast
 from strawberry_django.fields.field import StrawberryDjangoField
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
-from backend.api.graphql.execution import CompilingExecutor
+from backend.api.graphql.execution import COMPLETION_FALLBACKS, CompilingExecutor
+from backend.api.graphql.money import Money
 from tests.api.graphql.catalog.test_catalog_queries import global_id
 from tests.api.graphql.contract.test_client_operations import (
     STOREFRONT_OPERATIONS,
@@ -20,6 +23,9 @@ from tests.api.graphql.contract.test_client_operations import (
     with_fragments,
 )
 from tests.factories import user_create
+
+# The fast paths' own effects (decision 0020): run with NEXUS_FAST_PATHS on.
+pytestmark = pytest.mark.fast_paths
 
 VARIABLES = {
     "ProductListPage": {"first": 5},
@@ -146,3 +152,61 @@ def test_a_related_row_the_optimizer_did_not_join_is_loaded_by_graphql_core(
     with DjangoOptimizerExtension.disabled():
         body = json.loads(both_ways(Client(), PRODUCT_CARDS))
     assert body["data"]["products"]["edges"][0]["node"]["category"]["name"] == "Lighting"
+
+
+def test_a_fallback_is_counted_and_logged_with_its_path(
+    catalog: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each object a compiled plan hands back to graphql-core is counted by type and logged
+    with its path: a count that keeps growing names a plan that is wrong. Without the
+    optimizer the first product's category is not joined: its plan, and the plans of the
+    objects around it, give up; graphql-core loads the category for the whole page (the rows'
+    peers), so the other products complete compiled."""
+    before = COMPLETION_FALLBACKS.copy()
+    with (
+        caplog.at_level(logging.DEBUG, logger="backend.api.graphql.execution"),
+        DjangoOptimizerExtension.disabled(),
+    ):
+        post(Client(), PRODUCT_CARDS)
+    assert COMPLETION_FALLBACKS - before == {"ProductConnection": 1, "ProductEdge": 1, "Product": 1}
+    assert [record.getMessage() for record in caplog.records] == [
+        f"compiled completion of {name} at {path} fell back to graphql-core: KeyError('category')"
+        for name, path in (
+            ("ProductConnection", "products"),
+            ("ProductEdge", "products.edges.0"),
+            ("Product", "products.edges.0.node"),
+        )
+    ]
+    # A related row not joined is what a plan expects now and then: debug, not a warning.
+    assert {record.levelno for record in caplog.records} == {logging.DEBUG}
+
+
+def test_a_page_the_plans_fit_falls_back_nowhere(catalog: dict[str, Any]) -> None:
+    before = COMPLETION_FALLBACKS.copy()
+    post(Client(), PRODUCT_CARDS)
+    assert before == COMPLETION_FALLBACKS
+
+
+def test_an_exception_a_plan_does_not_expect_is_logged_as_a_warning(
+    catalog: dict[str, Any], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row field that raises is not a value the plans expect: the fallback is a warning, and
+    graphql-core reports the field's error exactly as without compiled completion."""
+
+    def broken(cls: type[Money], amount: Decimal) -> Money:
+        raise RuntimeError("no price today")
+
+    monkeypatch.setattr(Money, "in_store_currency", classmethod(broken))
+    with caplog.at_level(logging.DEBUG, logger="backend.api.graphql.execution"):
+        body = json.loads(
+            both_ways(Client(), "{ products(first: 1) { nodes { price { amount } } } }")
+        )
+    assert body["data"] is None
+    assert body["errors"][0]["path"] == ["products", "nodes", 0, "price"]
+    warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
+    # Once for the page, whose plan includes the product's, and once for the product itself.
+    assert [record.getMessage() for record in warnings] == [
+        f"compiled completion of {name} at {path} fell back to graphql-core: "
+        "RuntimeError('no price today')"
+        for name, path in (("ProductConnection", "products"), ("Product", "products.nodes.0"))
+    ]

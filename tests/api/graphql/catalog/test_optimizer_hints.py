@@ -23,6 +23,9 @@ from tests.api.graphql.contract.test_client_operations import (
     with_fragments,
 )
 
+# The fast paths' own effects (decision 0020): run with NEXUS_FAST_PATHS on.
+pytestmark = pytest.mark.fast_paths
+
 
 def statements(client: Client, query: str, variables: dict[str, Any]) -> list[str]:
     with CaptureQueriesContext(connection) as captured:

@@ -138,6 +138,7 @@ def _anonymous_context() -> Any:
     return NexusContext(request=request, response=HttpResponse())
 
 
+@pytest.mark.fast_paths  # the process's event loop
 def test_dataloader_documents_share_one_event_loop_thread_per_process(
     catalog: dict[str, Any], gql: GraphQLClient
 ) -> None:
@@ -187,6 +188,7 @@ def _expected_breadcrumbs(products: int) -> list[tuple[str, str, str]]:
     ]
 
 
+@pytest.mark.fast_paths  # peer fetching batches the breadcrumbs
 def test_breadcrumbs_of_a_page_cost_the_same_statements_at_any_size_without_a_loop(
     db: None, gql: GraphQLClient
 ) -> None:
