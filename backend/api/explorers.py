@@ -2,10 +2,12 @@
 
 Their scripts, stylesheets and fonts are Nexus's own static files (drf-spectacular-sidecar's
 Swagger UI and ReDoc builds; GraphiQL's pinned files under ``static/graphiql/vendor``), so the
-policy allows 'self' and nothing else: no inline script or style, no other origin. ``data:``
-URLs are allowed for images and fonts only, which the vendored stylesheets embed (GraphiQL's
-fonts, Swagger UI's icons); a ``data:`` image or font runs no code and reaches no network.
-'self' covers the WebSocket to the page's own host and port, where GraphiQL's subscriptions go.
+policy allows 'self' and no other origin, and no inline script. 'self' covers the WebSocket to
+the page's own host and port, where GraphiQL's subscriptions go. Beyond 'self', and reaching no
+network: ``data:`` images and fonts (the vendored stylesheets embed them), ``blob:`` workers
+(ReDoc builds its search index in a worker made by its own script), and the two <style>
+elements ReDoc writes as it starts, by hash. ReDoc also shows Redocly's logo from
+cdn.redoc.ly, hard-coded: the policy refuses it, and the page renders without it.
 """
 
 import json
@@ -42,6 +44,7 @@ GRAPHIQL_MANIFEST = Path(__file__).parent / "static" / "graphiql" / "vendor" / "
 
 
 def under_explorer_csp[Response: HttpResponseBase](response: Response) -> Response:
+    """``response``, carrying the explorers' Content-Security-Policy."""
     response[CSP.HEADER_ENFORCE] = EXPLORER_CSP_HEADER
     return response
 
