@@ -12,7 +12,9 @@ Outside the loopback interface nothing answers: host names resolve to nothing
 
 import itertools
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -127,8 +129,9 @@ class Page:
 @contextmanager
 def headless_chromium(executable: str) -> Iterator[Page]:
     """A fresh Chromium profile with one blank tab, events enabled; stopped on exit."""
+    # A renderer that outlives the browser by a moment may still write in the profile.
     with (
-        tempfile.TemporaryDirectory() as scratch,
+        tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as scratch,
         (Path(scratch) / "chromium.log").open("w+") as log,
     ):
         profile = Path(scratch) / "profile"
@@ -153,16 +156,19 @@ def headless_chromium(executable: str) -> Iterator[Page]:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: the renderers stop with it
         )
         try:
             with connect(_devtools_url(browser, profile, log), max_size=None) as connection:
-                yield _attached_page(connection)
+                try:
+                    yield _attached_page(connection)
+                finally:
+                    # Closed the way a user closes it: every tab and helper process exits.
+                    connection.send(json.dumps({"id": 0, "method": "Browser.close"}))
+                    browser.wait(timeout=10)
         finally:
-            browser.terminate()
-            try:
-                browser.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                browser.kill()
+            if browser.poll() is None:
+                os.killpg(browser.pid, signal.SIGKILL)
                 browser.wait()
 
 
