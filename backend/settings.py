@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "channels",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc as static files (SPECTACULAR_SETTINGS)
     "django_filters",
     "backend.core",
     # backend.api before strawberry_django: its export_schema command (sorted SDL, --check)
@@ -402,6 +403,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "ENUM_NAME_OVERRIDES": {"OrderStatusEnum": "backend.orders.models.OrderStatus"},
+    # Swagger UI and ReDoc from drf-spectacular-sidecar's static files, not from a CDN: the
+    # viewers work offline and under their 'self'-only CSP (backend/api/explorers.py).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGGING = {

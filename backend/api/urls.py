@@ -5,9 +5,10 @@ from django.views import defaults
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
-    SpectacularSwaggerView,
+    SpectacularSwaggerSplitView,
 )
 
+from backend.api.explorers import with_explorer_csp
 from backend.api.graphql.views import NexusGraphQLView
 from backend.api.rest.docs import served_when_docs_public
 from backend.api.rest.framework import server_error_problem
@@ -30,12 +31,23 @@ urlpatterns = [
     path("api/schema/", served_when_docs_public(SpectacularAPIView.as_view()), name="api-schema"),
     path(
         "api/docs/",
-        served_when_docs_public(SpectacularSwaggerView.as_view(url_name="api-schema")),
+        # The split view serves its start-up script from this URL (?script), not inline.
+        served_when_docs_public(
+            with_explorer_csp(
+                SpectacularSwaggerSplitView.as_view(
+                    url_name="api-schema", template_name="api/swagger_ui.html"
+                )
+            )
+        ),
         name="api-docs",
     ),
     path(
         "api/redoc/",
-        served_when_docs_public(SpectacularRedocView.as_view(url_name="api-schema")),
+        served_when_docs_public(
+            with_explorer_csp(
+                SpectacularRedocView.as_view(url_name="api-schema", template_name="api/redoc.html")
+            )
+        ),
         name="api-redoc",
     ),
     # Every other /api/ URL: a problem+json 404, as under /api/v1/.

@@ -21,6 +21,7 @@ from django.contrib.auth.middleware import get_user
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
+from django.template.loader import render_to_string
 from django.utils.functional import SimpleLazyObject
 from strawberry.django.views import GraphQLView, TemporalHttpResponse
 from strawberry.exceptions import MissingQueryError
@@ -32,6 +33,7 @@ from strawberry.schema.exceptions import (
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
+from backend.api.explorers import graphiql_assets, under_explorer_csp
 from backend.api.graphql.body import (
     RequestRefusedError,
     UndecodedBodyRequestAdapter,
@@ -152,6 +154,11 @@ class NexusGraphQLView(GraphQLView[NexusContext, None]):
             if isinstance(cause, MissingQueryError):
                 raise RequestRefusedError(error.reason) from cause
             raise
+
+    def render_graphql_ide(self, request: HttpRequest) -> HttpResponse:
+        """GraphiQL from Nexus's own static files, under the explorers' CSP."""
+        page = render_to_string("api/graphiql.html", graphiql_assets(), request=request)
+        return under_explorer_csp(HttpResponse(page))
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         # Read per request rather than when the URLconf is built, so the setting is authoritative.
