@@ -190,6 +190,15 @@ def unparsable_query_error(query: str) -> GraphQLError | None:
     return None
 
 
+def operation_count(query: str) -> int:
+    """How many operations ``query`` defines; 0 when it does not parse (its errors answer)."""
+    try:
+        document = parsed_document(query).document
+    except GraphQLError:
+        return 0
+    return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
+
+
 def is_cached(query: str) -> bool:
     """Whether ``parsed_document(query)`` would answer without parsing."""
     if oversized_query_error(query) is not None:

@@ -40,6 +40,7 @@ from backend.api.graphql.body import (
     graphql_json_decode,
 )
 from backend.api.graphql.context import NexusContext
+from backend.api.graphql.documents import operation_count
 from backend.api.graphql.errors import (
     INTERNAL_SERVER_ERROR,
     INTERNAL_SERVER_ERROR_MESSAGE,
@@ -133,6 +134,17 @@ class NexusGraphQLView(GraphQLView[NexusContext, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
+        # The GraphQL spec's GetOperation: a document of several operations needs a name.
+        # Strawberry would run the first one instead.
+        if (
+            request_data.operation_name is None
+            and isinstance(request_data.query, str)
+            and operation_count(request_data.query) > 1
+        ):
+            raise RequestRefusedError(
+                "The document defines several operations: name one in `operationName`.",
+                OPERATION_RESOLUTION_FAILURE,
+            )
         try:
             return super().execute_single(
                 request=request,

@@ -74,15 +74,20 @@ def test_without_an_operation_name_the_verdict_is_the_first_operations(
     catalog: dict[str, Any], gql: GraphQLClient, first_needs_loop: bool
 ) -> None:
     """Strawberry executes a document's first operation when no name is sent; the verdict
-    followed the name and sent a DataLoader operation to the sync executor (an error)."""
+    followed the name and sent a DataLoader operation to the sync executor (an error). Over
+    HTTP such a document is refused (the spec's GetOperation); the schema's own callers still
+    get the first operation, on the right executor."""
     with_loop = "query Counted { categories(first: 5) { nodes { name productCount } } }"
     without_loop = "query Named { categories(first: 5) { nodes { name } } }"
     operations = [with_loop, without_loop] if first_needs_loop else [without_loop, with_loop]
     document = " ".join(operations)
     assert schema.needs_event_loop(document, None) is first_needs_loop
-    nodes = gql.data(document)["categories"]["nodes"]
+    result = schema.execute_sync(document, context_value=_anonymous_context())
+    nodes = result.data["categories"]["nodes"] if result.data else []
+    assert result.errors is None
     assert len(nodes) == 3
     assert all(("productCount" in node) is first_needs_loop for node in nodes)
+    assert gql.error_codes(document) == ["OPERATION_RESOLUTION_FAILURE"]
 
 
 def test_every_async_field_of_the_schema_is_one_the_verdict_can_see() -> None:

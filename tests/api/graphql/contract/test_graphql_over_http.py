@@ -284,6 +284,14 @@ NOT_GRAPHQL_REQUESTS = {
         {"query": "query A { __typename }", "operationName": "B"},
         "OPERATION_RESOLUTION_FAILURE",
     ),
+    "several operations, none named": (
+        {"query": "query A { __typename } query B { __typename }"},
+        "OPERATION_RESOLUTION_FAILURE",
+    ),
+    "several operations, name null": (
+        {"query": "query A { __typename } mutation B { __typename }", "operationName": None},
+        "OPERATION_RESOLUTION_FAILURE",
+    ),
     "subscription over POST": (
         {"query": "subscription { orderStatusChanged(orderId: 1) { __typename } }"},
         "OPERATION_NOT_SUPPORTED",
