@@ -324,7 +324,9 @@ def _domain_problem(error: DomainError, field_names: Mapping[str, str]) -> Respo
 
     ``field_names`` renames a path's first segment where the view's wire name differs from the
     domain's (snake_case, like REST bodies): the orders view maps ``idempotency_key`` to the
-    ``Idempotency-Key`` header. ``retry_after`` becomes the Retry-After header.
+    ``Idempotency-Key`` header. ``retry_after`` becomes the Retry-After header. A refusal
+    with status 403 is coded FORBIDDEN at the top, as every 403 of this API and as GraphQL
+    answers it; ``errors`` keeps the domain's own code (``PERMISSION_DENIED``).
     """
     status = error.code.status
     if status is HTTPStatus.NOT_FOUND and error.field not in (None, _ADDRESSED_OBJECT_FIELD):
@@ -332,7 +334,7 @@ def _domain_problem(error: DomainError, field_names: Mapping[str, str]) -> Respo
     retry_after = error.extras.get("retry_after")
     return _problem(
         int(status),
-        error.code.value,
+        FORBIDDEN if status is HTTPStatus.FORBIDDEN else error.code.value,
         error.message,
         [
             (_wire_field(detail.field, field_names), detail.code.value, detail.message)

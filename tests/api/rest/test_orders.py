@@ -116,7 +116,8 @@ def test_paid_order_is_shipped_and_delivered_by_staff(
 
 def test_staff_cannot_pay_for_a_customers_order(staff: RestClient) -> None:
     order = order_create()
-    assert_problem(staff.post(f"/api/v1/orders/{order.pk}/pay"), 403, "PERMISSION_DENIED")
+    body = assert_problem(staff.post(f"/api/v1/orders/{order.pk}/pay"), 403, "FORBIDDEN")
+    assert [error["code"] for error in body["errors"]] == ["PERMISSION_DENIED"]
 
 
 def test_unknown_order_is_404(staff: RestClient) -> None:
