@@ -28,9 +28,6 @@ OPERATION_RESOLUTION_FAILURE = "OPERATION_RESOLUTION_FAILURE"
 # What a client reads of a server fault outside DEBUG (the traceback goes to the server log).
 INTERNAL_SERVER_ERROR_MESSAGE = "Internal server error."
 
-# The `errors` field of every mutation payload (typed, per-field business failures).
-PAYLOAD_ERRORS_DESCRIPTION = "Business failures; empty on success."
-
 # graphql-core's wording when a variable's VALUE is wrong (as opposed to a malformed document).
 _VARIABLE_VALUE_ERRORS = re.compile(r"(got|has) invalid value|of required type .* was not provided")
 

@@ -7,6 +7,7 @@ Each mutation is one call to a service in ``services.py`` (which owns the transa
 is a top-level error (``UNAUTHENTICATED``, see permissions.py).
 """
 
+from collections.abc import Callable
 from typing import Annotated
 
 import strawberry
@@ -21,7 +22,7 @@ from backend.api.graphql.accounts.types import (
     TokenPayload,
     UserType,
 )
-from backend.api.graphql.payloads import mutation_payload
+from backend.api.graphql.payloads import effect_payload, mutation_payload, result_payload
 from backend.api.graphql.permissions import UnauthenticatedError, requires, signed_in_viewer, viewer
 
 RefreshTokenArgument = Annotated[
@@ -59,12 +60,18 @@ def _client_ip(info: Info) -> str:
     return info.context.request.META.get("REMOTE_ADDR") or "unknown"
 
 
-def _token_payload(pair: services.TokenPair) -> TokenPayload:
-    return TokenPayload(
-        access_token=pair.access_token,
-        refresh_token=pair.refresh_token,
-        user=pair.user,  # type: ignore[arg-type]
-    )
+def _session_payload(sign_in: Callable[[], services.TokenPair]) -> TokenPayload:
+    """The tokens ``sign_in()`` issues; an AccountError it raises becomes the payload's errors."""
+
+    def tokens() -> TokenPayload:
+        pair = sign_in()
+        return TokenPayload(
+            access_token=pair.access_token,
+            refresh_token=pair.refresh_token,
+            user=pair.user,  # type: ignore[arg-type]
+        )
+
+    return mutation_payload(TokenPayload, tokens)
 
 
 @strawberry.type(description="Account and token changes.")
@@ -80,12 +87,11 @@ class AccountsMutation:
             AccountRegisterInput, strawberry.argument(description="The account to create.")
         ],
     ) -> AccountRegisterPayload:
-        return mutation_payload(
+        return result_payload(
             AccountRegisterPayload,
-            lambda: AccountRegisterPayload(
-                user=services.account_register(  # type: ignore[arg-type]
-                    email=input.email, password=input.password, name=input.name, ip=_client_ip(info)
-                )
+            "user",
+            lambda: services.account_register(
+                email=input.email, password=input.password, name=input.name, ip=_client_ip(info)
             ),
         )
 
@@ -99,11 +105,8 @@ class AccountsMutation:
         email: Annotated[str, strawberry.argument(description="The account's email address.")],
         password: PasswordArgument,
     ) -> TokenPayload:
-        return mutation_payload(
-            TokenPayload,
-            lambda: _token_payload(
-                services.token_create(email=email, password=password, ip=_client_ip(info))
-            ),
+        return _session_payload(
+            lambda: services.token_create(email=email, password=password, ip=_client_ip(info))
         )
 
     @strawberry_django.mutation(
@@ -112,21 +115,18 @@ class AccountsMutation:
         "(REFRESH_TOKEN_REUSED)."
     )
     def token_refresh(self, refresh_token: RefreshTokenArgument) -> TokenPayload:
-        return mutation_payload(
-            TokenPayload,
-            lambda: _token_payload(services.token_refresh(refresh_token=refresh_token)),
-        )
+        return _session_payload(lambda: services.token_refresh(refresh_token=refresh_token))
 
     @strawberry_django.mutation(
         description="Sign out one session: its refresh tokens stop working; its access token "
         "expires on its own within minutes."
     )
     def token_revoke(self, refresh_token: RefreshTokenArgument) -> AccountResultPayload:
-        def revoke() -> AccountResultPayload:
-            services.token_revoke(refresh_token=refresh_token)
-            return AccountResultPayload(ok=True)
-
-        return mutation_payload(AccountResultPayload, revoke)
+        return effect_payload(
+            AccountResultPayload,
+            lambda: services.token_revoke(refresh_token=refresh_token),
+            ok=True,
+        )
 
     @strawberry_django.mutation(
         **requires(
@@ -156,14 +156,8 @@ class AccountsMutation:
         ],
     ) -> TokenPayload:
         user = signed_in_viewer(info)
-        return mutation_payload(
-            TokenPayload,
-            lambda: _token_payload(
-                services.password_change(
-                    user=user,
-                    old_password=old_password,
-                    new_password=new_password,
-                    ip=_client_ip(info),
-                )
-            ),
+        return _session_payload(
+            lambda: services.password_change(
+                user=user, old_password=old_password, new_password=new_password, ip=_client_ip(info)
+            )
         )

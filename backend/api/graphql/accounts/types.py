@@ -13,7 +13,7 @@ from backend.accounts.models import User
 from backend.accounts.policies import roles_held
 from backend.accounts.roles import Role
 from backend.api.graphql.enums import graphql_enum
-from backend.api.graphql.errors import PAYLOAD_ERRORS_DESCRIPTION
+from backend.api.graphql.payloads import errors_field
 from backend.api.graphql.permissions import is_staff_user, viewer
 
 graphql_enum(
@@ -107,9 +107,7 @@ class AccountRegisterPayload:
     user: UserType | None = strawberry.field(
         default=None, description="The new account; null on failure."
     )
-    errors: list[AccountErrorType] = strawberry.field(
-        default_factory=list, description=PAYLOAD_ERRORS_DESCRIPTION
-    )
+    errors: list[AccountErrorType] = errors_field()
 
 
 @strawberry.type(description="A signed-in session: an access token and its refresh token.")
@@ -127,14 +125,10 @@ class TokenPayload:
     user: UserType | None = strawberry.field(
         default=None, description="The signed-in user; null on failure."
     )
-    errors: list[AccountErrorType] = strawberry.field(
-        default_factory=list, description=PAYLOAD_ERRORS_DESCRIPTION
-    )
+    errors: list[AccountErrorType] = errors_field()
 
 
 @strawberry.type(description="Result of a mutation that only succeeds or fails.")
 class AccountResultPayload:
     ok: bool = strawberry.field(default=False, description="True when the mutation took effect.")
-    errors: list[AccountErrorType] = strawberry.field(
-        default_factory=list, description=PAYLOAD_ERRORS_DESCRIPTION
-    )
+    errors: list[AccountErrorType] = errors_field()

@@ -17,8 +17,12 @@ from strawberry import relay
 
 from backend.api.graphql.catalog.types import CategoryType, ProductType
 from backend.api.graphql.enums import graphql_enum
-from backend.api.graphql.errors import PAYLOAD_ERRORS_DESCRIPTION
-from backend.api.graphql.payloads import mutation_payload
+from backend.api.graphql.payloads import (
+    effect_payload,
+    errors_field,
+    mutation_payload,
+    result_payload,
+)
 from backend.api.graphql.permissions import requires
 from backend.catalog import services
 from backend.catalog.errors import CatalogError, CatalogErrorCode
@@ -65,9 +69,7 @@ class CategoryPayload:
     category: CategoryType | None = strawberry.field(
         default=None, description="The category as saved; null on failure."
     )
-    errors: list[CatalogErrorType] = strawberry.field(
-        default_factory=list, description=PAYLOAD_ERRORS_DESCRIPTION
-    )
+    errors: list[CatalogErrorType] = errors_field()
 
 
 @strawberry.type(description="Result of categoryDelete.")
@@ -75,9 +77,7 @@ class CategoryDeletePayload:
     deleted_id: relay.GlobalID | None = strawberry.field(
         default=None, description="The id of the deleted category; null on failure."
     )
-    errors: list[CatalogErrorType] = strawberry.field(
-        default_factory=list, description=PAYLOAD_ERRORS_DESCRIPTION
-    )
+    errors: list[CatalogErrorType] = errors_field()
 
 
 @strawberry.type(description="Result of productCreate, productUpdate and productStockAdjust.")
@@ -85,9 +85,7 @@ class ProductPayload:
     product: ProductType | None = strawberry.field(
         default=None, description="The product as saved; null on failure."
     )
-    errors: list[CatalogErrorType] = strawberry.field(
-        default_factory=list, description=PAYLOAD_ERRORS_DESCRIPTION
-    )
+    errors: list[CatalogErrorType] = errors_field()
 
 
 @strawberry.type(description="Result of productDelete.")
@@ -95,9 +93,7 @@ class ProductDeletePayload:
     deleted_id: relay.GlobalID | None = strawberry.field(
         default=None, description="The id of the deleted product; null on failure."
     )
-    errors: list[CatalogErrorType] = strawberry.field(
-        default_factory=list, description=PAYLOAD_ERRORS_DESCRIPTION
-    )
+    errors: list[CatalogErrorType] = errors_field()
 
 
 @strawberry.input(description="A new category.")
@@ -232,16 +228,15 @@ class CatalogMutation:
             CategoryCreateInput, strawberry.argument(description="The category to create.")
         ],
     ) -> CategoryPayload:
-        return mutation_payload(
+        return result_payload(
             CategoryPayload,
-            lambda: CategoryPayload(
-                category=services.category_create(  # type: ignore[arg-type]
-                    name=input.name,
-                    slug=input.slug,
-                    description=input.description,
-                    parent=_category_or_none(input.parent),
-                    position=input.position,
-                )
+            "category",
+            lambda: services.category_create(
+                name=input.name,
+                slug=input.slug,
+                description=input.description,
+                parent=_category_or_none(input.parent),
+                position=input.position,
             ),
         )
 
@@ -258,13 +253,11 @@ class CatalogMutation:
             CategoryUpdateInput, strawberry.argument(description="The fields to change.")
         ],
     ) -> CategoryPayload:
-        return mutation_payload(
+        return result_payload(
             CategoryPayload,
-            lambda: CategoryPayload(
-                category=services.category_update(  # type: ignore[arg-type]
-                    category=_row(Category, id, "id"),
-                    **_changes(input, {"parent": _category_or_none}),
-                )
+            "category",
+            lambda: services.category_update(
+                category=_row(Category, id, "id"), **_changes(input, {"parent": _category_or_none})
             ),
         )
 
@@ -276,11 +269,11 @@ class CatalogMutation:
         )
     )
     def category_delete(self, id: IdArgument) -> CategoryDeletePayload:
-        def delete() -> CategoryDeletePayload:
-            services.category_delete(category=_row(Category, id, "id"))
-            return CategoryDeletePayload(deleted_id=id)
-
-        return mutation_payload(CategoryDeletePayload, delete)
+        return effect_payload(
+            CategoryDeletePayload,
+            lambda: services.category_delete(category=_row(Category, id, "id")),
+            deleted_id=id,
+        )
 
     @strawberry_django.mutation(**requires("catalog.add_product", description="Create a product."))
     def product_create(
@@ -289,19 +282,18 @@ class CatalogMutation:
             ProductCreateInput, strawberry.argument(description="The product to create.")
         ],
     ) -> ProductPayload:
-        return mutation_payload(
+        return result_payload(
             ProductPayload,
-            lambda: ProductPayload(
-                product=services.product_create(  # type: ignore[arg-type]
-                    name=input.name,
-                    slug=input.slug,
-                    sku=input.sku,
-                    price=input.price,
-                    category=_row(Category, input.category, "category"),
-                    description=input.description,
-                    stock_quantity=input.stock_quantity,
-                    is_published=input.is_published,
-                )
+            "product",
+            lambda: services.product_create(
+                name=input.name,
+                slug=input.slug,
+                sku=input.sku,
+                price=input.price,
+                category=_row(Category, input.category, "category"),
+                description=input.description,
+                stock_quantity=input.stock_quantity,
+                is_published=input.is_published,
             ),
         )
 
@@ -318,12 +310,11 @@ class CatalogMutation:
             ProductUpdateInput, strawberry.argument(description="The fields to change.")
         ],
     ) -> ProductPayload:
-        return mutation_payload(
+        return result_payload(
             ProductPayload,
-            lambda: ProductPayload(
-                product=services.product_update(  # type: ignore[arg-type]
-                    product=_row(Product, id, "id"), **_changes(input, {"category": _category})
-                )
+            "product",
+            lambda: services.product_update(
+                product=_row(Product, id, "id"), **_changes(input, {"category": _category})
             ),
         )
 
@@ -335,11 +326,11 @@ class CatalogMutation:
         )
     )
     def product_delete(self, id: IdArgument) -> ProductDeletePayload:
-        def delete() -> ProductDeletePayload:
-            services.product_delete(product=_row(Product, id, "id"))
-            return ProductDeletePayload(deleted_id=id)
-
-        return mutation_payload(ProductDeletePayload, delete)
+        return effect_payload(
+            ProductDeletePayload,
+            lambda: services.product_delete(product=_row(Product, id, "id")),
+            deleted_id=id,
+        )
 
     @strawberry_django.mutation(
         **requires(

@@ -26,7 +26,7 @@ from backend.api.graphql.orders.types import (
     OrderType,
 )
 from backend.api.graphql.pagination import keyset_connection, optimize_connection
-from backend.api.graphql.payloads import mutation_payload
+from backend.api.graphql.payloads import result_payload
 from backend.api.graphql.permissions import (
     UnauthenticatedError,
     requires,
@@ -131,10 +131,7 @@ def _order_action(service: Callable[..., Order], info: Info, id: relay.GlobalID)
     """One status change of the order ``id`` by the viewer, as ``service`` rules it."""
     actor = signed_in_viewer(info)
     order_id = global_id_to_pk(id, type_name="Order", field="id")
-    return mutation_payload(
-        OrderPayload,
-        lambda: OrderPayload(order=service(order_id=order_id, actor=actor)),  # type: ignore[arg-type]
-    )
+    return result_payload(OrderPayload, "order", lambda: service(order_id=order_id, actor=actor))
 
 
 @strawberry.type(description="Order changes: placing an order and moving it through its process.")
@@ -164,12 +161,11 @@ class OrdersMutation:
             for index, line in enumerate(input.lines)
         ]
         customer = signed_in_viewer(info)
-        return mutation_payload(
+        return result_payload(
             OrderPayload,
-            lambda: OrderPayload(
-                order=services.order_place(  # type: ignore[arg-type]
-                    customer=customer, lines=lines, idempotency_key=input.idempotency_key
-                )
+            "order",
+            lambda: services.order_place(
+                customer=customer, lines=lines, idempotency_key=input.idempotency_key
             ),
         )
 

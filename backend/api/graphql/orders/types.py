@@ -37,6 +37,7 @@ from backend.api.graphql.pagination import (
     nested_connection_load,
     optimize_connection,
 )
+from backend.api.graphql.payloads import errors_field
 from backend.api.graphql.permissions import viewer
 from backend.orders import selectors, services
 from backend.orders.errors import OrderErrorCode
@@ -322,6 +323,6 @@ class OrderPayload:
     order: OrderType | None = strawberry.field(
         default=None, description="The order after the change; null on failure."
     )
-    errors: list[OrderErrorType] = strawberry.field(
-        default_factory=list, description="Business failures; empty on success (at most one)."
+    errors: list[OrderErrorType] = errors_field(
+        "Business failures; empty on success (at most one)."
     )
