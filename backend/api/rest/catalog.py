@@ -3,9 +3,9 @@
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import django_filters
 from django import forms
@@ -295,6 +295,49 @@ def id_parameter(description: str) -> dict[str, Any]:
     }
 
 
+# --- What the category and product endpoints share ------------------------------------------
+
+
+class _CatalogViewSet[M: Category | Product](
+    StrictQueryParameters,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[M],
+):
+    # Anyone reads; each write action needs the Django permission ``write_permissions`` names.
+    # A list is filtered by ``filterset_class`` (which validates the query string and calls the
+    # selector) and ordered by ``?ordering=``, one of the keys of ``orderings``.
+    write_permissions: ClassVar[dict[str, str]]
+    orderings: ClassVar[Mapping[str, object]]
+    # Read by drf-spectacular to document the filters; filter_queryset below applies them.
+    filter_backends = [DjangoFilterBackend]
+    list_query_parameters = frozenset({"ordering"})  # read by cursor_ordering
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def filter_queryset(self, queryset: QuerySet[M]) -> QuerySet[M]:
+        if self.action != "list":
+            return queryset  # filters apply to the list only
+        filterset = self.filterset_class(
+            self.request.query_params, queryset=queryset, request=self.request
+        )
+        if not filterset.is_valid():
+            raise serializers.ValidationError(filterset.errors)
+        return filterset.qs
+
+    def ordering_key(self, request: Request) -> str | None:
+        """The ``?ordering=`` key, None without one; a 400 for one not in ``orderings``."""
+        key = request.query_params.get("ordering")
+        if key is not None and key not in self.orderings:
+            raise serializers.ValidationError(
+                {"ordering": [f"Must be one of: {', '.join(self.orderings)}."]}
+            )
+        return key
+
+    def get_permissions(self) -> list[BasePermission]:
+        permission = self.write_permissions.get(self.action or "")
+        return [Requires.of(permission)()] if permission else [AllowAny()]
+
+
 # --- Categories -----------------------------------------------------------------------------
 
 
@@ -431,43 +474,19 @@ class CategoryFilterSet(django_filters.FilterSet):
         },
     ),
 )
-class CategoryViewSet(
-    StrictQueryParameters,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    viewsets.GenericViewSet[Category],
-):
+class CategoryViewSet(_CatalogViewSet[Category]):
     serializer_class = CategorySerializer
-    # Read by drf-spectacular to document the filters; filter_queryset below applies them.
-    filter_backends = [DjangoFilterBackend]
     filterset_class = CategoryFilterSet
-    list_query_parameters = frozenset({"ordering"})  # read by cursor_ordering
+    write_permissions = _CATEGORY_PERMISSIONS
+    orderings = CATEGORY_ORDERINGS
     lookup_field = "id_or_slug"
     lookup_value_regex = "[-a-zA-Z0-9_]+"  # an id or a slug; anything else is a 404
-    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Category]:
         return selectors.category_list()
 
-    def filter_queryset(self, queryset: QuerySet[Category]) -> QuerySet[Category]:
-        if self.action != "list":
-            return queryset  # filters apply to the list only
-        filterset = CategoryFilterSet(self.request.query_params, queryset=queryset)
-        if not filterset.is_valid():
-            raise serializers.ValidationError(filterset.errors)
-        return filterset.qs
-
     def cursor_ordering(self, request: Request) -> tuple[str, ...]:
-        key = request.query_params.get("ordering", "path")
-        if key not in CATEGORY_ORDERINGS:
-            raise serializers.ValidationError(
-                {"ordering": [f"Must be one of: {', '.join(CATEGORY_ORDERINGS)}."]}
-            )
-        return CATEGORY_ORDERINGS[key]
-
-    def get_permissions(self) -> list[BasePermission]:
-        permission = _CATEGORY_PERMISSIONS.get(self.action or "")
-        return [Requires.of(permission)()] if permission else [AllowAny()]
+        return CATEGORY_ORDERINGS[self.ordering_key(request) or "path"]
 
     def get_object(self) -> Category:
         key = self.kwargs["id_or_slug"]
@@ -735,39 +754,18 @@ _VISIBILITY = "Unpublished products are visible to staff only. "
         },
     ),
 )
-class ProductViewSet(
-    StrictQueryParameters,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    viewsets.GenericViewSet[Product],
-):
+class ProductViewSet(_CatalogViewSet[Product]):
     serializer_class = ProductSerializer
-    # Read by drf-spectacular to document the filters; filter_queryset below applies them.
-    filter_backends = [DjangoFilterBackend]
     filterset_class = ProductFilterSet
-    list_query_parameters = frozenset({"ordering"})  # read by cursor_ordering
+    write_permissions = _PRODUCT_PERMISSIONS
+    orderings = PRODUCT_ORDERINGS
     lookup_value_regex = "[0-9]+"  # ASCII: \d also matches digits of other scripts
-    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Product]:
         return selectors.products_visible_to(self.request.user)
 
-    def filter_queryset(self, queryset: QuerySet[Product]) -> QuerySet[Product]:
-        if self.action != "list":
-            return queryset  # filters apply to the list only
-        filterset = ProductFilterSet(
-            self.request.query_params, queryset=Product.objects.none(), request=self.request
-        )
-        if not filterset.is_valid():
-            raise serializers.ValidationError(filterset.errors)
-        return filterset.filter_queryset(Product.objects.all())
-
     def cursor_ordering(self, request: Request) -> tuple[str, ...]:
-        key = request.query_params.get("ordering")
-        if key is not None and key not in PRODUCT_ORDERINGS:
-            raise serializers.ValidationError(
-                {"ordering": [f"Must be one of: {', '.join(PRODUCT_ORDERINGS)}."]}
-            )
+        key = self.ordering_key(request)
         try:
             ordering = selectors.product_ordering(
                 requested=None if key is None else PRODUCT_ORDERINGS[key],
@@ -776,10 +774,6 @@ class ProductViewSet(
         except DjangoValidationError as error:
             raise serializers.ValidationError({"ordering": error.messages}) from None
         return ordering.order_by
-
-    def get_permissions(self) -> list[BasePermission]:
-        permission = _PRODUCT_PERMISSIONS.get(self.action or "")
-        return [Requires.of(permission)()] if permission else [AllowAny()]
 
     def create(self, request: Request) -> Response:
         data = _valid(ProductWriteSerializer(data=request.data))
