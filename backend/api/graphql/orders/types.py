@@ -101,12 +101,23 @@ def _status(value: str | None) -> Any:
     return None if value is None else OrderStatus(value)
 
 
+class OrderPartNode(ModelNode):
+    """A node of a row that belongs to one order (an item, an event): visible exactly when its
+    order is (``node(id)`` included)."""
+
+    @classmethod
+    def get_queryset(
+        cls, queryset: QuerySet[OrderItem | OrderEvent], info: Info, **kwargs: Any
+    ) -> QuerySet:
+        return queryset.filter(order__in=selectors.orders_visible_to(viewer(info)))
+
+
 @strawberry_django.type(
     OrderItem,
     name="OrderItem",
     description="One line of an order: what was bought, as it was at purchase time.",
 )
-class OrderItemType(ModelNode):
+class OrderItemType(OrderPartNode):
     product_name: strawberry.auto = strawberry_django.field(
         description="The product's name when the order was placed."
     )
@@ -135,11 +146,6 @@ class OrderItemType(ModelNode):
     def line_total(self, root: OrderItem) -> Money:
         return Money(amount=root.line_total, currency=root.order.currency)
 
-    @classmethod
-    def get_queryset(cls, queryset: QuerySet[OrderItem], info: Info, **kwargs: Any) -> QuerySet:
-        """Items are visible exactly when their order is (``node(id)`` included)."""
-        return queryset.filter(order__in=selectors.orders_visible_to(viewer(info)))
-
 
 class ActorVisibility(FieldExtension):
     """``OrderEvent.actor`` is null unless ``policies.actor_visible_to`` lets the viewer see
@@ -160,7 +166,7 @@ class ActorVisibility(FieldExtension):
     name="OrderEvent",
     description="One status change of an order, in the order's audit log.",
 )
-class OrderEventType(ModelNode):
+class OrderEventType(OrderPartNode):
     note: strawberry.auto = strawberry_django.field(
         description="Why it happened, when recorded (for example the payment reference)."
     )
@@ -180,11 +186,6 @@ class OrderEventType(ModelNode):
     @row_field(only=["to_status"], description="The status after.")
     def to_status(self, root: OrderEvent) -> OrderStatus:  # type: ignore[valid-type]
         return _status(root.to_status)
-
-    @classmethod
-    def get_queryset(cls, queryset: QuerySet[OrderEvent], info: Info, **kwargs: Any) -> QuerySet:
-        """Events are visible exactly when their order is (``node(id)`` included)."""
-        return queryset.filter(order__in=selectors.orders_visible_to(viewer(info)))
 
 
 @strawberry.type(name="OrderEventConnection", description="A page of order events, oldest first.")
