@@ -462,15 +462,23 @@ async def nested_connection_load[C: KeysetConnection[Any]](
     connection: type[C],
     queryset: QuerySet[Any],
     parent_field: str,
-    order: KeysetOrder,
-    window: PageWindow,
     counts: Callable[[list[int]], dict[int, int]],
     loader_name: str,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
 ) -> C:
-    """A child connection (a category's children, an order's events) for one parent, batched
-    per request: the pages of every parent on the page come from ONE windowed statement, and
-    their ``totalCount`` from one GROUP BY (``counts``), run only when selected."""
+    """A child connection (a category's children, an order's events) for one parent, in the
+    connection's fixed order, batched per request: the pages of every parent on the page come
+    from ONE windowed statement, and their ``totalCount`` from one GROUP BY (``counts``), run
+    only when selected."""
     from backend.api.graphql.context import request_loader  # context imports this module
+
+    order = connection.keyset_order()
+    window = PageWindow.from_arguments(
+        order=order, first=first, last=last, after=after, before=before
+    )
 
     def pages(parent_ids: list[int]) -> list[list[Any]]:
         rows = keyset_pages_per_parent(

@@ -35,7 +35,6 @@ from backend.api.graphql.pagination import (
     KeysetConnection,
     KeysetOrder,
     LastArgument,
-    PageWindow,
     SortKey,
     nested_connection_load,
     optimize_connection,
@@ -130,12 +129,12 @@ class CategoryType(ModelNode):
             # Optimize the children's own selection (only/select_related) like any connection.
             queryset=optimize_connection(Category.objects.all(), info),
             parent_field="parent_id",
-            order=CATEGORY_ORDER,
-            window=PageWindow.from_arguments(
-                order=CATEGORY_ORDER, first=first, last=last, after=after, before=before
-            ),
             counts=lambda parent_ids: selectors.category_children_counts(parent_ids=parent_ids),
             loader_name="category_children",
+            first=first,
+            after=after,
+            last=last,
+            before=before,
         )
 
 

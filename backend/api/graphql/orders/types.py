@@ -32,7 +32,6 @@ from backend.api.graphql.pagination import (
     KeysetConnection,
     KeysetOrder,
     LastArgument,
-    PageWindow,
     SortKey,
     nested_connection_load,
     optimize_connection,
@@ -255,12 +254,12 @@ class OrderType(ModelNode):
             # The parent order is already visible; optimize the events' own selection (actor...).
             queryset=optimize_connection(OrderEvent.objects.all(), info),
             parent_field="order_id",
-            order=EVENT_ORDER,
-            window=PageWindow.from_arguments(
-                order=EVENT_ORDER, first=first, last=last, after=after, before=before
-            ),
             counts=_event_counts,
             loader_name="order_events",
+            first=first,
+            after=after,
+            last=last,
+            before=before,
         )
 
     @classmethod
