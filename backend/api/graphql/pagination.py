@@ -472,9 +472,12 @@ async def nested_connection_load[C: KeysetConnection[Any]](
     """A child connection (a category's children, an order's events) for one parent, in the
     connection's fixed order, batched per request: the pages of every parent on the page come
     from ONE windowed statement, and their ``totalCount`` from one GROUP BY (``counts``), run
-    only when selected."""
+    only when selected. ``queryset`` holds the children the viewer may see; the optimizer adds
+    their own selection (only, select_related) as for any connection.
+    """
     from backend.api.graphql.context import request_loader  # context imports this module
 
+    queryset = optimize_connection(queryset, info)
     order = connection.keyset_order()
     window = PageWindow.from_arguments(
         order=order, first=first, last=last, after=after, before=before

@@ -37,7 +37,6 @@ from backend.api.graphql.pagination import (
     LastArgument,
     SortKey,
     nested_connection_load,
-    optimize_connection,
 )
 from backend.api.graphql.permissions import viewer
 from backend.api.graphql.rows import rows_loaded_with
@@ -126,8 +125,7 @@ class CategoryType(ModelNode):
             info,
             parent_pk=root.pk,
             connection=CategoryConnection,
-            # Optimize the children's own selection (only/select_related) like any connection.
-            queryset=optimize_connection(Category.objects.all(), info),
+            queryset=Category.objects.all(),
             parent_field="parent_id",
             counts=lambda parent_ids: selectors.category_children_counts(parent_ids=parent_ids),
             loader_name="category_children",

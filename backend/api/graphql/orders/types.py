@@ -34,7 +34,6 @@ from backend.api.graphql.pagination import (
     LastArgument,
     SortKey,
     nested_connection_load,
-    optimize_connection,
 )
 from backend.api.graphql.payloads import errors_field
 from backend.api.graphql.permissions import viewer
@@ -251,8 +250,7 @@ class OrderType(ModelNode):
             info,
             parent_pk=root.pk,
             connection=OrderEventConnection,
-            # The parent order is already visible; optimize the events' own selection (actor...).
-            queryset=optimize_connection(OrderEvent.objects.all(), info),
+            queryset=OrderEvent.objects.all(),  # the parent order is already visible
             parent_field="order_id",
             counts=_event_counts,
             loader_name="order_events",
