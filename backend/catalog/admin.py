@@ -1,13 +1,16 @@
 """Admin for the catalog. Creates and edits go through the catalog services (the models' own
 validation and the database triggers behind them, so the admin cannot create a cycle or a
-stale category path); a product's stock is edited as a change (see ``ProductAdminForm``)."""
+stale category path); a product's stock is edited as a change (see ``ProductAdminForm``), and a
+changelist save of several products locks them in the order checkouts do (``_save_formset``)."""
 
 from typing import Any
 
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
+from django.forms import BaseModelFormSet
 from django.http import HttpRequest
 
 from backend.catalog.errors import CatalogError
@@ -18,6 +21,7 @@ from backend.catalog.services import (
     product_create,
     product_stock_adjust,
     product_update,
+    products_lock,
 )
 from backend.core.admin import ServiceAdminMixin, form_changes
 
@@ -169,6 +173,22 @@ class ProductAdmin(ServiceAdminMixin, admin.ModelAdmin):
 
     def get_changelist_form(self, request: HttpRequest, **kwargs: Any) -> type[forms.ModelForm]:
         return super().get_changelist_form(request, form=ProductAdminForm, **kwargs)
+
+    def _save_formset(self, request: HttpRequest, formset: BaseModelFormSet) -> None:
+        """Save the changelist's edited rows in one transaction that first locks them all in
+        ascending id (``products_lock``), the order checkouts lock products in.
+
+        Django saves the rows one by one in the order the page listed them, and each service
+        call locks its own row: without the locks taken first, a save of several rows and a
+        checkout of the same products could each hold a row the other waits for, and
+        PostgreSQL would abort one of them. ``_save_formset`` is the changelist's save step
+        in Django's ``ModelAdmin`` (tests/catalog/test_admin.py races it against a checkout).
+        """
+        with transaction.atomic():
+            products_lock(
+                product_ids=[form.instance.pk for form in formset.forms if form.has_changed()]
+            )
+            super()._save_formset(request, formset)
 
     def object_create(self, form: ProductAdminForm) -> Product:
         return product_create(**form.cleaned_data)

@@ -2,10 +2,14 @@
 quantity the page showed, so units that checkouts take meanwhile are neither lost nor invented."""
 
 import re
+import threading
+import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
@@ -14,6 +18,7 @@ from backend.accounts.models import User
 from backend.catalog.admin import ProductAdminForm
 from backend.catalog.models import Category, Product
 from backend.orders.services import OrderLine, order_place
+from tests.conftest import QueryCounter
 from tests.factories import category_create, product_create, user_create
 from tests.orders.conftest import threads_run
 
@@ -38,17 +43,28 @@ def stock_shown(page: HttpResponse, initial_name: str) -> int:
 
 def list_row_post(product: Product, *, shown: int | None, **typed: Any) -> dict[str, str]:
     """The changelist's bulk-edit POST for one row, as the browser sends it."""
-    row = {"price": str(product.price), "stock_quantity": str(shown), "is_published": "on"}
-    row.update({name: str(value) for name, value in typed.items()})
+    return list_rows_post((product, shown, typed))
+
+
+def list_rows_post(*rows: tuple[Product, int | None, dict[str, Any]]) -> dict[str, str]:
+    """The changelist's bulk-edit POST, as the browser sends it: one (product, quantity the
+    page showed, typed values) per row, in the order the page listed them."""
     data = {
-        "form-TOTAL_FORMS": "1",
-        "form-INITIAL_FORMS": "1",
-        "form-0-id": str(product.pk),
-        **{f"form-0-{name}": value for name, value in row.items()},
+        "form-TOTAL_FORMS": str(len(rows)),
+        "form-INITIAL_FORMS": str(len(rows)),
         "_save": "Save",
     }
-    if shown is not None:
-        data["initial-form-0-stock_quantity"] = str(shown)
+    for index, (product, shown, typed) in enumerate(rows):
+        row = {
+            "id": str(product.pk),
+            "price": str(product.price),
+            "stock_quantity": str(shown),
+            "is_published": "on",
+        }
+        row.update({name: str(value) for name, value in typed.items()})
+        data.update({f"form-{index}-{name}": value for name, value in row.items()})
+        if shown is not None:
+            data[f"initial-form-{index}-stock_quantity"] = str(shown)
     return data
 
 
@@ -170,6 +186,29 @@ def test_a_checkout_between_validation_and_save_rolls_the_whole_edit_back(
 
 
 @pytest.mark.django_db
+def test_a_list_save_locks_its_rows_in_one_statement_before_writing_one(
+    admin_client: Client, count_queries: type[QueryCounter]
+) -> None:
+    lower, higher = product_create(stock_quantity=10), product_create(stock_quantity=10)
+    post = list_rows_post(
+        (higher, 10, {"stock_quantity": 12}), (lower, 10, {"stock_quantity": 9, "price": "4.00"})
+    )
+
+    with count_queries() as queries:
+        response = admin_client.post(reverse(CHANGELIST), post)
+
+    assert response.status_code == 302
+    statements = [query["sql"] for query in queries.captured_queries]
+    writes = [sql for sql in statements if sql.startswith("UPDATE")]
+    first_write = statements.index(writes[0])
+    (row_lock,) = [sql for sql in statements[:first_write] if sql.endswith("FOR UPDATE")]
+    assert f"IN ({higher.pk}, {lower.pk}) ORDER BY 1 ASC FOR UPDATE" in row_lock
+    # Stock of each row as a change, and the lower row's price through product_update.
+    assert len(writes) == 3
+    assert (stock_of(lower), stock_of(higher)) == (9, 12)
+
+
+@pytest.mark.django_db
 def test_a_category_added_and_renamed_in_the_admin_goes_through_the_services(
     admin_client: Client,
 ) -> None:
@@ -235,3 +274,64 @@ def test_an_admin_stock_edit_racing_checkouts_loses_and_invents_no_units() -> No
         assert admin_status == 302
         assert all(isinstance(order_id, int) for order_id in orders), orders
         assert stock_of(product) == 10 + 5 - 4 * 2
+
+
+def until_a_session_waits_for_this_one() -> None:
+    """Block until another session waits for a lock this connection's transaction holds.
+
+    ``pg_blocking_pids`` reads the lock table live (``pg_stat_activity`` would be a snapshot
+    taken once per transaction) and names only this database's sessions that this one blocks.
+    """
+    with connection.cursor() as cursor:
+        for _ in range(3000):
+            cursor.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted "
+                "AND pg_backend_pid() = ANY (pg_blocking_pids(pid)))"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.01)
+    raise AssertionError("no session ever waited for this one's locks")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_list_save_of_several_rows_and_a_checkout_of_them_both_finish(
+    admin_client: Client,
+) -> None:
+    """A checkout locks its products in ascending id; the page lists the same two products
+    the other way round and the admin saves both rows. The checkout holds the lower id's row
+    when the save starts and goes on only once the save waits for it: a save locking rows in
+    the order the page listed them holds the higher id by then, and PostgreSQL aborts one of
+    the two as a deadlock. In id order the save waits before it holds anything."""
+    lower, higher = product_create(stock_quantity=10), product_create(stock_quantity=10)
+    buyer = user_create()
+    checkout_holds_lower = threading.Event()
+
+    def pause_after_the_first_stock_update(
+        execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
+    ) -> Any:
+        result = execute(sql, params, many, context)
+        if sql.lstrip().startswith("UPDATE catalog_product") and not checkout_holds_lower.is_set():
+            checkout_holds_lower.set()
+            until_a_session_waits_for_this_one()
+        return result
+
+    def act(index: int) -> Any:
+        if index == 0:
+            with connection.execute_wrapper(pause_after_the_first_stock_update):
+                return order_place(
+                    customer=buyer,
+                    lines=[OrderLine(lower.pk, 2), OrderLine(higher.pk, 3)],
+                    idempotency_key="both",
+                ).pk
+        assert checkout_holds_lower.wait(timeout=30), "the checkout never took its first row"
+        post = list_rows_post(
+            (higher, 10, {"stock_quantity": 15}), (lower, 10, {"stock_quantity": 15})
+        )
+        return admin_client.post(reverse(CHANGELIST), post).status_code
+
+    order_id, admin_status = threads_run(2, act)
+
+    assert isinstance(order_id, int), order_id
+    assert admin_status == 302, admin_status
+    assert (stock_of(lower), stock_of(higher)) == (10 - 2 + 5, 10 - 3 + 5)

@@ -1,5 +1,6 @@
 """The write services' guarantees below GraphQL: races the database catches become typed errors."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -14,6 +15,7 @@ from backend.catalog.services import (
     category_update,
     product_create,
     product_stock_adjust,
+    products_lock,
 )
 from tests.conftest import QueryCounter
 from tests.factories import category_create
@@ -102,3 +104,19 @@ def test_stock_adjust_is_one_statement_when_it_succeeds(
     updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
     assert len(updates) == 1
     assert queries.count == 3
+
+
+@pytest.mark.django_db
+def test_products_lock_is_one_statement_locking_in_ascending_id(
+    count_queries: type[QueryCounter],
+) -> None:
+    first, second, third = (product_row() for _ in range(3))
+    with count_queries() as queries:
+        products_lock(product_ids=[third.pk, first.pk, second.pk, 10**9])
+    (statement,) = [q["sql"] for q in queries.captured_queries]
+    # Rows are locked as the sort returns them: ORDER BY the id (column 1), then FOR UPDATE.
+    locking = (
+        r'^SELECT "catalog_product"\."id" AS "pk" FROM "catalog_product" WHERE .* '
+        r"ORDER BY 1 ASC FOR UPDATE$"
+    )
+    assert re.match(locking, statement), statement

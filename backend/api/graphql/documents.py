@@ -51,7 +51,11 @@ from graphql import (
 from graphql.language.parser import MAX_NESTING_DEPTH
 
 from backend.api.graphql.analysis import DocumentAnalysis, analyse
-from backend.api.graphql.errors import MAX_QUERY_BYTES_EXCEEDED, error_code_for
+from backend.api.graphql.errors import (
+    MAX_QUERY_BYTES_EXCEEDED,
+    OPERATION_RESOLUTION_FAILURE,
+    error_code_for,
+)
 
 # Distinct documents kept parsed per process, and the bytes of text they may hold together
 # (the parsed tree is about ten times its text). A storefront sends a few dozen.
@@ -190,13 +194,37 @@ def unparsable_query_error(query: str) -> GraphQLError | None:
     return None
 
 
-def operation_count(query: str) -> int:
-    """How many operations ``query`` defines; 0 when it does not parse (its errors answer)."""
+def operation_resolution_error(query: str, operation_name: str | None) -> GraphQLError | None:
+    """The GraphQL spec's GetOperation, for every transport: the error refusing a request whose
+    ``operation_name`` does not pick one operation of ``query``, coded
+    ``OPERATION_RESOLUTION_FAILURE``; None when it picks one, or when the text does not parse
+    (its own errors answer).
+
+    Without a name the document must define exactly one operation: Strawberry would run the
+    first of several. A name must be one of the document's operations'.
+    """
     try:
         document = parsed_document(query).document
     except GraphQLError:
-        return 0
-    return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
+        return None
+    names = [
+        definition.name.value if definition.name else None
+        for definition in document.definitions
+        if isinstance(definition, OperationDefinitionNode)
+    ]
+    if operation_name is None:
+        if len(names) == 1:
+            return None
+        message = (
+            "The document defines several operations: name one in `operationName`."
+            if names
+            else "The document defines no operation."
+        )
+    elif operation_name in names:
+        return None
+    else:
+        message = f"The document defines no operation named {operation_name!r}."
+    return GraphQLError(message, extensions={"code": OPERATION_RESOLUTION_FAILURE})
 
 
 def is_cached(query: str) -> bool:

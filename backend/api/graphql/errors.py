@@ -23,7 +23,8 @@ OPERATION_NOT_SUPPORTED = "OPERATION_NOT_SUPPORTED"
 # ``extensions``) is not UTF-8 JSON, not an object, nested too deep or holds a NUL, or its
 # parameters have the wrong types, or it has no query.
 BAD_REQUEST_BODY = "BAD_REQUEST_BODY"
-# ``operationName`` names no operation of the document, or a document of several has none.
+# ``operationName`` names no operation of the document, or a document of several operations (or
+# of none) has none: ``documents.operation_resolution_error``, over HTTP and WebSockets alike.
 OPERATION_RESOLUTION_FAILURE = "OPERATION_RESOLUTION_FAILURE"
 # What a client reads of a server fault outside DEBUG (the traceback goes to the server log).
 INTERNAL_SERVER_ERROR_MESSAGE = "Internal server error."

@@ -25,7 +25,7 @@ from contextvars import ContextVar
 from typing import Any
 
 import strawberry
-from asgiref.sync import SyncToAsync, async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync, sync_to_async
 from django.conf import settings
 from graphql import (
     DocumentNode,
@@ -53,6 +53,8 @@ from strawberry.types.field import StrawberryField
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from backend.api.graphql.documents import (
+    is_cached,
+    operation_resolution_error,
     oversized_query_error,
     parsed_document,
     query_digest,
@@ -245,14 +247,22 @@ class NexusSchema(strawberry.Schema):
             for extension in extensions
         ]
 
-    async def stream(self, query: str | None, *args: Any, **kwargs: Any) -> Any:
+    async def stream(
+        self, query: str | None, *args: Any, operation_name: str | None = None, **kwargs: Any
+    ) -> Any:
         """WebSocket operations (graphql-transport-ws calls ``stream``): an oversized text gets
-        its error as the operation's ``error`` message, never reaching the parser."""
-        if query and (error := oversized_query_error(query)) is not None:
-            return _single_result(PreExecutionError(data=None, errors=[error]))
+        its error as the operation's ``error`` message, never reaching the parser; so does one
+        whose ``operation_name`` picks no single operation (``operation_resolution_error``, the
+        rule HTTP applies), before anything runs."""
+        if query:
+            error = oversized_query_error(query)
+            if error is None:
+                error = await _operation_resolution_error_off_loop(query, operation_name)
+            if error is not None:
+                return _single_result(PreExecutionError(data=None, errors=[error]))
         streaming = _streaming.set(True)  # get_extensions is called before stream returns
         try:
-            return await super().stream(query, *args, **kwargs)
+            return await super().stream(query, *args, operation_name=operation_name, **kwargs)
         finally:
             _streaming.reset(streaming)
 
@@ -284,6 +294,17 @@ class NexusSchema(strawberry.Schema):
         if self.needs_event_loop(query, operation_name):
             return run_on_event_loop(self.execute, query, **arguments)
         return super().execute_sync(query, **arguments)
+
+
+async def _operation_resolution_error_off_loop(
+    query: str, operation_name: str | None
+) -> GraphQLError | None:
+    """``operation_resolution_error``, never parsing on the event loop: a text not parsed yet
+    is parsed in a worker thread (and cached, so the operation's own parse step finds it)."""
+    if is_cached(query):
+        return operation_resolution_error(query, operation_name)
+    resolve = sync_to_async(operation_resolution_error, thread_sensitive=False)
+    return await resolve(query, operation_name)
 
 
 async def _single_result(result: PreExecutionError) -> AsyncGenerator[PreExecutionError]:

@@ -8,7 +8,8 @@ It speaks GraphQL over HTTP (``backend.api.graphql.media_types``): a response is
 ``application/graphql-response+json`` when the client asks for it, with the specification's
 status codes, and in ``application/json`` (always 200 for a GraphQL result) otherwise. A request
 refused before any GraphQL work (its JSON or parameters are malformed, it has no query, its
-``operationName`` names no operation) is a 400 in either type, with a coded GraphQL error.
+``operationName`` picks no single operation: ``operation_resolution_error``) is a 400 in either
+type, with a coded GraphQL error.
 """
 
 from collections.abc import Mapping
@@ -26,10 +27,7 @@ from django.utils.functional import SimpleLazyObject
 from strawberry.django.views import GraphQLView, TemporalHttpResponse
 from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
-from strawberry.schema.exceptions import (
-    CannotGetOperationTypeError,
-    InvalidOperationTypeError,
-)
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
@@ -40,7 +38,7 @@ from backend.api.graphql.body import (
     graphql_json_decode,
 )
 from backend.api.graphql.context import NexusContext
-from backend.api.graphql.documents import operation_count
+from backend.api.graphql.documents import operation_resolution_error
 from backend.api.graphql.errors import (
     INTERNAL_SERVER_ERROR,
     INTERNAL_SERVER_ERROR_MESSAGE,
@@ -134,17 +132,13 @@ class NexusGraphQLView(GraphQLView[NexusContext, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
-        # The GraphQL spec's GetOperation: a document of several operations needs a name.
-        # Strawberry would run the first one instead.
-        if (
-            request_data.operation_name is None
-            and isinstance(request_data.query, str)
-            and operation_count(request_data.query) > 1
+        # The GraphQL spec's GetOperation, the rule the WebSocket applies too: Strawberry would
+        # run the first of several operations when no name is sent.
+        query = request_data.query
+        if isinstance(query, str) and (
+            (refusal := operation_resolution_error(query, request_data.operation_name)) is not None
         ):
-            raise RequestRefusedError(
-                "The document defines several operations: name one in `operationName`.",
-                OPERATION_RESOLUTION_FAILURE,
-            )
+            raise RequestRefusedError(refusal.message, OPERATION_RESOLUTION_FAILURE)
         try:
             return super().execute_single(
                 request=request,
@@ -161,8 +155,6 @@ class NexusGraphQLView(GraphQLView[NexusContext, None]):
                 raise HTTPException(405, error.reason) from cause
             if isinstance(cause, InvalidOperationTypeError):  # a subscription sent with POST
                 raise RequestRefusedError(error.reason, OPERATION_NOT_SUPPORTED) from cause
-            if isinstance(cause, CannotGetOperationTypeError):
-                raise RequestRefusedError(error.reason, OPERATION_RESOLUTION_FAILURE) from cause
             if isinstance(cause, MissingQueryError):
                 raise RequestRefusedError(error.reason) from cause
             raise

@@ -23,7 +23,9 @@ Only subscriptions run over the socket: a query or mutation gets an ``error`` me
 ``OPERATION_NOT_SUPPORTED`` (they go over HTTP, with its limits and throttles), and every
 error sent carries an ``extensions.code`` as over HTTP. A ``subscribe`` whose payload holds a
 NUL character or JSON nested past HTTP's bound gets an ``error`` coded ``BAD_USER_INPUT``
-before any GraphQL work.
+before any GraphQL work; one whose ``operationName`` picks no single operation of its document
+gets an ``error`` coded ``OPERATION_RESOLUTION_FAILURE`` before anything runs, by HTTP's rule
+(``NexusSchema.stream``).
 
 Authentication happens once, at ``connection_init`` (``{"authorization": "Bearer <token>"}``),
 through ``backend.accounts.tokens.user_from_access_token``, the same path as HTTP. The user is

@@ -288,6 +288,14 @@ NOT_GRAPHQL_REQUESTS = {
         {"query": "query A { __typename } query B { __typename }"},
         "OPERATION_RESOLUTION_FAILURE",
     ),
+    "no operation, only a fragment": (
+        {"query": "fragment F on Query { __typename }"},
+        "OPERATION_RESOLUTION_FAILURE",
+    ),
+    "a name, the operation anonymous": (
+        {"query": "{ __typename }", "operationName": "A"},
+        "OPERATION_RESOLUTION_FAILURE",
+    ),
     "several operations, name null": (
         {"query": "query A { __typename } mutation B { __typename }", "operationName": None},
         "OPERATION_RESOLUTION_FAILURE",
