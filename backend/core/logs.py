@@ -66,9 +66,7 @@ def _context_fields(record: logging.LogRecord) -> dict[str, str]:
 
 
 def _extra_fields(record: logging.LogRecord) -> dict[str, Any]:
-    return {
-        key: value for key, value in record.__dict__.items() if key not in _RECORD_ATTRIBUTES
-    }
+    return {key: value for key, value in record.__dict__.items() if key not in _RECORD_ATTRIBUTES}
 
 
 class JsonFormatter(logging.Formatter):

@@ -103,7 +103,9 @@ class RequestIdMiddleware:
 
 def _log_error_response(request: HttpRequest, response: HttpResponseBase) -> None:
     if response.status_code >= 400:
-        log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request)
+        log_response(
+            "%s: %s", response.reason_phrase, request.path, response=response, request=request
+        )
 
 
 class SecurityMiddleware(EventLoopMiddleware, security.SecurityMiddleware):
