@@ -35,7 +35,8 @@ def request_id_header(*, headers: dict[str, Any], **kwargs: Any) -> None:
 @task_prerun.connect(dispatch_uid="core.task_logs.task_context_bind")
 def task_context_bind(*, task_id: str, task: Task, **kwargs: Any) -> None:
     outer = current_log_context()
-    request_id = getattr(task.request, REQUEST_ID_HEADER, None)
+    # A task's custom headers, from a worker's message or from ``apply(headers=...)``.
+    request_id = (task.request.headers or {}).get(REQUEST_ID_HEADER)
     _tokens[task_id] = log_context_token_set(
         LogContext(
             request_id=request_id or (outer.request_id if outer else None),
