@@ -86,7 +86,7 @@ INSTALLED_APPS = [
 # that run on the event loop under ASGI instead of hopping to a thread for every hook:
 # backend/core/middleware.py.
 MIDDLEWARE = [
-    "backend.core.middleware.RequestIdMiddleware",
+    "backend.core.middleware.request_id_middleware",
     "backend.core.proxy.forwarded_for_middleware",
     "backend.core.middleware.SecurityMiddleware",
     "backend.core.middleware.WhiteNoiseMiddleware",
@@ -416,7 +416,7 @@ SPECTACULAR_SETTINGS = {
 # One handler on the root logger, to stderr: every logger propagates to it, Django's and
 # Celery's included (backend/celery.py). "json": one JSON object per line, for a collector;
 # "text": readable lines for a terminal (the default with DEBUG on, so under `make run`).
-# Records carry the request id (X-Request-ID, backend.core.middleware.RequestIdMiddleware),
+# Records carry the request id (X-Request-ID, backend.core.middleware.request_id_middleware),
 # trace and span ids, the user, the GraphQL operation and the Celery task when known.
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json").lower()
