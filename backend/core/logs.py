@@ -65,8 +65,18 @@ def _context_fields(record: logging.LogRecord) -> dict[str, str]:
     }
 
 
+# Extras a logger passes that repeat what the record already holds: Celery's task records put
+# the message's fields and, for a failure, the traceback a second time in ``data``.
+_REPEATED_EXTRAS = {"celery.app.trace": frozenset({"data"})}
+
+
 def _extra_fields(record: logging.LogRecord) -> dict[str, Any]:
-    return {key: value for key, value in record.__dict__.items() if key not in _RECORD_ATTRIBUTES}
+    repeated = _REPEATED_EXTRAS.get(record.name, frozenset())
+    return {
+        key: value
+        for key, value in record.__dict__.items()
+        if key not in _RECORD_ATTRIBUTES and key not in repeated
+    }
 
 
 class JsonFormatter(logging.Formatter):

@@ -4,10 +4,8 @@ that sent them. The log policy of the APIs: tests/api/test_log_policy.py."""
 
 import json
 import logging
-import os
 import re
 import subprocess
-import sys
 from datetime import datetime
 
 import pytest
@@ -23,7 +21,7 @@ from backend.core.log_context import (
 )
 from backend.core.task_logs import request_id_header
 from tests.log_capture import JsonLog
-from tests.paths import REPO_ROOT
+from tests.platform.fresh_django import django_setup
 
 logger = logging.getLogger("tests.platform.logs")
 GENERATED_ID = re.compile(r"[0-9a-f]{32}")
@@ -60,6 +58,22 @@ def test_an_exception_is_one_field_of_one_line(json_log: JsonLog) -> None:
     assert "request_id" not in record  # outside any request: no field rather than null
 
 
+def test_a_failed_celery_task_record_holds_one_traceback(json_log: JsonLog) -> None:
+    # How celery.app.trace logs a failure: the traceback as exc_info and again in ``data``.
+    try:
+        raise RuntimeError("task broke")
+    except RuntimeError as error:
+        logging.getLogger("celery.app.trace").error(
+            "Task t[1] raised unexpected: %r",
+            error,
+            exc_info=True,
+            extra={"data": {"id": "1", "traceback": "Traceback (most recent call last): ..."}},
+        )
+    (record,) = json_log.records()
+    assert "data" not in record
+    assert record["exception"].count("Traceback") == 1
+
+
 def test_trace_and_span_ids_come_from_the_current_span(json_log: JsonLog) -> None:
     span = NonRecordingSpan(
         SpanContext(
@@ -80,21 +94,8 @@ def test_trace_and_span_ids_come_from_the_current_span(json_log: JsonLog) -> Non
 
 
 def _log_in_fresh_interpreter(**environment: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "LOG_FORMAT"}}
-    env.update(DJANGO_SETTINGS_MODULE="backend.settings", SECRET_KEY="test", **environment)
-    script = (
-        "import django, logging; django.setup(); "
-        "logging.getLogger('probe').warning('from settings')"
-    )
-    return subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    script = "import logging; logging.getLogger('probe').warning('from settings')"
+    return django_setup(script, SECRET_KEY="test", **environment)
 
 
 def test_settings_log_json_lines_without_debug_and_text_with_it() -> None:
