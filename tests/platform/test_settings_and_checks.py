@@ -9,7 +9,6 @@ from backend.core.checks import configuration_check
 from tests.platform.fresh_django import django_setup
 
 
-
 def test_start_up_without_debug_and_without_secret_key_fails_naming_secret_key() -> None:
     result = django_setup()
     assert result.returncode != 0
