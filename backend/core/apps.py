@@ -7,4 +7,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Nexus platform"
 
     def ready(self) -> None:
-        from backend.core import checks  # noqa: F401  (registers the system checks)
+        from backend.core import (
+            checks,  # noqa: F401  (registers the system checks)
+            task_logs,  # noqa: F401  (connects the Celery task signals)
+        )

@@ -23,8 +23,19 @@ from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
 from django.http import HttpRequest, HttpResponseBase
 from django.middleware import clickjacking, common, csrf, security
+from django.utils.decorators import sync_and_async_middleware
 from django.utils.deprecation import MiddlewareMixin
+from django.utils.log import log_response
 from whitenoise import middleware as whitenoise
+
+from backend.core.log_context import (
+    LogContext,
+    current_request_id,
+    log_context_bound,
+    request_id_from,
+)
+
+REQUEST_ID_HEADER = "X-Request-ID"
 
 
 class EventLoopMiddleware(MiddlewareMixin):
@@ -54,6 +65,44 @@ class EventLoopMiddleware(MiddlewareMixin):
             else:
                 response = self.process_response(request, response)
         return response
+
+
+@sync_and_async_middleware
+def request_id_middleware(
+    get_response: Callable[[HttpRequest], HttpResponseBase | Awaitable[HttpResponseBase]],
+) -> Callable[[HttpRequest], object]:
+    """Binds the request's log context (``backend.core.log_context``) for everything after it,
+    with the client's ``X-Request-ID`` when sane or a new id, and answers that id in
+    ``X-Request-ID``. First in MIDDLEWARE, so every other middleware's records carry it."""
+    if iscoroutinefunction(get_response):
+
+        async def middleware_async(request: HttpRequest) -> HttpResponseBase:
+            with log_context_bound(_request_log_context(request)):
+                return _answered(request, await get_response(request))  # type: ignore[misc]
+
+        return middleware_async
+
+    def middleware(request: HttpRequest) -> HttpResponseBase:
+        with log_context_bound(_request_log_context(request)):
+            return _answered(request, get_response(request))  # type: ignore[arg-type]
+
+    return middleware
+
+
+def _request_log_context(request: HttpRequest) -> LogContext:
+    return LogContext(request_id=request_id_from(request.headers.get(REQUEST_ID_HEADER)))
+
+
+def _answered(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+    """``response`` with the request id. One of status 400 or more is logged here, as Django's
+    handler would log it once the last middleware returned (``log_response`` logs a response
+    once): inside the context, so ``django.request``'s records carry the request id too."""
+    if response.status_code >= 400:
+        log_response(
+            "%s: %s", response.reason_phrase, request.path, response=response, request=request
+        )
+    response[REQUEST_ID_HEADER] = current_request_id()
+    return response
 
 
 class SecurityMiddleware(EventLoopMiddleware, security.SecurityMiddleware):

@@ -1,33 +1,12 @@
 """Invalid settings fail at start-up with a message naming the variable; system checks report
 misconfiguration that settings parsing cannot see."""
 
-import os
-import subprocess
-import sys
-
 import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
 from backend.core.checks import configuration_check
-from tests.paths import REPO_ROOT
-
-ROOT = REPO_ROOT
-
-
-def django_setup(**environment: str) -> subprocess.CompletedProcess[str]:
-    """Start Django in a fresh interpreter with DEBUG and SECRET_KEY replaced by ``environment``."""
-    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
-    env.update(DJANGO_SETTINGS_MODULE="backend.settings", **environment)
-    return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from tests.platform.fresh_django import django_setup
 
 
 def test_start_up_without_debug_and_without_secret_key_fails_naming_secret_key() -> None:

@@ -18,7 +18,8 @@ resolver runs, so a refused request costs no SQL:
 
 Errors are then given a stable ``extensions.code``; unexpected exceptions are masked as
 ``INTERNAL_SERVER_ERROR`` (their message is kept only when ``DEBUG`` is on; the traceback goes to
-the server log through Strawberry's ``process_errors``, never into a response).
+the server log through ``NexusSchema.process_errors``, never into a response). The same rule,
+``client_error_code``, decides what the log calls a client error (``backend.api.graphql.logs``).
 
 Settings are read per request, so ``override_settings`` and environment changes behave; the
 limits are not validation rules, so the validation cache keyed on the rules keeps hitting.
@@ -273,7 +274,8 @@ class ErrorPolicy(MaskErrors):
 
     Unexpected means raised by our code or a library rather than written for the client; those
     become ``INTERNAL_SERVER_ERROR`` with a generic message (the original message is kept when
-    ``DEBUG`` is on). Strawberry has already logged the original with its traceback.
+    ``DEBUG`` is on). ``NexusSchema.process_errors`` has already logged the original with its
+    traceback.
     """
 
     def __init__(self) -> None:

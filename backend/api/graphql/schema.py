@@ -60,6 +60,7 @@ from backend.api.graphql.documents import (
     query_digest,
     unparsable_query_error,
 )
+from backend.api.graphql.logs import errors_log
 
 # Set while ``NexusSchema.stream`` builds a WebSocket operation's extensions.
 _streaming: ContextVar[bool] = ContextVar("nexus_graphql_streaming", default=False)
@@ -174,7 +175,8 @@ def run_on_event_loop[T](function: Callable[..., Awaitable[T]], *args: Any, **kw
 class NexusSchema(strawberry.Schema):
     """Every operation, over HTTP and WebSockets, is refused before parsing when its text is
     over ``GRAPHQL_MAX_QUERY_BYTES``; every parse is the bounded, cached one of
-    ``backend.api.graphql.documents``."""
+    ``backend.api.graphql.documents``. Its errors are logged by the log policy of
+    ``backend.api.graphql.logs``."""
 
     def __init__(
         self,
@@ -237,6 +239,13 @@ class NexusSchema(strawberry.Schema):
         root = self._schema.get_root_type(operation.operation)
         finder = _AsyncFieldFinder(self._schema, document)
         return root is not None and finder.selection_has_async_field(root, operation.selection_set)
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: Any | None = None
+    ) -> None:
+        """Client errors at INFO without a traceback, server faults at ERROR with one, instead
+        of Strawberry's ERROR and traceback for every error (``backend.api.graphql.logs``)."""
+        errors_log(errors)
 
     def get_extensions(self, sync: bool = False) -> list[SchemaExtension]:
         extensions = super().get_extensions(sync=sync)

@@ -24,6 +24,7 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.template.loader import render_to_string
 from django.utils.functional import SimpleLazyObject
+from django.utils.log import log_response
 from strawberry.django.views import GraphQLView, TemporalHttpResponse
 from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
@@ -53,6 +54,7 @@ from backend.api.graphql.media_types import (
     request_error_status,
     response_media_type,
 )
+from backend.core.log_context import log_context_user_set
 
 _DJANGO_JSON = DjangoJSONEncoder()
 
@@ -189,6 +191,8 @@ class NexusGraphQLView(GraphQLView[NexusContext, None]):
         # ``get_user``, not ``auth.get_user``: it reuses the user if the lazy object was read.
         if isinstance(request.user, SimpleLazyObject):
             request.user = get_user(request)
+            if request.user.is_authenticated:
+                log_context_user_set(request.user.pk)
         return NexusContext(request=request, response=response)
 
     def process_result(self, request: HttpRequest, result: ExecutionResult) -> GraphQLHTTPResponse:
@@ -229,4 +233,15 @@ class NexusGraphQLView(GraphQLView[NexusContext, None]):
             # ``response_data`` is one response).
             if isinstance(response_data, Mapping) and "data" not in response_data:
                 response.status_code = request_error_status(response_data.get("errors") or ())
+                if response.status_code >= 500:
+                    # The fault is logged once, at ERROR with its traceback, by the schema's
+                    # error policy; Django would log the response at ERROR again, without one.
+                    log_response(
+                        "%s: %s (the fault is logged above)",
+                        response.reason_phrase,
+                        self.request.path,
+                        response=response,
+                        request=self.request,
+                        level="info",
+                    )
         return response

@@ -83,6 +83,12 @@ from backend.accounts.tokens import (
 from backend.api.graphql.context import NexusContext
 from backend.api.graphql.errors import BAD_USER_INPUT, OPERATION_NOT_SUPPORTED, error_code_for
 from backend.core.json_input import json_input_problem
+from backend.core.log_context import (
+    LogContext,
+    log_context_bound,
+    log_context_user_set,
+    request_id_from,
+)
 from backend.core.proxy import client_address
 
 logger = logging.getLogger(__name__)
@@ -250,6 +256,14 @@ class NexusGraphQLWSConsumer(GraphQLWSConsumer[WebSocketContext, None]):
         self._counted_key: str | None = None
         self._joined_group: str | None = None
 
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """The connection's log context, bound for its whole life: every operation's task
+        starts inside it. Its request id is the handshake's ``X-Request-ID`` when sane."""
+        headers = dict(scope.get("headers") or ())
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1") or None
+        with log_context_bound(LogContext(request_id=request_id_from(incoming))):
+            await super().__call__(scope, receive, send)
+
     def is_websocket_origin_allowed(self, request: GraphQLWSConsumer, origin: str) -> bool:
         """Cross-origin pages may connect from CORS_ALLOWED_ORIGINS or from a host in
         ALLOWED_HOSTS (Strawberry already lets same-origin and Origin-less clients in)."""
@@ -291,6 +305,7 @@ class NexusGraphQLWSConsumer(GraphQLWSConsumer[WebSocketContext, None]):
             settings.GRAPHQL_WS_MAX_CONNECTIONS_PER_USER,
         )
         self.user = user
+        log_context_user_set(user.pk)
         self._close_after(expires_at)
         return UNSET
 

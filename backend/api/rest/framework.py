@@ -19,6 +19,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.log import log_response
 from drf_spectacular.extensions import (
     OpenApiAuthenticationExtension,
     OpenApiSerializerExtension,
@@ -428,8 +429,18 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         headers = {"Retry-After": str(exc.wait)} if getattr(exc, "wait", None) else None
         return _problem(exc.status_code, code, str(exc.detail), headers=headers)
     view = context.get("view")
-    logger.error("Server fault in %s", type(view).__name__ if view else "a REST view", exc_info=exc)
-    return _problem(500, INTERNAL_ERROR, INTERNAL_ERROR_DETAIL)
+    response = _problem(500, INTERNAL_ERROR, INTERNAL_ERROR_DETAIL)
+    # Logged as Django logs a 500, once: log_response marks the response, so Django's handler
+    # (and request_id_middleware) do not log it again without the traceback.
+    log_response(
+        "Server fault in %s",
+        type(view).__name__ if view else "a REST view",
+        response=response,
+        request=context.get("request"),
+        logger=logger,
+        exception=exc,
+    )
+    return response
 
 
 def problem_responses(
