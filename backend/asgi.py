@@ -10,6 +10,10 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
 
+from backend.core.tracing import tracing_start  # noqa: E402  after the settings module is named
+
+tracing_start()  # when enabled; before the handler below loads MIDDLEWARE
+
 # Set up Django (apps, settings) before importing anything that touches models.
 django_application = get_asgi_application()
 

@@ -52,6 +52,9 @@ def without_process_environment(application: WSGIApplication) -> WSGIApplication
     return application_without_configuration
 
 
+from backend.core.tracing import tracing_start  # noqa: E402  after the settings module is named
+
+tracing_start()  # when enabled; before the handler below loads MIDDLEWARE
 application = without_process_environment(get_wsgi_application())
 
 from backend.core.startup import freeze_startup_objects  # noqa: E402  after Django setup

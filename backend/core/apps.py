@@ -8,3 +8,4 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from backend.core import checks  # noqa: F401  (registers the system checks)
+        from backend.core import tracing  # noqa: F401  (starts tracing in Celery's processes)
