@@ -8,9 +8,9 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
+from backend.core.tracing import tracing_start
 
-from backend.core.tracing import tracing_start  # noqa: E402  after the settings module is named
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
 
 tracing_start()  # when enabled; before the handler below loads MIDDLEWARE
 

@@ -7,5 +7,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Nexus platform"
 
     def ready(self) -> None:
-        from backend.core import checks  # noqa: F401  (registers the system checks)
-        from backend.core import tracing  # noqa: F401  (starts tracing in Celery's processes)
+        from backend.core import (
+            checks,  # noqa: F401  (registers the system checks)
+            tracing,  # noqa: F401  (starts tracing in Celery's processes)
+        )

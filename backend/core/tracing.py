@@ -61,8 +61,10 @@ def tracer_provider_create(span_processor: "SpanProcessor") -> "TracerProvider":
     if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
         resource = resource.merge(Resource({SERVICE_NAME: DEFAULT_SERVICE_NAME}))
     # sampler=None: the SDK reads OTEL_TRACES_SAMPLER (and its argument) itself.
-    sampler = None if os.environ.get(OTEL_TRACES_SAMPLER) else ParentBasedTraceIdRatio(
-        DEFAULT_SAMPLE_RATIO
+    sampler = (
+        None
+        if os.environ.get(OTEL_TRACES_SAMPLER)
+        else ParentBasedTraceIdRatio(DEFAULT_SAMPLE_RATIO)
     )
     provider = TracerProvider(resource=resource, sampler=sampler)
     provider.add_span_processor(span_processor)
