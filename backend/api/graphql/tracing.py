@@ -58,9 +58,11 @@ class OperationTracing(SchemaExtension):
         with tracer.start_as_current_span(
             OPERATION_SPAN_NAME, record_exception=False, set_status_on_exception=False
         ) as span:
-            yield
-            self._codes_collect(self.execution_context.result)
-            self._describe(span)
+            try:
+                yield
+            finally:  # also when a subscription ends by cancellation (the socket went away)
+                self._codes_collect(self.execution_context.result)
+                self._describe(span)
 
     def on_stream_result(self, result: Any) -> Iterator[None]:
         """Each result sent over a WebSocket: its error codes join the operation's. Read once
