@@ -27,8 +27,7 @@ from backend.accounts.models import User
 from backend.celery import app as celery_app
 from backend.orders.models import Order, OrderEvent, OrderStatus
 from backend.settings import redis_channel_layers
-from tests.api.websocket.conftest import SUBSCRIBE_STATUS, bearer, order_global_id
-from tests.api.websocket.test_order_status_changed import listen_started, subscribe
+from tests.api.websocket.test_tracing import following
 from tests.conftest import service_url
 from tests.graphql_client import GraphQLClient
 from tests.tracing import children, is_child, span_named, spans, traced_connections  # noqa: F401
@@ -105,10 +104,7 @@ async def test_one_trace_follows_an_order_from_order_pay_to_the_subscribers_next
     customer: User,
     pending_order: Order,
 ) -> None:
-    async with socket(bearer(customer)) as client:
-        await subscribe(client, SUBSCRIBE_STATUS, {"orderId": order_global_id(pending_order)})
-        await listen_started()
-
+    async with following(socket, customer, pending_order) as client:
         body = await asyncio.to_thread(pay, customer, pending_order)
         assert body["data"]["orderPay"]["errors"] == []
 

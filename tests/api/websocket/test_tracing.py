@@ -1,12 +1,15 @@
 """Tracing of subscriptions over the real consumer, in-process (in-memory channel layer): the
 operation's span, and the span around each ``next`` frame, child of the publishing span."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from strawberry.channels.testing import GraphQLWebsocketCommunicator
 
 from backend.accounts.models import User
 from backend.api.graphql.tracing import ERROR_CODES_ATTRIBUTE
@@ -20,16 +23,24 @@ from tests.tracing import is_child, span_named, spans  # noqa: F401  the fixture
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@asynccontextmanager
+async def following(
+    socket: Any, customer: User, order: Order
+) -> AsyncIterator[GraphQLWebsocketCommunicator]:
+    """A socket of ``customer`` subscribed to ``order``'s status changes, listening."""
+    async with socket(bearer(customer)) as client:
+        await subscribe(client, SUBSCRIBE_STATUS, {"orderId": order_global_id(order)})
+        await listen_started()
+        yield client
+
+
 async def test_the_next_frame_of_an_event_is_a_span_child_of_its_publish(
     spans: InMemorySpanExporter,  # noqa: F811  the imported fixture
     socket: Any,
     customer: User,
     pending_order: Order,
 ) -> None:
-    async with socket(bearer(customer)) as client:
-        await subscribe(client, SUBSCRIBE_STATUS, {"orderId": order_global_id(pending_order)})
-        await listen_started()
-
+    async with following(socket, customer, pending_order) as client:
         await database_sync_to_async(order_transition)(
             order_id=pending_order.pk, to_status=OrderStatus.PAID
         )
