@@ -8,7 +8,11 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from backend.core.tracing import tracing_start
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
+
+tracing_start()  # when enabled; before the handler below loads MIDDLEWARE
 
 # Set up Django (apps, settings) before importing anything that touches models.
 django_application = get_asgi_application()

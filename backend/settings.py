@@ -329,6 +329,17 @@ GRAPHQL_MAX_QUERY_BYTES = env_int("GRAPHQL_MAX_QUERY_BYTES", 64 * 1024)
 # Introspection (and so GraphiQL, which needs it) is a development aid unless enabled explicitly.
 GRAPHQL_INTROSPECTION = env_bool("GRAPHQL_INTROSPECTION", DEBUG)
 
+# --- Tracing (backend/core/tracing.py, docs/operating/tracing.md) -------------------------
+# OpenTelemetry spans exported over OTLP/HTTP, configured by the standard OTEL_* variables
+# (endpoint, headers, service name, resource attributes, sampler, batching). On when an OTLP
+# endpoint is set; TRACING_ENABLED=true turns it on without one (the exporter's default,
+# http://localhost:4318), TRACING_ENABLED=false off whatever is set, and so does the SDK's
+# own OTEL_SDK_DISABLED=true. Off, nothing is instrumented.
+TRACING_ENABLED = env_bool(
+    "TRACING_ENABLED",
+    bool(env_str("OTEL_EXPORTER_OTLP_ENDPOINT") or env_str("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")),
+) and not env_bool("OTEL_SDK_DISABLED")
+
 # --- HTTP -----------------------------------------------------------------------------------
 # Behind a TLS-terminating proxy: trust its X-Forwarded-Proto only when told to.
 SECURE_PROXY_SSL_HEADER = (

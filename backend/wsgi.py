@@ -9,6 +9,8 @@ from typing import Any
 
 from django.core.wsgi import get_wsgi_application
 
+from backend.core.tracing import tracing_start
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
 
 WSGIApplication = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -52,6 +54,7 @@ def without_process_environment(application: WSGIApplication) -> WSGIApplication
     return application_without_configuration
 
 
+tracing_start()  # when enabled; before the handler below loads MIDDLEWARE
 application = without_process_environment(get_wsgi_application())
 
 from backend.core.startup import freeze_startup_objects  # noqa: E402  after Django setup

@@ -23,6 +23,7 @@ from backend.api.graphql.optimizer import QuerySetOptimizer
 from backend.api.graphql.orders.schema import OrdersMutation, OrdersQuery
 from backend.api.graphql.orders.subscriptions import OrdersSubscription
 from backend.api.graphql.schema import NexusSchema
+from backend.api.graphql.tracing import OperationTracing
 from backend.api.graphql.validation import (
     DocumentValidationCache,
     NoNulInStrings,
@@ -85,4 +86,6 @@ schema = NexusSchema(
         DocumentValidationCache: OffLoopDocumentValidationCache,
     },
     scalar_overrides={Decimal: DECIMAL_SCALAR},  # bounded parsing of Decimal inputs
+    # One span per operation, only in a process that traces (backend/core/tracing.py).
+    tracing_extensions=[OperationTracing],
 )

@@ -10,4 +10,5 @@ class CoreConfig(AppConfig):
         from backend.core import (
             checks,  # noqa: F401  (registers the system checks)
             task_logs,  # noqa: F401  (connects the Celery task signals)
+            tracing,  # noqa: F401  (starts tracing in Celery's processes)
         )

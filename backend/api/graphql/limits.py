@@ -37,6 +37,7 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, MaskErrors, SchemaExtension
 from strawberry.relay import GlobalIDValueError
 from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionContext
 
 from backend.api.graphql.analysis import DocumentAnalysis, query_cost
 from backend.api.graphql.documents import ParsedDocument, is_cached, parsed_document
@@ -194,11 +195,23 @@ class OffLoopRequestLimits(RequestLimits):
 # --- Query cost ---------------------------------------------------------------------------------
 
 
+# The attribute of Strawberry's ExecutionContext holding the operation's cost, for the other
+# extensions (the tracing span reports it): read it through ``requested_query_cost``.
+_REQUESTED_QUERY_COST = "nexus_requested_query_cost"
+
+
+def requested_query_cost(context: ExecutionContext) -> int | None:
+    """The static cost ``QueryCostLimiter`` computed for the operation, or ``None`` when it
+    never reached execution (it did not parse or validate)."""
+    return getattr(context, _REQUESTED_QUERY_COST, None)
+
+
 class QueryCostLimiter(SchemaExtension):
     """Costs the validated document before execution and refuses it when over budget.
 
     ``requestedQueryCost`` is ``null`` when the request never reached execution (it did not
-    parse or validate), so no cost was computed.
+    parse or validate), so no cost was computed. The cost is also left on the execution
+    context (``requested_query_cost``).
     """
 
     def __init__(self) -> None:
@@ -214,6 +227,7 @@ class QueryCostLimiter(SchemaExtension):
             variables=context.variables,
             operation_name=context.operation_name,
         )
+        setattr(context, _REQUESTED_QUERY_COST, self.requested)
         if self.requested > self.maximum_available:
             # A result set before execution makes Strawberry skip execution entirely.
             context.result = ExecutionResult(

@@ -20,7 +20,7 @@ import asyncio
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any
 
@@ -61,6 +61,7 @@ from backend.api.graphql.documents import (
     unparsable_query_error,
 )
 from backend.api.graphql.logs import errors_log
+from backend.core.tracing import tracing_active
 
 # Set while ``NexusSchema.stream`` builds a WebSocket operation's extensions.
 _streaming: ContextVar[bool] = ContextVar("nexus_graphql_streaming", default=False)
@@ -182,14 +183,17 @@ class NexusSchema(strawberry.Schema):
         self,
         *args: Any,
         off_loop_extensions: Mapping[type[SchemaExtension], type[SchemaExtension]] | None = None,
+        tracing_extensions: Sequence[type[SchemaExtension]] = (),
         **kwargs: Any,
     ) -> None:
         """``off_loop_extensions`` maps an extension class to the variant used for operations
         over WebSockets (``stream``), which run on the server's loop: one that moves its work
         off the loop. (An HTTP document with async fields is parsed before it reaches a loop,
-        by ``needs_event_loop``.)"""
+        by ``needs_event_loop``.) ``tracing_extensions`` run, before all others, only while
+        the process traces (``backend.core.tracing``): untraced, they cost nothing."""
         super().__init__(*args, **kwargs)
         self.off_loop_extensions = dict(off_loop_extensions or {})
+        self.tracing_extensions = tuple(tracing_extensions)
         self._verdicts: OrderedDict[bytes, bool] = OrderedDict()
         self._verdicts_lock = threading.Lock()
 
@@ -249,6 +253,8 @@ class NexusSchema(strawberry.Schema):
 
     def get_extensions(self, sync: bool = False) -> list[SchemaExtension]:
         extensions = super().get_extensions(sync=sync)
+        if self.tracing_extensions and tracing_active():
+            extensions = [extension() for extension in self.tracing_extensions] + extensions
         if not _streaming.get():
             return extensions
         return [

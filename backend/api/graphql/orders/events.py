@@ -10,6 +10,9 @@ Guarantees:
   event and its order from the database, so nothing stale or private travels through Redis.
 - Every event goes to the order's group ``order.<id>`` and to the staff group that feeds
   ``orderEvents``.
+- In a process that traces, the publish is a span (``send order.event``) whose W3C trace
+  context each message carries (``backend.api.graphql.tracing``): the subscriber's span around
+  the ``next`` frame it sends is its child.
 
 The layer is ``channels_redis`` when ``REDIS_URL`` is set (Daphne and Celery workers are then
 separate processes sharing it) and the in-memory layer otherwise, which only reaches
@@ -17,11 +20,13 @@ subscribers in the same process: the embedded single-process default.
 """
 
 import logging
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from asgiref.sync import async_to_sync
 from celery.signals import worker_process_init
 from channels.layers import get_channel_layer
+
+from backend.api.graphql.tracing import channel_publish_span
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +43,7 @@ class OrderEventMessage(TypedDict):
     event_id: int
     order_id: int
     to_status: str
+    trace_context: NotRequired[dict[str, str]]  # only from a process that traces
 
 
 def order_group(order_id: int) -> str:
@@ -51,7 +57,7 @@ def order_event_publish(*, event_id: int, order_id: int, to_status: str) -> None
     if layer is None:  # no CHANNEL_LAYERS configured: nobody can be listening
         return
 
-    async def send_to_groups() -> None:
+    async def send_to_groups(trace_context: dict[str, str]) -> None:
         for group, message_type in (
             (order_group(order_id), ORDER_EVENT_MESSAGE_TYPE),
             (STAFF_GROUP, STAFF_EVENT_MESSAGE_TYPE),
@@ -62,13 +68,17 @@ def order_event_publish(*, event_id: int, order_id: int, to_status: str) -> None
                 "order_id": order_id,
                 "to_status": str(to_status),
             }
+            if trace_context:
+                message["trace_context"] = trace_context
             await layer.group_send(group, dict(message))
 
+    attributes = {"nexus.order.id": order_id, "nexus.order_event.id": event_id}
     try:
-        # Both sends in one call: outside Daphne (a Celery worker, a management command) each
-        # async_to_sync call runs a new event loop, and channels_redis opens a connection per
-        # loop.
-        async_to_sync(send_to_groups)()
+        with channel_publish_span(ORDER_EVENT_MESSAGE_TYPE, attributes) as trace_context:
+            # Both sends in one call: outside Daphne (a Celery worker, a management command)
+            # each async_to_sync call runs a new event loop, and channels_redis opens a
+            # connection per loop.
+            async_to_sync(send_to_groups)(trace_context)
     except Exception:  # the order is committed; a lost push is recovered by `since` replay
         logger.exception("publishing order event %s failed", event_id)
 

@@ -10,6 +10,8 @@ Guarantees of ``orderStatusChanged``:
   and an event whose message was delayed behind a later one is still sent in id order.
 - No gap at the ``since`` seam: the subscriber joins the order's group BEFORE it reads the
   replay, so an event committed in between is either in the replay or read on its message.
+- Traced (in a process that traces): each message handled is a span, child of the span that
+  published it, around its read and the ``next`` frames it sends (``channel_delivery_span``).
 - One SQL statement per message (events with their order, its customer and the actor), and
   per process, not per socket: the sockets of one process that handle the same message with
   the same progress share that read (``_read_shared``), so an event fanned out to N sockets
@@ -37,6 +39,7 @@ from backend.api.graphql.orders.events import (
 )
 from backend.api.graphql.orders.types import OrderEventType, OrderStatus, OrderType
 from backend.api.graphql.permissions import ViewerType, is_staff_user, viewer
+from backend.api.graphql.tracing import channel_delivery_span
 from backend.api.graphql.websocket import CLOSE_FORBIDDEN, WebSocketContext
 from backend.orders import selectors
 from backend.orders.models import OrderEvent
@@ -134,6 +137,11 @@ async def _signed_in_subscriber(info: Info[WebSocketContext, None]) -> ViewerTyp
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _ids(message: dict[str, Any]) -> dict[str, int]:
+    """The span attributes of an order event's message."""
+    return {"nexus.order.id": message["order_id"], "nexus.order_event.id": message["event_id"]}
+
+
 def _next_change(info: Info[WebSocketContext, None], event: OrderEvent) -> OrderStatusChange:
     # Connection-lived DataLoaders would serve the previous event's data: start fresh.
     info.context.loaders.clear()
@@ -185,13 +193,14 @@ class OrdersSubscription:
                 # Every socket's messages share one queue per type: keep this order's only.
                 if message["order_id"] != order_pk or message["event_id"] <= last_event_id:
                     continue
-                events = await _read_shared(
-                    ("order", order_pk, last_event_id, message["event_id"]),
-                    partial(_order_events_after, order_pk, last_event_id),
-                )
-                for event in events:
-                    last_event_id = event.pk
-                    yield _next_change(info, event)
+                with channel_delivery_span("orderStatusChanged next", message, _ids(message)):
+                    events = await _read_shared(
+                        ("order", order_pk, last_event_id, message["event_id"]),
+                        partial(_order_events_after, order_pk, last_event_id),
+                    )
+                    for event in events:
+                        last_event_id = event.pk
+                        yield _next_change(info, event)
 
     @strawberry.subscription(
         description="Every order's status changes as they happen: a live feed for staff "
@@ -222,6 +231,7 @@ class OrdersSubscription:
                 if wanted and message["to_status"] not in wanted:
                     continue  # filtered from the message: no query for unwanted events
                 event_id = message["event_id"]
-                event = await _read_shared(("event", event_id), partial(_event_get, event_id))
-                if event is not None:
-                    yield _next_change(info, event)
+                with channel_delivery_span("orderEvents next", message, _ids(message)):
+                    event = await _read_shared(("event", event_id), partial(_event_get, event_id))
+                    if event is not None:
+                        yield _next_change(info, event)
