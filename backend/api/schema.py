@@ -17,6 +17,7 @@ from backend.api.graphql.catalog.schema import CatalogQuery
 from backend.api.graphql.execution import CompilingExecutor
 from backend.api.graphql.ids import NodesLimitExtension
 from backend.api.graphql.limits import OffLoopRequestLimits, RequestLimits, limit_extensions
+from backend.api.graphql.metrics import GraphQLMetrics
 from backend.api.graphql.money import DECIMAL_SCALAR
 from backend.api.graphql.optimizer import QuerySetOptimizer
 from backend.api.graphql.orders.schema import OrdersMutation, OrdersQuery
@@ -70,6 +71,7 @@ schema = NexusSchema(
     subscription=Subscription,
     # Factories, not instances: an instance would be shared by concurrent requests.
     extensions=[
+        GraphQLMetrics,  # first: it records the result once the others are done with it
         *limit_extensions(),
         lambda: AddValidationRules([NoNulInStrings]),
         DocumentValidationCache,

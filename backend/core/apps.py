@@ -8,3 +8,6 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from backend.core import checks  # noqa: F401  (registers the system checks)
+        from backend.core.metrics import receivers_connect
+
+        receivers_connect()

@@ -36,6 +36,7 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, MaskErrors, SchemaExtension
 from strawberry.relay import GlobalIDValueError
 from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionContext
 
 from backend.api.graphql.analysis import DocumentAnalysis, query_cost
 from backend.api.graphql.documents import ParsedDocument, is_cached, parsed_document
@@ -193,11 +194,23 @@ class OffLoopRequestLimits(RequestLimits):
 # --- Query cost ---------------------------------------------------------------------------------
 
 
+# Where QueryCostLimiter leaves the cost on the operation's ExecutionContext for the extensions
+# that report it (backend.api.graphql.metrics): read it with ``requested_query_cost``.
+_QUERY_COST_ATTRIBUTE = "nexus_requested_query_cost"
+
+
+def requested_query_cost(context: ExecutionContext) -> int | None:
+    """The static cost ``QueryCostLimiter`` computed for this operation; ``None`` when it never
+    reached execution (it did not parse or validate)."""
+    return getattr(context, _QUERY_COST_ATTRIBUTE, None)
+
+
 class QueryCostLimiter(SchemaExtension):
     """Costs the validated document before execution and refuses it when over budget.
 
     ``requestedQueryCost`` is ``null`` when the request never reached execution (it did not
-    parse or validate), so no cost was computed.
+    parse or validate), so no cost was computed. The cost is also left on the execution
+    context (``requested_query_cost``).
     """
 
     def __init__(self) -> None:
@@ -213,6 +226,7 @@ class QueryCostLimiter(SchemaExtension):
             variables=context.variables,
             operation_name=context.operation_name,
         )
+        setattr(context, _QUERY_COST_ATTRIBUTE, self.requested)
         if self.requested > self.maximum_available:
             # A result set before execution makes Strawberry skip execution entirely.
             context.result = ExecutionResult(

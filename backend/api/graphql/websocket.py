@@ -81,6 +81,7 @@ from backend.accounts.tokens import (
 from backend.api.graphql.context import NexusContext
 from backend.api.graphql.errors import BAD_USER_INPUT, OPERATION_NOT_SUPPORTED, error_code_for
 from backend.core.json_input import json_input_problem
+from backend.core.metrics import WEBSOCKET_CONNECTIONS
 from backend.core.proxy import client_address
 
 logger = logging.getLogger(__name__)
@@ -247,6 +248,7 @@ class NexusGraphQLWSConsumer(GraphQLWSConsumer[WebSocketContext, None]):
         self._expiry_task: asyncio.Task[None] | None = None
         self._counted_key: str | None = None
         self._joined_group: str | None = None
+        self._counted_open = False
 
     def is_websocket_origin_allowed(self, request: GraphQLWSConsumer, origin: str) -> bool:
         """Cross-origin pages may connect from CORS_ALLOWED_ORIGINS or from a host in
@@ -298,7 +300,15 @@ class NexusGraphQLWSConsumer(GraphQLWSConsumer[WebSocketContext, None]):
             return
         await super().dispatch(message)
 
+    async def connect(self) -> None:
+        WEBSOCKET_CONNECTIONS.inc()
+        self._counted_open = True
+        await super().connect()
+
     async def disconnect(self, code: int) -> None:
+        if self._counted_open:
+            WEBSOCKET_CONNECTIONS.dec()
+            self._counted_open = False
         await super().disconnect(code)
         if self._expiry_task is not None:
             self._expiry_task.cancel()

@@ -6,8 +6,10 @@ Guarantees:
   ready (so in web, ws and worker processes alike), publishes it. A channel-layer outage is
   logged, never raised: the status change is saved and ``OrderEvent`` stays the source of
   truth (subscribers catch up with ``since``).
-- A message carries ids only (``event_id``, ``order_id``, ``to_status``); subscribers read the
-  event and its order from the database, so nothing stale or private travels through Redis.
+- A message carries ids only (``event_id``, ``order_id``, ``to_status``), and ``committed_at``
+  (epoch seconds, stamped by the receiver, which runs right after the commit) for the fan-out
+  latency metric; subscribers read the event and its order from the database, so nothing
+  stale or private travels through Redis.
 - Every event goes to the order's group ``order.<id>`` and to the staff group that feeds
   ``orderEvents``.
 
@@ -17,6 +19,7 @@ subscribers in the same process: the embedded single-process default.
 """
 
 import logging
+import time
 from typing import Any, TypedDict
 
 from asgiref.sync import async_to_sync
@@ -38,6 +41,7 @@ class OrderEventMessage(TypedDict):
     event_id: int
     order_id: int
     to_status: str
+    committed_at: float
 
 
 def order_group(order_id: int) -> str:
@@ -45,7 +49,9 @@ def order_group(order_id: int) -> str:
     return f"order.{order_id}"
 
 
-def order_event_publish(*, event_id: int, order_id: int, to_status: str) -> None:
+def order_event_publish(
+    *, event_id: int, order_id: int, to_status: str, committed_at: float
+) -> None:
     """Send one event to the order's group and the staff group; logs (never raises) failures."""
     layer = get_channel_layer()
     if layer is None:  # no CHANNEL_LAYERS configured: nobody can be listening
@@ -61,6 +67,7 @@ def order_event_publish(*, event_id: int, order_id: int, to_status: str) -> None
                 "event_id": event_id,
                 "order_id": order_id,
                 "to_status": str(to_status),
+                "committed_at": committed_at,
             }
             await layer.group_send(group, dict(message))
 
@@ -76,8 +83,11 @@ def order_event_publish(*, event_id: int, order_id: int, to_status: str) -> None
 def order_event_committed_publish(
     sender: Any, *, event_id: int, order_id: int, to_status: str, **kwargs: Any
 ) -> None:
-    """The ``order_event_committed`` receiver: publish the event to its groups."""
-    order_event_publish(event_id=event_id, order_id=order_id, to_status=to_status)
+    """The ``order_event_committed`` receiver (sent once the transaction committed): publish the
+    event to its groups."""
+    order_event_publish(
+        event_id=event_id, order_id=order_id, to_status=to_status, committed_at=time.time()
+    )
 
 
 @worker_process_init.connect

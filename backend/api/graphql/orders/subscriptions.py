@@ -10,6 +10,8 @@ Guarantees of ``orderStatusChanged``:
   and an event whose message was delayed behind a later one is still sent in id order.
 - No gap at the ``since`` seam: the subscriber joins the order's group BEFORE it reads the
   replay, so an event committed in between is either in the replay or read on its message.
+- Each live event's latency, from its commit to its ``next`` frame sent, is observed in
+  ``nexus_subscription_fanout_seconds`` (the generator resumes once the frame is sent).
 - One SQL statement per message (events with their order, its customer and the actor), and
   per process, not per socket: the sockets of one process that handle the same message with
   the same progress share that read (``_read_shared``), so an event fanned out to N sockets
@@ -38,6 +40,7 @@ from backend.api.graphql.orders.events import (
 from backend.api.graphql.orders.types import OrderEventType, OrderStatus, OrderType
 from backend.api.graphql.permissions import ViewerType, is_staff_user, viewer
 from backend.api.graphql.websocket import CLOSE_FORBIDDEN, WebSocketContext
+from backend.core.metrics import subscription_fanout_observe
 from backend.orders import selectors
 from backend.orders.models import OrderEvent
 
@@ -192,6 +195,8 @@ class OrdersSubscription:
                 for event in events:
                     last_event_id = event.pk
                     yield _next_change(info, event)
+                if events:  # resumed after the handler sent the last one's `next` frame
+                    subscription_fanout_observe(message.get("committed_at"))
 
     @strawberry.subscription(
         description="Every order's status changes as they happen: a live feed for staff "
@@ -225,3 +230,4 @@ class OrdersSubscription:
                 event = await _read_shared(("event", event_id), partial(_event_get, event_id))
                 if event is not None:
                     yield _next_change(info, event)
+                    subscription_fanout_observe(message.get("committed_at"))
