@@ -14,8 +14,8 @@ from urllib.request import urlopen
 import pytest
 from celery import signals as celery_signals
 from django.db import connection
-from kombu import Producer
 from django.test import Client
+from kombu import Producer
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from pytest_django.fixtures import Settings
@@ -54,17 +54,13 @@ def scrape(client: Client) -> dict[str, float]:
 # --- /metrics ---------------------------------------------------------------------------------
 
 
-def test_metrics_is_not_found_while_no_token_is_set(
-    client: Client, settings: Settings
-) -> None:
+def test_metrics_is_not_found_while_no_token_is_set(client: Client, settings: Settings) -> None:
     settings.METRICS_BEARER_TOKEN = ""
     assert client.get("/metrics").status_code == 404
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer ").status_code == 404
 
 
-def test_metrics_refuses_a_request_without_the_token(
-    client: Client, settings: Settings
-) -> None:
+def test_metrics_refuses_a_request_without_the_token(client: Client, settings: Settings) -> None:
     settings.METRICS_BEARER_TOKEN = TOKEN
     assert client.get("/metrics").status_code == 404
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 404
@@ -72,9 +68,7 @@ def test_metrics_refuses_a_request_without_the_token(
 
 
 @pytest.mark.django_db
-def test_metrics_serves_the_text_format_to_the_token(
-    client: Client, settings: Settings
-) -> None:
+def test_metrics_serves_the_text_format_to_the_token(client: Client, settings: Settings) -> None:
     settings.METRICS_BEARER_TOKEN = TOKEN
     settings.CELERY_BROKER_URL = ""  # no queue to read: the scrape still answers
     client.get("/healthz")
