@@ -255,11 +255,14 @@ def test_rabbitmq_keeps_a_fixed_node_name_so_its_volume_is_reused() -> None:
     assert compose()["services"]["rabbitmq"]["hostname"] == "rabbitmq"
 
 
-def test_only_the_proxy_publishes_a_port() -> None:
-    """One public URL for HTTP and WebSockets; web and ws are reached through the proxy."""
+def test_only_the_proxy_publishes_a_public_port() -> None:
+    """One public URL for HTTP and WebSockets; web and ws are reached through the proxy.
+    Grafana publishes its port on the host's loopback only."""
     services = compose()["services"]
-    assert {name for name, service in services.items() if "ports" in service} == {"proxy"}
+    publishing = {name for name, service in services.items() if "ports" in service}
+    assert publishing == {"proxy", "grafana"}
     assert services["proxy"]["ports"] == ["${WEB_PORT:-8000}:8000"]
+    assert services["grafana"]["ports"] == ["127.0.0.1:${GRAFANA_PORT:-3000}:3000"]
 
 
 def test_proxy_runs_caddy_on_the_caddyfile_once_web_and_ws_are_healthy() -> None:
