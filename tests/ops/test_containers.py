@@ -376,8 +376,9 @@ def test_build_context_leaves_out_local_state_and_secrets() -> None:
 
 
 @pytest.fixture(scope="module")
-def app_environment() -> dict[str, str]:
-    """The web container's environment outside Docker: fresh secrets, hosts on localhost."""
+def app_environment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The web container's environment outside Docker: fresh secrets, hosts on localhost, the
+    metrics directory (a tmpfs in the container) a fresh one."""
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -388,10 +389,12 @@ def app_environment() -> dict[str, str]:
         # Written the way docker-compose.yml's header tells operators to: newlines as "\n".
         "JWT_PRIVATE_KEY": pem.decode().replace("\n", "\\n"),
         "EMAIL_HOST": "smtp.example.com",
+        "METRICS_BEARER_TOKEN": secrets.token_urlsafe(32),
     }
     # Only what a container would have: nothing leaks in from the test run (DEBUG=true...).
     base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8"}
-    return base | outside_docker(compose_environment("web", shell))
+    metrics_directory = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("metrics"))}
+    return base | outside_docker(compose_environment("web", shell)) | metrics_directory
 
 
 @pytest.fixture(scope="module")

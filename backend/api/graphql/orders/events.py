@@ -7,7 +7,7 @@ Guarantees:
   logged, never raised: the status change is saved and ``OrderEvent`` stays the source of
   truth (subscribers catch up with ``since``).
 - A message carries ids only (``event_id``, ``order_id``, ``to_status``), and ``committed_at``
-  (epoch seconds, stamped by the receiver, which runs right after the commit) for the fan-out
+  (epoch seconds, stamped by the publisher, which runs right after the commit) for the fan-out
   latency metric; subscribers read the event and its order from the database, so nothing
   stale or private travels through Redis.
 - Every event goes to the order's group ``order.<id>`` and to the staff group that feeds
@@ -49,10 +49,11 @@ def order_group(order_id: int) -> str:
     return f"order.{order_id}"
 
 
-def order_event_publish(
-    *, event_id: int, order_id: int, to_status: str, committed_at: float
-) -> None:
-    """Send one event to the order's group and the staff group; logs (never raises) failures."""
+def order_event_publish(*, event_id: int, order_id: int, to_status: str) -> None:
+    """Send one event to the order's group and the staff group; logs (never raises) failures.
+
+    Called right after the event's commit: the time now is its ``committed_at``."""
+    committed_at = time.time()
     layer = get_channel_layer()
     if layer is None:  # no CHANNEL_LAYERS configured: nobody can be listening
         return
@@ -85,9 +86,7 @@ def order_event_committed_publish(
 ) -> None:
     """The ``order_event_committed`` receiver (sent once the transaction committed): publish the
     event to its groups."""
-    order_event_publish(
-        event_id=event_id, order_id=order_id, to_status=to_status, committed_at=time.time()
-    )
+    order_event_publish(event_id=event_id, order_id=order_id, to_status=to_status)
 
 
 @worker_process_init.connect
