@@ -19,7 +19,7 @@ from prometheus_client import REGISTRY
 
 from backend.core import metrics
 from tests.conftest import ON_CI
-from tests.live_server import free_port, live_server
+from tests.live_server import free_port, live_server, until_answers
 from tests.ops.deployment import APP_SERVICES, CADDYFILE, ROOT, caddyfile, compose
 
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
@@ -270,15 +270,12 @@ def prometheus_scraping(tmp_path: Path) -> Iterator[tuple[str, str]]:
         )
         prometheus_url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + SCRAPE_TIMEOUT_SECONDS
-            while True:
-                assert server.poll() is None, (tmp_path / "prometheus.log").read_text()
-                try:
-                    urllib.request.urlopen(f"{prometheus_url}/-/ready", timeout=1)
-                    break
-                except OSError:
-                    assert time.monotonic() < deadline, (tmp_path / "prometheus.log").read_text()
-                    time.sleep(0.2)
+            until_answers(
+                server,
+                f"{prometheus_url}/-/ready",
+                tmp_path / "prometheus.log",
+                SCRAPE_TIMEOUT_SECONDS,
+            )
             yield nexus_url, prometheus_url
         finally:
             server.terminate()
