@@ -36,6 +36,22 @@ def database_environment() -> dict[str, str]:
     return {"DATABASE_URL": _test_database_url()}
 
 
+def until_answers(
+    server: subprocess.Popen[bytes], url: str, log_path: Path, seconds: float
+) -> None:
+    """Wait until ``url`` answers, failing with the server's log if it exits or takes longer
+    than ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        assert server.poll() is None, f"{server.args[0]} exited:\n{log_path.read_text()}"
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"{url} does not answer:\n{log_path.read_text()}"
+            time.sleep(0.2)
+
+
 @contextmanager
 def live_server(environment: Mapping[str, str], log_path: Path) -> Iterator[str]:
     """Start Daphne with ``environment`` over this process's; yield its base URL once /healthz
@@ -60,15 +76,7 @@ def live_server(environment: Mapping[str, str], log_path: Path) -> Iterator[str]
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + SERVER_READY_TIMEOUT
-        while True:
-            assert server.poll() is None, f"daphne exited:\n{log_path.read_text()}"
-            try:
-                urllib.request.urlopen(f"{base_url}/healthz", timeout=1)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, f"daphne not up:\n{log_path.read_text()}"
-                time.sleep(0.2)
+        until_answers(server, f"{base_url}/healthz", log_path, SERVER_READY_TIMEOUT)
         yield base_url
     finally:
         server.terminate()

@@ -31,6 +31,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Greatest
 
 from backend.accounts.models import ThrottleBucket
+from backend.core.metrics import LOGIN_THROTTLE_REFUSALS
 
 # Counters are forgotten a day after the last attempt.
 COUNTER_TTL_SECONDS = 24 * 60 * 60
@@ -196,7 +197,11 @@ def password_checked(*, ip: str, account: str, check: Callable[[], bool]) -> boo
     many recent attempts.
     """
     scopes = password_scopes(ip=ip, account=account)
-    attempt_begin(scopes)
+    try:
+        attempt_begin(scopes)
+    except AttemptDelayedError:
+        LOGIN_THROTTLE_REFUSALS.inc()
+        raise
     if check():
         attempt_succeeded(scopes)
         return True

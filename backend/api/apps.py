@@ -13,6 +13,7 @@ class ApiConfig(AppConfig):
         from backend.api.graphql.websocket import (
             channel_layer_ready,  # also closes ended sessions' sockets
         )
+        from backend.core.metrics import route_transport_register
         from backend.core.views import readiness_check_register
         from backend.orders.events import order_event_committed
 
@@ -23,3 +24,6 @@ class ApiConfig(AppConfig):
         readiness_check_register(
             "channel_layer", channel_layer_ready, configured=lambda: bool(settings.REDIS_URL)
         )
+        # nexus_db_statements_per_request{transport}: the URL patterns of each API.
+        route_transport_register("graphql/", "graphql")
+        route_transport_register("api/", "rest")

@@ -18,6 +18,7 @@ from backend.api.graphql.execution import CompilingExecutor
 from backend.api.graphql.ids import NodesLimitExtension
 from backend.api.graphql.limits import OffLoopRequestLimits, RequestLimits, limit_extensions
 from backend.api.graphql.logs import OperationLogContext
+from backend.api.graphql.metrics import GraphQLMetrics
 from backend.api.graphql.money import DECIMAL_SCALAR
 from backend.api.graphql.optimizer import QuerySetOptimizer
 from backend.api.graphql.orders.schema import OrdersMutation, OrdersQuery
@@ -72,6 +73,7 @@ schema = NexusSchema(
     subscription=Subscription,
     # Factories, not instances: an instance would be shared by concurrent requests.
     extensions=[
+        GraphQLMetrics,  # first: it records the result once the others are done with it
         OperationLogContext,
         *limit_extensions(),
         lambda: AddValidationRules([NoNulInStrings]),

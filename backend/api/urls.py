@@ -15,12 +15,15 @@ from backend.api.rest.framework import server_error_problem
 from backend.api.rest.urls import UnknownRouteView
 from backend.api.schema import schema
 from backend.api.views import jwks_view
+from backend.core.metrics import metrics_view
 from backend.core.views import healthz, readyz
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    # 404 unless METRICS_BEARER_TOKEN is set and the request bears it (backend/core/metrics.py).
+    path("metrics", metrics_view, name="metrics"),
     path(
         "graphql/",
         NexusGraphQLView.as_view(schema=schema),

@@ -12,3 +12,6 @@ class CoreConfig(AppConfig):
             task_logs,  # noqa: F401  (connects the Celery task signals)
             tracing,  # noqa: F401  (starts tracing in Celery's processes)
         )
+        from backend.core.metrics import receivers_connect
+
+        receivers_connect()

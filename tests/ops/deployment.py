@@ -41,10 +41,17 @@ APP_REQUIRED_VARIABLES: dict[str, str] = {
     "CELERY_BROKER_URL": "unset, tasks run inside web and the worker never receives any",
     "REDIS_URL": "unset, the in-memory channel layer never carries worker events to web",
 }
-# Variables an app service may set that the settings do not read: its server reads them.
-SERVER_VARIABLES: dict[str, set[str]] = {"web": {"GRANIAN_WORKERS"}}
+# Variables an app service may set that the settings do not read: its server reads them, or
+# prometheus-client does (PROMETHEUS_MULTIPROC_DIR, every app service).
+_METRICS_LIBRARY_VARIABLES = {"PROMETHEUS_MULTIPROC_DIR"}
+SERVER_VARIABLES: dict[str, set[str]] = {
+    "web": {"GRANIAN_WORKERS"} | _METRICS_LIBRARY_VARIABLES,
+    "ws": _METRICS_LIBRARY_VARIABLES,
+    "worker": _METRICS_LIBRARY_VARIABLES,
+    "beat": _METRICS_LIBRARY_VARIABLES,
+}
 # Values that must never be baked into the compose file: required from the operator.
-SECRET_VARIABLES = ("SECRET_KEY", "JWT_PRIVATE_KEY")
+SECRET_VARIABLES = ("SECRET_KEY", "JWT_PRIVATE_KEY", "METRICS_BEARER_TOKEN")
 # Everything compose refuses to start without (``${NAME:?...}``): the secrets and the SMTP relay.
 OPERATOR_VARIABLES = (*SECRET_VARIABLES, "EMAIL_HOST")
 

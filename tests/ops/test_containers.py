@@ -255,11 +255,14 @@ def test_rabbitmq_keeps_a_fixed_node_name_so_its_volume_is_reused() -> None:
     assert compose()["services"]["rabbitmq"]["hostname"] == "rabbitmq"
 
 
-def test_only_the_proxy_publishes_a_port() -> None:
-    """One public URL for HTTP and WebSockets; web and ws are reached through the proxy."""
+def test_only_the_proxy_publishes_a_public_port() -> None:
+    """One public URL for HTTP and WebSockets; web and ws are reached through the proxy.
+    Grafana publishes its port on the host's loopback only."""
     services = compose()["services"]
-    assert {name for name, service in services.items() if "ports" in service} == {"proxy"}
+    publishing = {name for name, service in services.items() if "ports" in service}
+    assert publishing == {"proxy", "grafana"}
     assert services["proxy"]["ports"] == ["${WEB_PORT:-8000}:8000"]
+    assert services["grafana"]["ports"] == ["127.0.0.1:${GRAFANA_PORT:-3000}:3000"]
 
 
 def test_proxy_runs_caddy_on_the_caddyfile_once_web_and_ws_are_healthy() -> None:
@@ -373,8 +376,9 @@ def test_build_context_leaves_out_local_state_and_secrets() -> None:
 
 
 @pytest.fixture(scope="module")
-def app_environment() -> dict[str, str]:
-    """The web container's environment outside Docker: fresh secrets, hosts on localhost."""
+def app_environment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The web container's environment outside Docker: fresh secrets, hosts on localhost, the
+    metrics directory (a tmpfs in the container) a fresh one."""
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -385,10 +389,12 @@ def app_environment() -> dict[str, str]:
         # Written the way docker-compose.yml's header tells operators to: newlines as "\n".
         "JWT_PRIVATE_KEY": pem.decode().replace("\n", "\\n"),
         "EMAIL_HOST": "smtp.example.com",
+        "METRICS_BEARER_TOKEN": secrets.token_urlsafe(32),
     }
     # Only what a container would have: nothing leaks in from the test run (DEBUG=true...).
     base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8"}
-    return base | outside_docker(compose_environment("web", shell))
+    metrics_directory = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("metrics"))}
+    return base | outside_docker(compose_environment("web", shell)) | metrics_directory
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,8 @@ def test_ci_runs_lint_then_the_readme_test_command_under_ci_true() -> None:
     job = workflow("ci.yml")["jobs"]["test"]
     install_caddy, *gate = step_commands(job)
     assert gate == ["make lint", "make test"]
-    assert "apt-get install -y -qq caddy" in install_caddy  # tests/ops runs a real Caddy
+    # tests/ops runs a real Caddy and a real Prometheus (with promtool)
+    assert "apt-get install -y -qq caddy prometheus" in install_caddy
     assert job["env"]["CI"] == "true"
     python = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python"))
     assert python["with"]["python-version"] == "3.12"

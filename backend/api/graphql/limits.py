@@ -196,7 +196,7 @@ class OffLoopRequestLimits(RequestLimits):
 
 
 # The attribute of Strawberry's ExecutionContext holding the operation's cost, for the other
-# extensions (the tracing span reports it): read it through ``requested_query_cost``.
+# extensions (the tracing span and the metrics report it): read it through ``requested_query_cost``.
 _REQUESTED_QUERY_COST = "nexus_requested_query_cost"
 
 

@@ -61,6 +61,7 @@ from backend.api.graphql.documents import (
     unparsable_query_error,
 )
 from backend.api.graphql.logs import errors_log
+from backend.api.graphql.metrics import errors_record
 from backend.core.tracing import tracing_active
 
 # Set while ``NexusSchema.stream`` builds a WebSocket operation's extensions.
@@ -305,6 +306,7 @@ class NexusSchema(strawberry.Schema):
         if query and (error := unparsable_query_error(query)) is not None:
             # Answered here, from the parse cache: Strawberry's own parse step would parse a
             # refused text again to report it.
+            errors_record([error])
             return ExecutionResult(data=None, errors=[error])
         if self.needs_event_loop(query, operation_name):
             return run_on_event_loop(self.execute, query, **arguments)

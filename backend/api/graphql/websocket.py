@@ -89,6 +89,7 @@ from backend.core.log_context import (
     log_context_user_set,
     request_id_from,
 )
+from backend.core.metrics import WEBSOCKET_CONNECTIONS
 from backend.core.proxy import client_address
 
 logger = logging.getLogger(__name__)
@@ -255,6 +256,7 @@ class NexusGraphQLWSConsumer(GraphQLWSConsumer[WebSocketContext, None]):
         self._expiry_task: asyncio.Task[None] | None = None
         self._counted_key: str | None = None
         self._joined_group: str | None = None
+        self._counted_open = False
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """The connection's log context, bound for its whole life: every operation's task
@@ -315,7 +317,15 @@ class NexusGraphQLWSConsumer(GraphQLWSConsumer[WebSocketContext, None]):
             return
         await super().dispatch(message)
 
+    async def connect(self) -> None:
+        WEBSOCKET_CONNECTIONS.inc()
+        self._counted_open = True
+        await super().connect()
+
     async def disconnect(self, code: int) -> None:
+        if self._counted_open:
+            WEBSOCKET_CONNECTIONS.dec()
+            self._counted_open = False
         await super().disconnect(code)
         if self._expiry_task is not None:
             self._expiry_task.cancel()

@@ -6,8 +6,10 @@ Guarantees:
   ready (so in web, ws and worker processes alike), publishes it. A channel-layer outage is
   logged, never raised: the status change is saved and ``OrderEvent`` stays the source of
   truth (subscribers catch up with ``since``).
-- A message carries ids only (``event_id``, ``order_id``, ``to_status``); subscribers read the
-  event and its order from the database, so nothing stale or private travels through Redis.
+- A message carries ids only (``event_id``, ``order_id``, ``to_status``), and ``committed_at``
+  (epoch seconds, stamped by the publisher, which runs right after the commit) for the fan-out
+  latency metric; subscribers read the event and its order from the database, so nothing
+  stale or private travels through Redis.
 - Every event goes to the order's group ``order.<id>`` and to the staff group that feeds
   ``orderEvents``.
 - In a process that traces, the publish is a span (``send order.event``) whose W3C trace
@@ -20,6 +22,7 @@ subscribers in the same process: the embedded single-process default.
 """
 
 import logging
+import time
 from typing import Any, NotRequired, TypedDict
 
 from asgiref.sync import async_to_sync
@@ -43,6 +46,7 @@ class OrderEventMessage(TypedDict):
     event_id: int
     order_id: int
     to_status: str
+    committed_at: float
     trace_context: NotRequired[dict[str, str]]  # only from a process that traces
 
 
@@ -52,7 +56,10 @@ def order_group(order_id: int) -> str:
 
 
 def order_event_publish(*, event_id: int, order_id: int, to_status: str) -> None:
-    """Send one event to the order's group and the staff group; logs (never raises) failures."""
+    """Send one event to the order's group and the staff group; logs (never raises) failures.
+
+    Called right after the event's commit: the time now is its ``committed_at``."""
+    committed_at = time.time()
     layer = get_channel_layer()
     if layer is None:  # no CHANNEL_LAYERS configured: nobody can be listening
         return
@@ -67,6 +74,7 @@ def order_event_publish(*, event_id: int, order_id: int, to_status: str) -> None
                 "event_id": event_id,
                 "order_id": order_id,
                 "to_status": str(to_status),
+                "committed_at": committed_at,
             }
             if trace_context:
                 message["trace_context"] = trace_context
@@ -86,7 +94,8 @@ def order_event_publish(*, event_id: int, order_id: int, to_status: str) -> None
 def order_event_committed_publish(
     sender: Any, *, event_id: int, order_id: int, to_status: str, **kwargs: Any
 ) -> None:
-    """The ``order_event_committed`` receiver: publish the event to its groups."""
+    """The ``order_event_committed`` receiver (sent once the transaction committed): publish the
+    event to its groups."""
     order_event_publish(event_id=event_id, order_id=order_id, to_status=to_status)
 
 

@@ -12,6 +12,8 @@ Guarantees of ``orderStatusChanged``:
   replay, so an event committed in between is either in the replay or read on its message.
 - Traced (in a process that traces): each message handled is a span, child of the span that
   published it, around its read and the ``next`` frames it sends (``channel_delivery_span``).
+- Each live event's latency, from its commit to its ``next`` frame sent, is observed in
+  ``nexus_subscription_fanout_seconds`` (the generator resumes once the frame is sent).
 - One SQL statement per message (events with their order, its customer and the actor), and
   per process, not per socket: the sockets of one process that handle the same message with
   the same progress share that read (``_read_shared``), so an event fanned out to N sockets
@@ -41,6 +43,7 @@ from backend.api.graphql.orders.types import OrderEventType, OrderStatus, OrderT
 from backend.api.graphql.permissions import ViewerType, is_staff_user, viewer
 from backend.api.graphql.tracing import channel_delivery_span
 from backend.api.graphql.websocket import CLOSE_FORBIDDEN, WebSocketContext
+from backend.core.metrics import subscription_fanout_observe
 from backend.orders import selectors
 from backend.orders.models import OrderEvent
 
@@ -201,6 +204,8 @@ class OrdersSubscription:
                     for event in events:
                         last_event_id = event.pk
                         yield _next_change(info, event)
+                    if events:  # resumed after the handler sent the last one's `next` frame
+                        subscription_fanout_observe(message.get("committed_at"))
 
     @strawberry.subscription(
         description="Every order's status changes as they happen: a live feed for staff "
@@ -235,3 +240,4 @@ class OrdersSubscription:
                     event = await _read_shared(("event", event_id), partial(_event_get, event_id))
                     if event is not None:
                         yield _next_change(info, event)
+                        subscription_fanout_observe(message.get("committed_at"))
