@@ -13,7 +13,9 @@ a fraction of a percent whatever else the machine is doing:
     DATABASE_URL=postgres://... valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
         .venv/bin/python bench/instructions.py --requests 100
 
-(``--scenario e`` for another scenario; each run prints ``Collected : <instructions>``). The
+(``--scenario e`` for another scenario; each run prints ``Collected : <instructions>``). Tracing
+starts as in the servers' entry points, so the ``OTEL_*`` variables turn it on (an OTLP
+endpoint: ``bench/otlp_sink.py``). The
 database must be seeded (``make bench`` or ``manage.py seed``). Kernel work (thread starts,
 socket I/O) is not counted.
 """
@@ -39,6 +41,7 @@ django.setup(set_prefix=False)
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
 
+from backend.core.tracing import tracing_start  # noqa: E402
 from bench.catalog import scenario_variables  # noqa: E402
 from bench.scenarios import SCENARIOS  # noqa: E402
 
@@ -118,6 +121,9 @@ if __name__ == "__main__":
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="a")
     parser.add_argument("--interface", choices=("wsgi", "asgi"), default="wsgi")
     arguments = parser.parse_args()
+    # When the OTEL_* variables ask for it, as backend/wsgi.py and asgi.py do: before the
+    # first connection, which psycopg's instrumentation must see opened.
+    tracing_start()
     variables = scenario_variables(products=0)[arguments.scenario]
     query = SCENARIOS[arguments.scenario].query
     body = json.dumps({"query": query, "variables": variables}).encode()

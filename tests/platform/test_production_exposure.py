@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.graphql_client import GraphQLClient
-from tests.platform.test_settings_and_checks import ROOT
+from tests.paths import REPO_ROOT
 
 DOC_URLS = ["/api/schema/", "/api/docs/", "/api/redoc/"]
 PROBLEM = "application/problem+json"
@@ -29,7 +29,7 @@ def settings_read(monkeypatch: pytest.MonkeyPatch, **environment: str) -> dict[s
             monkeypatch.delenv(name)
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    return runpy.run_path(str(ROOT / "backend" / "settings.py"))
+    return runpy.run_path(str(REPO_ROOT / "backend" / "settings.py"))
 
 
 def test_with_debug_off_docs_are_private_and_hsts_is_on_by_default(
