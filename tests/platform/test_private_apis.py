@@ -80,6 +80,8 @@ PRIVATE_SYMBOLS: list[tuple[str, str]] = [
     ("strawberry_django.utils.inspect:is_inheritance_qs", "optimizer hints"),
     # Connections (backend/api/graphql/pagination.py).
     ("strawberry_django.fields.field:StrawberryDjangoField._can_run_qs_hook_inline", "inline"),
+    # The database pool gauges (backend/core/metrics.py).
+    ("django.db.backends.postgresql.base:DatabaseWrapper._connection_pools", "pool gauges"),
     # The process's event loop for DataLoader documents (backend/api/graphql/schema.py).
     ("asgiref.sync:SyncToAsync.threadlocal", "process event loop"),
 ]
