@@ -51,6 +51,7 @@ class OperationTracing(SchemaExtension):
 
     def __init__(self) -> None:
         self.error_codes: dict[str, None] = {}  # ordered, once each
+        self.recording = False
 
     def on_operation(self) -> Iterator[None]:
         # An exception is recorded by the span of the Django request that answers it; the
@@ -58,17 +59,22 @@ class OperationTracing(SchemaExtension):
         with tracer.start_as_current_span(
             OPERATION_SPAN_NAME, record_exception=False, set_status_on_exception=False
         ) as span:
+            # A trace the sampler dropped (nine in ten by default) records nothing: skip
+            # working out what it would have said.
+            self.recording = span.is_recording()
             try:
                 yield
             finally:  # also when a subscription ends by cancellation (the socket went away)
-                self._codes_collect(self.execution_context.result)
-                self._describe(span)
+                if self.recording:
+                    self._codes_collect(self.execution_context.result)
+                    self._describe(span)
 
     def on_stream_result(self, result: Any) -> Iterator[None]:
         """Each result sent over a WebSocket: its error codes join the operation's. Read once
         the result is sent, when the socket's handler has coded its errors."""
         yield
-        self._codes_collect(result)
+        if self.recording:
+            self._codes_collect(result)
 
     def _codes_collect(self, result: object) -> None:
         for error in getattr(result, "errors", None) or ():
