@@ -82,10 +82,9 @@ INSTALLED_APPS = [
 ]
 
 # First the request's log context and id (X-Request-ID), then the request metrics
-# (backend/core/metrics.py); then the client's address behind the
-# proxy (backend/core/proxy.py); then Django's stock middleware (and WhiteNoise), as subclasses
-# that run on the event loop under ASGI instead of hopping to a thread for every hook:
-# backend/core/middleware.py.
+# (backend/core/metrics.py), then the client's address behind the proxy (backend/core/proxy.py);
+# then Django's stock middleware (and WhiteNoise), as subclasses that run on the event loop
+# under ASGI instead of hopping to a thread for every hook: backend/core/middleware.py.
 MIDDLEWARE = [
     "backend.core.middleware.request_id_middleware",
     "backend.core.metrics.metrics_middleware",  # its duration covers all that follows
@@ -425,6 +424,15 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# --- Metrics (backend/core/metrics.py, docs/operating/metrics.md) -------------------------------
+# Prometheus scrapes /metrics with "Authorization: Bearer <METRICS_BEARER_TOKEN>"; unset, the
+# endpoint answers 404 to everyone. A Celery worker, which has no HTTP server, serves its
+# container's metrics on WORKER_METRICS_PORT instead (0: not at all), without a token: publish
+# that port to Prometheus's network only. PROMETHEUS_MULTIPROC_DIR (read by prometheus-client
+# itself, not here) makes the processes of one container report together.
+METRICS_BEARER_TOKEN = env_str("METRICS_BEARER_TOKEN")
+WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 0)
+
 # --- Logs (backend/core/logs.py, docs/operating/logs.md) --------------------------------------
 # One handler on the root logger, to stderr: every logger propagates to it, Django's and
 # Celery's included (backend/celery.py). "json": one JSON object per line, for a collector;
@@ -435,14 +443,6 @@ LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json").lower()
 if LOG_FORMAT not in {"json", "text"}:
     raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, got {LOG_FORMAT!r}")
-# --- Metrics (backend/core/metrics.py, docs/operating/metrics.md) -------------------------------
-# Prometheus scrapes /metrics with "Authorization: Bearer <METRICS_BEARER_TOKEN>"; unset, the
-# endpoint answers 404 to everyone. A Celery worker, which has no HTTP server, serves its
-# container's metrics on WORKER_METRICS_PORT instead (0: not at all), without a token: publish
-# that port to Prometheus's network only. PROMETHEUS_MULTIPROC_DIR (read by prometheus-client
-# itself, not here) makes the processes of one container report together.
-METRICS_BEARER_TOKEN = env_str("METRICS_BEARER_TOKEN")
-WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 0)
 
 LOGGING = {
     "version": 1,

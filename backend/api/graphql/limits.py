@@ -206,6 +206,15 @@ def requested_query_cost(context: ExecutionContext) -> int | None:
     return getattr(context, _REQUESTED_QUERY_COST, None)
 
 
+def operation_type_name(context: ExecutionContext) -> str | None:
+    """``query``, ``mutation`` or ``subscription``; ``None`` when the request has no document
+    or none of its operations has the name asked for (both refused before execution)."""
+    try:
+        return context.operation_type.value
+    except RuntimeError:
+        return None
+
+
 class QueryCostLimiter(SchemaExtension):
     """Costs the validated document before execution and refuses it when over budget.
 

@@ -23,7 +23,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from backend.api.graphql.errors import error_code_for
-from backend.api.graphql.limits import requested_query_cost
+from backend.api.graphql.limits import operation_type_name, requested_query_cost
 from backend.core.metrics import (
     GRAPHQL_ERRORS,
     GRAPHQL_OPERATION_DURATION,
@@ -89,10 +89,7 @@ class GraphQLMetrics(SchemaExtension):
 
     def _record(self, elapsed: float) -> None:
         context = self.execution_context
-        try:
-            operation_type = context.operation_type.value
-        except RuntimeError:  # no document, or none of its operations has the name asked for
-            operation_type = UNKNOWN_TYPE
+        operation_type = operation_type_name(context) or UNKNOWN_TYPE
         if self._subscription is not None:
             self._subscription.dec()
         elif operation_type != UNKNOWN_TYPE:

@@ -32,7 +32,7 @@ from opentelemetry.util.types import AttributeValue
 from strawberry.extensions import SchemaExtension
 
 from backend.api.graphql.errors import INTERNAL_SERVER_ERROR
-from backend.api.graphql.limits import requested_query_cost
+from backend.api.graphql.limits import operation_type_name, requested_query_cost
 from backend.core.tracing import tracing_active
 
 tracer = trace.get_tracer(__name__)
@@ -84,10 +84,7 @@ class OperationTracing(SchemaExtension):
     def _describe(self, span: Span) -> None:
         context = self.execution_context
         attributes: dict[str, AttributeValue] = {}
-        try:
-            operation_type = context.operation_type.value
-        except Exception:  # no document, or no operation of that name: nothing to name
-            operation_type = None
+        operation_type = operation_type_name(context)
         operation_name = context.operation_name
         if operation_type is not None:
             attributes["graphql.operation.type"] = operation_type
