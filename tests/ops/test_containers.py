@@ -12,7 +12,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -31,7 +30,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from websockets.exceptions import InvalidHandshake
 from websockets.sync.client import connect
 
-from tests.conftest import ON_CI, service_url
+from tests.conftest import service_url
+from tests.live_server import free_port
 from tests.ops.deployment import (
     APP_REQUIRED_VARIABLES,
     APP_SERVICES,
@@ -52,6 +52,7 @@ from tests.ops.deployment import (
     outside_docker,
     settings_environment_variables,
 )
+from tests.servers import required_binary
 
 VENV_BIN = Path(sys.executable).parent
 BUILD_TOOLS = re.compile(r"\b(gcc|g\+\+|build-essential|clang|make|libpq-dev|python3-dev)\b")
@@ -421,12 +422,6 @@ def probe(
     )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def until_healthy(
     check: Callable[[], subprocess.CompletedProcess[str]],
     server: subprocess.Popen[str],
@@ -617,12 +612,7 @@ def proxy_port(web_server: Server, ws_server: Server, tmp_path: Path) -> Iterato
     """Caddy on deploy/Caddyfile in front of web and ws, on a port of its own: the file as
     deployed, but with local upstreams, the loopback only, and a body read timeout short enough
     for a test to wait out."""
-    caddy = shutil.which("caddy")
-    if caddy is None:
-        message = "caddy is not installed (Debian: apt-get install caddy)"
-        if ON_CI:
-            pytest.fail(message + "; .ci/run installs it (CI=true never skips)")
-        pytest.skip(message)
+    caddy = required_binary("caddy", "caddy")
     for server in (web_server, ws_server):
         assert until_healthy(server.probe, server.process).returncode == 0
     port = free_port()

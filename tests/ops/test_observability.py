@@ -4,7 +4,6 @@ to files that exist, and a real Prometheus scraping a running Nexus finds the se
 
 import json
 import re
-import shutil
 import subprocess
 import time
 import urllib.parse
@@ -18,9 +17,9 @@ import yaml
 from prometheus_client import REGISTRY
 
 from backend.core import metrics
-from tests.conftest import ON_CI
 from tests.live_server import free_port, live_server, until_answers
 from tests.ops.deployment import APP_SERVICES, CADDYFILE, ROOT, caddyfile, compose
+from tests.servers import required_binary
 
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
 ALERTS = PROMETHEUS_DIR / "alerts.yml"
@@ -56,16 +55,6 @@ def dashboard_expressions() -> Iterator[tuple[str, str]]:
 def alert_rules() -> list[dict[str, Any]]:
     groups = yaml.safe_load(ALERTS.read_text())["groups"]
     return [rule for group in groups for rule in group["rules"]]
-
-
-def required_binary(name: str, package: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        message = f"{name} is not installed (Debian: apt-get install {package})"
-        if ON_CI:
-            pytest.fail(message + "; .ci/run installs it (CI=true never skips)")
-        pytest.skip(message)
-    return found
 
 
 # --- Metric names ---------------------------------------------------------------------------
