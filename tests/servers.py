@@ -1,4 +1,4 @@
-"""Real servers a test starts for itself: binaries it needs, PostgreSQL clusters, PgBouncer.
+"""Real servers a test starts for itself: PostgreSQL clusters, PgBouncer, Redis, RabbitMQ.
 
 The machine's own PostgreSQL, Redis and RabbitMQ are shared by the whole suite, so a test that
 stops, restarts or replicates a server starts its own here, on free local ports, under a
@@ -6,8 +6,11 @@ temporary directory it removes afterwards. A missing binary fails the test under
 (``.ci/run`` installs the Debian packages) and skips it elsewhere, naming the package.
 """
 
+import functools
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -263,3 +266,152 @@ def _until_accepting(url: str, process: subprocess.Popen[bytes]) -> None:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+@dataclass
+class RedisServer:
+    """``redis-server`` on 127.0.0.1:``port``, keeping nothing on disk (as the machine's)."""
+
+    port: int
+    directory: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def url(self, database: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        binary = required_binary("redis-server", "redis-server")
+        log = (self.directory / "redis.log").open("ab")
+        self.process = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        _until_port_open(self.port, self.process)
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        """SIGTERM shuts down cleanly; SIGKILL is a crash."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=30)
+
+
+@contextmanager
+def redis_server() -> Iterator[RedisServer]:
+    with server_directory("nexus-redis-") as directory:
+        server = RedisServer(free_port(), directory)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop(signal.SIGKILL)
+
+
+RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
+RABBITMQ_ACCOUNT = "rabbitmq"
+
+
+@dataclass
+class RabbitMQNode:
+    """A RabbitMQ node of its own (name, ports, data) beside the machine's; its data survives
+    ``stop`` and ``start``, so durable queues and persistent messages outlive a restart."""
+
+    port: int
+    directory: Path
+    pid: int | None = None
+
+    @property
+    def name(self) -> str:
+        return f"nexus{self.port}@localhost"
+
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    def start(self) -> None:
+        required_binary("rabbitmq-server", "rabbitmq-server")
+        environment = {
+            "PATH": os.environ["PATH"],
+            "HOME": "/var/lib/rabbitmq",  # the Erlang cookie the machine's node uses
+            "RABBITMQ_NODENAME": self.name,
+            "RABBITMQ_NODE_PORT": str(self.port),
+            # The default (port + 20000) may be another node's or out of range.
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_CONFIG_FILE": str(self.directory / "rabbitmq"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.directory / "enabled_plugins"),
+            "RABBITMQ_MNESIA_BASE": str(self.directory / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.directory / "log"),
+            "RABBITMQ_PID_FILE": str(self.directory / "pid"),
+            "RABBITMQ_CONF_ENV_FILE": "/dev/null",  # not the machine node's name and port
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
+        }
+        command = [str(RABBITMQ_BIN / "rabbitmq-server"), "-detached"]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", RABBITMQ_ACCOUNT, "--", *command]
+        subprocess.run(command, env=environment, cwd="/var/lib/rabbitmq", check=True, timeout=60)
+        _until_port_open(self.port, None, seconds=120)
+        self.pid = int((self.directory / "pid").read_text())
+
+    @functools.cached_property
+    def dist_port(self) -> int:
+        return free_port()
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        """SIGTERM stops the node cleanly; SIGKILL is a crash. Returns once it has exited."""
+        if self.pid is None:
+            return
+        with suppress(ProcessLookupError):
+            os.kill(self.pid, sig)
+        deadline = time.monotonic() + 60
+        while _process_alive(self.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.pid = None
+
+
+@contextmanager
+def rabbitmq_node() -> Iterator[RabbitMQNode]:
+    with server_directory("nexus-rabbitmq-") as directory:
+        port = free_port()
+        (directory / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{port}\n")
+        (directory / "enabled_plugins").write_text("[].\n")  # no management listener to clash
+        if os.geteuid() == 0:
+            for path in (directory, directory / "rabbitmq.conf", directory / "enabled_plugins"):
+                shutil.chown(path, RABBITMQ_ACCOUNT, RABBITMQ_ACCOUNT)
+        node = RabbitMQNode(port, directory)
+        node.start()
+        try:
+            yield node
+        finally:
+            node.stop(signal.SIGKILL)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _until_port_open(
+    port: int, process: subprocess.Popen[bytes] | None, *, seconds: float = START_TIMEOUT_SECONDS
+) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        if (process is not None and process.poll() is not None) or time.monotonic() > deadline:
+            raise RuntimeError(f"nothing listens on port {port} after {seconds} s")
+        time.sleep(0.1)
