@@ -82,13 +82,17 @@ INSTALLED_APPS = [
 ]
 
 # First the request's log context and id (X-Request-ID), then the request metrics
-# (backend/core/metrics.py), then the client's address behind the proxy (backend/core/proxy.py);
-# then Django's stock middleware (and WhiteNoise), as subclasses that run on the event loop
-# under ASGI instead of hopping to a thread for every hook: backend/core/middleware.py.
+# (backend/core/metrics.py), then the client's address behind the proxy (backend/core/proxy.py),
+# then database faults and read routing (backend/core/databases.py); then Django's stock
+# middleware (and WhiteNoise), as subclasses that run on the event loop under ASGI instead of
+# hopping to a thread for every hook: backend/core/middleware.py.
 MIDDLEWARE = [
     "backend.core.middleware.request_id_middleware",
     "backend.core.metrics.metrics_middleware",  # its duration covers all that follows
     "backend.core.proxy.forwarded_for_middleware",
+    # A database that cannot be reached answers 503; with replicas, binds the request's read
+    # routing (backend/core/routing.py) and records what a writer must read back.
+    "backend.core.databases.DatabaseMiddleware",
     "backend.core.middleware.SecurityMiddleware",
     "backend.core.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -128,41 +132,91 @@ EMBEDDED_POSTGRES_DIR = Path(env_str("EMBEDDED_POSTGRES_DIR", str(BASE_DIR / ".d
 # A pool rather than CONN_MAX_AGE: under ASGI every request may run on a different thread, and
 # persistent per-thread connections exhausted PostgreSQL's max_connections under load.
 DATABASE_POOL_MAX_SIZE = env_int("DATABASE_POOL_MAX_SIZE", 10)
-_database_options: dict[str, object] = (
-    {"pool": {"min_size": 1, "max_size": DATABASE_POOL_MAX_SIZE, "timeout": 10}}
-    if DATABASE_POOL_MAX_SIZE > 0
-    else {}
-)
+# How long a request waits for a pooled connection, and how long opening one may take: with the
+# server unreachable, the request answers 503 after that (backend/core/databases.py). A pool
+# gives up reconnecting after the same time, so the next request tries afresh and finds a
+# server that is back at once, instead of after a back-off that grew with the outage
+# (docs/decisions/0025-read-replicas.md).
+DATABASE_POOL_TIMEOUT_SECONDS = env_int("DATABASE_POOL_TIMEOUT_SECONDS", 5)
+DATABASE_CONNECT_TIMEOUT_SECONDS = env_int("DATABASE_CONNECT_TIMEOUT_SECONDS", 3)
+_database_options: dict[str, object] = {"connect_timeout": DATABASE_CONNECT_TIMEOUT_SECONDS}
+if DATABASE_POOL_MAX_SIZE > 0:
+    _database_options["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL_MAX_SIZE,
+        "timeout": DATABASE_POOL_TIMEOUT_SECONDS,
+        "reconnect_timeout": DATABASE_POOL_TIMEOUT_SECONDS,
+    }
+# What sits between Nexus and PostgreSQL: "none", or a pooler that hands out a server
+# connection per "session" or per "transaction" (PgBouncer's pool_mode). In transaction mode,
+# session state does not survive a transaction: no prepared statements by default, no
+# server-side cursors (decision 0025 lists what else).
+DATABASE_POOLER = env_str("DATABASE_POOLER", "none").lower()
+if DATABASE_POOLER not in {"none", "session", "transaction"}:
+    raise ImproperlyConfigured(
+        f"DATABASE_POOLER must be none, session or transaction, got {DATABASE_POOLER!r}"
+    )
 # Parameters bound by the server, and a plain SELECT (a statement of a cached shape, backend/
 # core/postgres) prepared on its connection from its fifth run (psycopg's threshold):
 # PostgreSQL then parses it once per connection and, where its generic plan costs no more than
 # the custom ones, plans it once too. Under load that frees PostgreSQL's share of the CPU
-# (decision 0016). Off for a pooler in transaction mode that cannot track prepared statements
-# (PgBouncer before 1.21).
-DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
+# (decision 0016). Off by default behind a pooler in transaction mode, which cannot track
+# prepared statements before PgBouncer 1.21 (check nexus.W040 warns when it is turned on there).
+DATABASE_PREPARED_STATEMENTS = env_bool(
+    "DATABASE_PREPARED_STATEMENTS", DATABASE_POOLER != "transaction"
+)
 if DATABASE_PREPARED_STATEMENTS:
     _database_options |= {"server_side_binding": True, "prepare_threshold": 5}
+# Read replicas (backend/core/routing.py, decision 0025): PostgreSQL URLs of hot standbys of
+# DATABASE_URL's server, as aliases replica_1, replica_2... Anonymous and customer reads go to
+# one that has replayed the viewer's last write and lags at most
+# DATABASE_REPLICA_MAX_LAG_SECONDS; everything else, and every read when none qualifies, to the
+# primary. Empty: one database, no router.
+DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS", [])
+DATABASE_REPLICA_MAX_LAG_SECONDS = env_int("DATABASE_REPLICA_MAX_LAG_SECONDS", 5)
 # The read path's fast paths (decision 0020): rows built without Model.__init__ and fetched
 # with their peers, compiled completion, the optimizer's hints per document and the SQL
 # shape cache. Off, every request takes Django's, Strawberry's and graphql-core's own path and
 # answers the same, with more CPU (and the breadcrumbs of a page with one statement per row).
 # Each of them relies on private APIs of the pinned versions (tests/platform/test_private_apis.py).
 NEXUS_FAST_PATHS = env_bool("NEXUS_FAST_PATHS", True)
+
+
+def postgres_database(url: str) -> dict[str, object]:
+    """A DATABASES entry for a postgres:// URL, on Django's backend with a compiler that
+    compiles each query shape once, with the options above (a URL's own query string wins)."""
+    database = dj_database_url.parse(url, conn_max_age=0)
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        database["ENGINE"] = "backend.core.postgres"
+    database["OPTIONS"] = {**_database_options, **database.get("OPTIONS", {})}
+    database["ATOMIC_REQUESTS"] = False
+    # A server-side cursor (QuerySet.iterator()) lives in a session: a transaction-mode pooler
+    # may hand its next FETCH to another server connection.
+    database["DISABLE_SERVER_SIDE_CURSORS"] = DATABASE_POOLER == "transaction"
+    return database
+
+
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # Django's backend with a compiler that compiles each query shape once.
-        DATABASES["default"]["ENGINE"] = "backend.core.postgres"
+    DATABASES = {"default": postgres_database(DATABASE_URL)}
 else:
     DATABASES = {
         "default": {
             "ENGINE": "backend.core.embedded_postgres",
             "NAME": env_str("EMBEDDED_POSTGRES_DB", "nexus"),
             "USER": "postgres",
+            "OPTIONS": dict(_database_options),
+            "ATOMIC_REQUESTS": False,
         }
     }
-DATABASES["default"]["OPTIONS"] = {**DATABASES["default"].get("OPTIONS", {}), **_database_options}
-DATABASES["default"]["ATOMIC_REQUESTS"] = False
+if DATABASE_REPLICA_URLS and not DATABASE_URL:
+    raise ImproperlyConfigured(
+        "DATABASE_REPLICA_URLS needs DATABASE_URL: replicas stream from a server of your own, "
+        "not from the embedded one."
+    )
+for _number, _url in enumerate(DATABASE_REPLICA_URLS, start=1):
+    # A test run reads the test database through every alias (tests/conftest.py).
+    DATABASES[f"replica_{_number}"] = postgres_database(_url) | {"TEST": {"MIRROR": "default"}}
+DATABASE_ROUTERS = ["backend.core.routing.ReplicaRouter"] if DATABASE_REPLICA_URLS else []
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Accounts -------------------------------------------------------------------------------
@@ -447,7 +501,10 @@ if LOG_FORMAT not in {"json", "text"}:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"log_context": {"()": "backend.core.logs.LogContextFilter"}},
+    "filters": {
+        "log_context": {"()": "backend.core.logs.LogContextFilter"},
+        "database_outage": {"()": "backend.core.databases.OutageRecordFilter"},
+    },
     "formatters": {
         "json": {"()": "backend.core.logs.JsonFormatter"},
         "text": {"()": "backend.core.logs.TextFormatter"},
@@ -466,6 +523,9 @@ LOGGING = {
         # records reach the one handler above.
         "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
         "django.server": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        # A database that cannot be reached is answered 503 and logged once, as a warning
+        # (backend/core/databases.py), not as a server error with its traceback.
+        "django.request": {"filters": ["database_outage"]},
         # The embedded server narrates every start and stop at INFO; only its problems matter.
         "embedded_postgres": {"level": "WARNING"},
     },

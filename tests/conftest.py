@@ -50,6 +50,21 @@ def count_queries() -> type[QueryCounter]:
     return lambda: QueryCounter(connection)  # type: ignore[return-value]
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """With DATABASE_REPLICA_URLS set, the suite still reads one test database: a replica alias
+    is a test mirror of ``default`` (settings), and Django only renames its database, so it is
+    also pointed at ``default``'s server here. That server is not in recovery, so no read is
+    routed to the alias (backend/core/replicas.py); tests/platform/test_replicas_and_faults_live.py
+    routes reads to a real replica."""
+    from django.conf import settings
+
+    primary = settings.DATABASES["default"]
+    for database in settings.DATABASES.values():
+        if database.get("TEST", {}).get("MIRROR") == "default":
+            database.update({key: primary[key] for key in ("HOST", "PORT", "USER", "PASSWORD")})
+
+
 @pytest.fixture(autouse=True, scope="session")
 def celery_tasks_run_in_process() -> None:
     """Unit tests run Celery tasks in-process even when CELERY_BROKER_URL names a real broker.

@@ -168,6 +168,9 @@ def postgres_replica(
                 "stream",
                 "-R",  # standby.signal and primary_conninfo: start as a streaming replica
                 "--no-sync",
+                # An immediate checkpoint: the default spread one made the copy wait up to
+                # minutes after a burst of writes (a migration).
+                "--checkpoint=fast",
             ]
         )
         replica = PostgresCluster(data, free_port())
@@ -220,8 +223,19 @@ class PgBouncer:
 
 
 @contextmanager
-def pgbouncer(server: PostgresCluster, *, pool_size: int = 20) -> Iterator[PgBouncer]:
-    """Debian's PgBouncer (1.18: no prepared-statement tracking) pooling by transaction."""
+def pgbouncer(
+    server: PostgresCluster,
+    *,
+    pool_size: int = 20,
+    query_wait_timeout: int = 120,
+    server_login_retry: int = 15,
+) -> Iterator[PgBouncer]:
+    """Debian's PgBouncer (1.18: no prepared-statement tracking) pooling by transaction.
+
+    With the server down, a client's query waits ``query_wait_timeout`` seconds for a server
+    connection, and after a failed server login every new client is refused for
+    ``server_login_retry`` seconds, even once the server is back (PgBouncer's defaults here).
+    """
     binary = required_binary("pgbouncer", "pgbouncer")
     with server_directory("nexus-pgbouncer-") as directory:
         port = free_port()
@@ -236,6 +250,8 @@ def pgbouncer(server: PostgresCluster, *, pool_size: int = 20) -> Iterator[PgBou
             f"auth_file = {directory / 'users.txt'}\n"
             "pool_mode = transaction\n"
             f"default_pool_size = {pool_size}\n"
+            f"query_wait_timeout = {query_wait_timeout}\n"
+            f"server_login_retry = {server_login_retry}\n"
             "max_client_conn = 500\n"
             f"logfile = {directory / 'pgbouncer.log'}\n"
             # Django's connection set-up sends these; PgBouncer must pass them, not refuse.

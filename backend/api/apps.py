@@ -10,9 +10,12 @@ class ApiConfig(AppConfig):
         from django.conf import settings
 
         from backend.api.graphql.orders.events import order_event_committed_publish
+        from backend.api.graphql.views import service_unavailable_response
         from backend.api.graphql.websocket import (
             channel_layer_ready,  # also closes ended sessions' sockets
         )
+        from backend.api.rest.framework import service_unavailable_problem
+        from backend.core.databases import unavailable_response_register
         from backend.core.metrics import route_transport_register
         from backend.core.views import readiness_check_register
         from backend.orders.events import order_event_committed
@@ -27,3 +30,6 @@ class ApiConfig(AppConfig):
         # nexus_db_statements_per_request{transport}: the URL patterns of each API.
         route_transport_register("graphql/", "graphql")
         route_transport_register("api/", "rest")
+        # A database that cannot be reached: each API's own error shape for its 503.
+        unavailable_response_register("/graphql/", service_unavailable_response)
+        unavailable_response_register("/api/", service_unavailable_problem)

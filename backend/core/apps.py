@@ -12,6 +12,8 @@ class CoreConfig(AppConfig):
             task_logs,  # noqa: F401  (connects the Celery task signals)
             tracing,  # noqa: F401  (starts tracing in Celery's processes)
         )
+        from backend.core.databases import request_failures_watch
         from backend.core.metrics import receivers_connect
 
         receivers_connect()
+        request_failures_watch()

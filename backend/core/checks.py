@@ -71,3 +71,59 @@ def exposure_check(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> li
             )
         )
     return warnings
+
+
+# PgBouncer's default port: a DATABASE_URL on it very likely goes through a pooler.
+PGBOUNCER_PORT = 6432
+
+
+# Not Tags.database: Django runs those only when asked for a database, and this one asks none.
+@register(Tags.compatibility)
+def database_pooler_check(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[Warning]:
+    """Prepared statements behind a pooler that may not keep them (decision 0025).
+
+    A pooler is declared (``DATABASE_POOLER``), or recognised by PgBouncer's default port in
+    ``DATABASE_URL``; it cannot be asked: PgBouncer answers ``SHOW`` only on its admin
+    database, to its admin users.
+    """
+    if not settings.DATABASE_PREPARED_STATEMENTS:
+        return []
+    if settings.DATABASE_POOLER == "transaction":
+        return [
+            Warning(
+                "DATABASE_PREPARED_STATEMENTS is on behind a pooler in transaction mode: a "
+                "statement prepared on one server connection is run on another, which fails "
+                "(PgBouncer before 1.21, or without max_prepared_statements).",
+                hint="Set DATABASE_PREPARED_STATEMENTS=false, unless the pooler tracks "
+                "prepared statements (PgBouncer 1.21+ with max_prepared_statements > 0).",
+                id="nexus.W040",
+            )
+        ]
+    port = urlsplit(settings.DATABASE_URL).port if settings.DATABASE_URL else None
+    if settings.DATABASE_POOLER == "none" and port == PGBOUNCER_PORT:
+        return [
+            Warning(
+                f"DATABASE_URL uses port {PGBOUNCER_PORT}, PgBouncer's, with prepared "
+                "statements on and no DATABASE_POOLER declared.",
+                hint="Declare the pooler: DATABASE_POOLER=transaction (prepared statements "
+                "then default to off) or DATABASE_POOLER=session.",
+                id="nexus.W041",
+            )
+        ]
+    return []
+
+
+@register(Tags.caches)
+def replica_cache_check(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[Warning]:
+    """Read-your-writes keeps each writer's position in the cache: shared only through Redis."""
+    if settings.DATABASE_REPLICA_URLS and not settings.REDIS_URL:
+        return [
+            Warning(
+                "DATABASE_REPLICA_URLS is set without REDIS_URL: a writer's position is kept "
+                "in each process's memory, so another process may serve the writer's next "
+                "read from a replica that has not replayed the write yet.",
+                hint="Set REDIS_URL for any deployment of more than one process.",
+                id="nexus.W042",
+            )
+        ]
+    return []

@@ -10,8 +10,12 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
+from backend.core.replicas import ReplicaHealth, replica_aliases, replica_monitor
+
 # Seconds a readiness probe waits for the broker; orchestrators time probes out at a few.
 BROKER_CONNECT_TIMEOUT = 2
+# Seconds a process's first readiness probe waits for its replicas' first states.
+REPLICA_PROBE_TIMEOUT = 2
 
 # Name -> (whether the dependency is configured, check answering True when it is reachable);
 # each check must bound its own wait.
@@ -31,7 +35,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Every dependency the service needs answers: 200 when all do, 503 naming the failed ones."""
+    """Every dependency the service needs answers: 200 when all do, 503 naming the failed ones.
+
+    Read replicas are reported (``replicas``: ``ok``, ``lagging``, ``down`` or
+    ``not_a_replica``, as this process last saw them) but never make the process unready:
+    reads fall back to the primary.
+    """
     checks = {"database": _database_ready()}
     if settings.CELERY_BROKER_URL:
         checks["broker"] = _broker_ready()
@@ -39,13 +48,17 @@ def readyz(request: HttpRequest) -> JsonResponse:
         if configured():
             checks[name] = _check_ready(check)
     ready = all(checks.values())
-    return JsonResponse(
-        {
-            "status": "ok" if ready else "unavailable",
-            "checks": {k: "ok" if v else "failed" for k, v in checks.items()},
-        },
-        status=200 if ready else 503,
-    )
+    body: dict[str, object] = {
+        "status": "ok" if ready else "unavailable",
+        "checks": {k: "ok" if v else "failed" for k, v in checks.items()},
+    }
+    if replica_aliases():
+        states = replica_monitor.states_after_first_round(REPLICA_PROBE_TIMEOUT)
+        body["replicas"] = {
+            alias: states[alias].health if alias in states else ReplicaHealth.DOWN
+            for alias in replica_aliases()
+        }
+    return JsonResponse(body, status=200 if ready else 503)
 
 
 def _database_ready() -> bool:

@@ -50,6 +50,11 @@ from backend.api.graphql.errors import (
     error_code_for,
 )
 from backend.api.graphql.suggestions import suggestions_hide
+from backend.core.databases import (
+    SERVICE_UNAVAILABLE,
+    SERVICE_UNAVAILABLE_MESSAGE,
+    database_unavailable,
+)
 
 # Codes of the limits; the general ones (BAD_USER_INPUT, ...) live in backend.api.graphql.errors.
 MAX_DEPTH_EXCEEDED = "MAX_DEPTH_EXCEEDED"
@@ -284,6 +289,8 @@ def client_error_code(error: GraphQLError) -> str | None:
     if (code := _error_code(error)) is not None:
         return code
     original = error.original_error
+    if database_unavailable(original):
+        return SERVICE_UNAVAILABLE
     if original is not None and not isinstance(original, GraphQLError):
         for exception_type, client_code in CLIENT_ERRORS:
             if isinstance(original, exception_type):
@@ -325,4 +332,8 @@ class ErrorPolicy(MaskErrors):
         for error in getattr(self.execution_context.result, "errors", None) or ():
             if (code := client_error_code(error)) is not None:
                 _stamp_code(error, code)
+            if code == SERVICE_UNAVAILABLE:
+                # Kept unmasked (the view answers the request with a 503 from its original
+                # error), but the driver's message names hosts and ports.
+                error.message = SERVICE_UNAVAILABLE_MESSAGE
             suggestions_hide(error)

@@ -3,7 +3,9 @@
 An error written for the client (``client_error_code`` finds its code: invalid input, a
 refused document, a limit, a missing permission) is the client's business: one INFO record,
 no traceback. Anything else is a server fault: one ERROR record with its traceback, logged
-before the error policy masks it (``NexusSchema.process_errors``). docs/operating/logs.md.
+before the error policy masks it (``NexusSchema.process_errors``). A database that cannot be
+reached is neither: ``backend.core.databases`` logs it once, as a warning, and the request
+answers 503. docs/operating/logs.md.
 """
 
 import logging
@@ -13,6 +15,7 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from backend.api.graphql.limits import client_error_code
+from backend.core.databases import SERVICE_UNAVAILABLE
 from backend.core.log_context import operation_name_set, operation_named
 
 logger = logging.getLogger(__name__)
@@ -22,6 +25,8 @@ def errors_log(errors: Iterable[GraphQLError]) -> None:
     for error in errors:
         path = ".".join(map(str, error.path)) if error.path else None
         code = client_error_code(error)
+        if code == SERVICE_UNAVAILABLE:
+            continue  # an outage, not a bug: backend.core.databases logs it once, as a warning
         if code is None:
             logger.error(
                 "GraphQL server error%s: %s",

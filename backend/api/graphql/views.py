@@ -54,6 +54,11 @@ from backend.api.graphql.media_types import (
     request_error_status,
     response_media_type,
 )
+from backend.core.databases import (
+    SERVICE_UNAVAILABLE,
+    SERVICE_UNAVAILABLE_MESSAGE,
+    database_unavailable,
+)
 from backend.core.log_context import log_context_user_set
 
 _DJANGO_JSON = DjangoJSONEncoder()
@@ -142,7 +147,7 @@ class NexusGraphQLView(GraphQLView[NexusContext, None]):
         ):
             raise RequestRefusedError(refusal.message, OPERATION_RESOLUTION_FAILURE)
         try:
-            return super().execute_single(
+            result = super().execute_single(
                 request=request,
                 request_adapter=request_adapter,
                 sub_response=sub_response,
@@ -160,6 +165,12 @@ class NexusGraphQLView(GraphQLView[NexusContext, None]):
             if isinstance(cause, MissingQueryError):
                 raise RequestRefusedError(error.reason) from cause
             raise
+        for error in result.errors or ():
+            if database_unavailable(error.original_error):
+                # The operation could not run: the platform answers the request (a 503, or
+                # the same reads again on the primary when a replica failed them).
+                raise error.original_error  # type: ignore[misc]
+        return result
 
     def render_graphql_ide(self, request: HttpRequest) -> HttpResponse:
         """GraphiQL from Nexus's own static files, under the explorers' CSP."""
@@ -245,3 +256,15 @@ class NexusGraphQLView(GraphQLView[NexusContext, None]):
                         level="info",
                     )
         return response
+
+
+def service_unavailable_response(request: HttpRequest) -> HttpResponse:
+    """The 503 of a request whose database could not be reached, as a GraphQL request error in
+    the media type the client accepts (``backend.core.databases`` adds the status and
+    ``Retry-After``)."""
+    media_type = response_media_type(request.META.get("HTTP_ACCEPT", "")) or APPLICATION_JSON
+    error = {"message": SERVICE_UNAVAILABLE_MESSAGE, "extensions": {"code": SERVICE_UNAVAILABLE}}
+    body: dict[str, Any] = {"errors": [error]}
+    if media_type == APPLICATION_JSON:
+        body = {"data": None, **body}  # as for every request error in the legacy type
+    return HttpResponse(orjson.dumps(body), status=503, content_type=f"{media_type}; charset=utf-8")

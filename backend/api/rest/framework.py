@@ -37,6 +37,11 @@ from rest_framework.response import Response
 
 from backend.accounts.roles import Role
 from backend.api.graphql.permissions import has_permission
+from backend.core.databases import (
+    SERVICE_UNAVAILABLE,
+    SERVICE_UNAVAILABLE_MESSAGE,
+    database_unavailable,
+)
 from backend.core.errors import DomainError
 from backend.core.json_input import JSONInputError, json_input_decode
 from backend.core.numbers import integer_parse
@@ -314,6 +319,13 @@ def server_error_problem(request: HttpRequest) -> HttpResponse:
     return HttpResponse(json.dumps(body), status=500, content_type=PROBLEM_CONTENT_TYPE)
 
 
+def service_unavailable_problem(request: HttpRequest) -> HttpResponse:
+    """The problem+json 503 of a request whose database could not be reached (registered
+    with ``backend.core.databases``, which adds ``Retry-After``)."""
+    body = _problem_body(503, SERVICE_UNAVAILABLE, SERVICE_UNAVAILABLE_MESSAGE)
+    return HttpResponse(json.dumps(body), status=503, content_type=PROBLEM_CONTENT_TYPE)
+
+
 # The argument that names the object a REST URL addresses; a NOT_FOUND about any other
 # argument (a product's ``category``) is a reference in the body: the client's bad input.
 _ADDRESSED_OBJECT_FIELD = "id"
@@ -391,13 +403,17 @@ def _django_validation_problem(error: DjangoValidationError) -> Response:
     return _problem(400, INVALID, errors[0][2], errors)
 
 
-def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF ``EXCEPTION_HANDLER``: every domain and DRF error as problem details.
 
+    A database that could not be reached is left to the platform (``None``: DRF raises it on),
+    which answers 503 (``service_unavailable_problem``) or runs a replica's failed reads again.
     Anything else is a server fault (a bug): logged with its traceback, and answered as a
     problem+json 500 coded INTERNAL_ERROR that names nothing of it, whatever ``DEBUG`` says,
     so a client of the REST API reads one error format for every status.
     """
+    if database_unavailable(exc):
+        return None
     if isinstance(exc, DomainError):  # before Django's ValidationError: CatalogError is one
         return _domain_problem(exc, getattr(context.get("view"), "error_field_names", {}))
     if isinstance(exc, DjangoValidationError):
