@@ -5,7 +5,7 @@ import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
-from backend.core.checks import configuration_check
+from backend.core.checks import configuration_check, database_pooler_check, replica_cache_check
 from tests.platform.fresh_django import django_setup
 
 
@@ -61,3 +61,74 @@ def test_a_redis_url_with_an_unknown_scheme_is_reported() -> None:
 def test_migrations_match_the_models() -> None:
     # Exits with status 1 (SystemExit) when a model change has no migration.
     call_command("makemigrations", check=True, dry_run=True, verbosity=0)
+
+
+def pooler_check_ids() -> set[str]:
+    return {warning.id for warning in database_pooler_check(None)}  # type: ignore[misc]
+
+
+@override_settings(DATABASE_POOLER="transaction", DATABASE_PREPARED_STATEMENTS=True)
+def test_prepared_statements_behind_a_transaction_pooler_are_reported() -> None:
+    assert pooler_check_ids() == {"nexus.W040"}
+
+
+@override_settings(DATABASE_POOLER="transaction", DATABASE_PREPARED_STATEMENTS=False)
+def test_a_transaction_pooler_without_prepared_statements_passes() -> None:
+    assert pooler_check_ids() == set()
+
+
+@override_settings(
+    DATABASE_URL="postgres://nexus@pooler:6432/nexus",
+    DATABASE_POOLER="none",
+    DATABASE_PREPARED_STATEMENTS=True,
+)
+def test_pgbouncers_port_with_prepared_statements_and_no_pooler_declared_is_reported() -> None:
+    assert pooler_check_ids() == {"nexus.W041"}
+
+
+@override_settings(
+    DATABASE_URL="postgres://nexus@pooler:6432/nexus",
+    DATABASE_POOLER="session",
+    DATABASE_PREPARED_STATEMENTS=True,
+)
+def test_a_declared_session_pooler_on_pgbouncers_port_passes() -> None:
+    assert pooler_check_ids() == set()
+
+
+def test_a_transaction_pooler_turns_prepared_statements_and_server_side_cursors_off() -> None:
+    result = django_setup(
+        "from django.conf import settings; d = settings.DATABASES['default'];"
+        "print(settings.DATABASE_PREPARED_STATEMENTS, 'prepare_threshold' in d['OPTIONS'],"
+        " d['DISABLE_SERVER_SIDE_CURSORS'])",
+        DEBUG="true",
+        DATABASE_URL="postgres://nexus@pooler:6432/nexus",
+        DATABASE_POOLER="transaction",
+    )
+    assert result.stdout.split() == ["False", "False", "True"], result.stderr
+
+
+def test_replica_urls_become_aliases_mirrored_under_test_and_routed() -> None:
+    result = django_setup(
+        "from django.conf import settings; d = settings.DATABASES;"
+        "print(sorted(d), d['replica_2']['HOST'], d['replica_1']['TEST']['MIRROR'],"
+        " d['replica_1']['OPTIONS'] == d['default']['OPTIONS'], settings.DATABASE_ROUTERS)",
+        DEBUG="true",
+        DATABASE_URL="postgres://nexus@primary:5432/nexus",
+        DATABASE_REPLICA_URLS="postgres://nexus@replica-a/nexus,postgres://nexus@replica-b/nexus",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "['default', 'replica_1', 'replica_2'] replica-b default True"
+        " ['backend.core.routing.ReplicaRouter']"
+    )
+
+
+def test_replicas_without_a_database_url_fail_at_start_up_naming_both() -> None:
+    result = django_setup(DEBUG="true", DATABASE_URL="", DATABASE_REPLICA_URLS="postgres://r/n")
+    assert result.returncode != 0
+    assert "DATABASE_REPLICA_URLS needs DATABASE_URL" in result.stderr
+
+
+@override_settings(DATABASE_REPLICA_URLS=["postgres://replica/nexus"], REDIS_URL="")
+def test_replicas_without_a_shared_cache_are_reported() -> None:
+    assert {warning.id for warning in replica_cache_check(None)} == {"nexus.W042"}
