@@ -23,6 +23,7 @@ sign-up, then the sign-in). The pin outlives the lag bound, so when it expires, 
 that has not replayed the write is ``lagging`` and skipped anyway.
 """
 
+import functools
 import logging
 import math
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
@@ -121,14 +123,47 @@ def _viewer(request: HttpRequest) -> _Viewer | None:
     return _Viewer(staff=user.is_staff, write_key=signed_in, read_keys=(signed_in, client))
 
 
+class Pins:
+    """Writers' positions by viewer key. In Redis (``REDIS_URL``) through one client per
+    process: Django's cache builds a Redis client for every call, which costs more CPU than
+    the lookup itself (decision 0025). Without Redis, in Django's cache, which is then this
+    process's memory. A Redis that does not answer within a second is an outage: reads go to
+    the primary."""
+
+    def __init__(self) -> None:
+        self._client = (
+            redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+            if settings.REDIS_URL
+            else None
+        )
+
+    def highest(self, keys: tuple[str, ...]) -> int:
+        names = [PIN_KEY_PREFIX + key for key in keys]
+        if self._client is None:
+            values: list[Any] = list(cache.get_many(names).values())
+        else:
+            values = self._client.mget(names)
+        return max((int(value) for value in values if value is not None), default=0)
+
+    def keep(self, key: str, position: int, seconds: int) -> None:
+        if self._client is None:
+            cache.set(PIN_KEY_PREFIX + key, position, seconds)
+        else:
+            self._client.set(PIN_KEY_PREFIX + key, position, ex=seconds)
+
+
+@functools.cache
+def pins() -> Pins:
+    return Pins()
+
+
 def _pinned_position(viewer: _Viewer) -> int:
-    """The WAL position the viewer's reads must see: one cache round trip."""
+    """The WAL position the viewer's reads must see: one Redis round trip."""
     try:
-        pins = cache.get_many([PIN_KEY_PREFIX + key for key in viewer.read_keys])
+        return pins().highest(viewer.read_keys)
     except Exception:  # a cache outage sends reads to the primary, never fails them
         logger.warning("read-your-writes pins unavailable: reads go to the primary", exc_info=True)
         return UNKNOWN_POSITION
-    return max(pins.values(), default=0)
 
 
 def _read_alias(viewer: _Viewer) -> str:
@@ -140,7 +175,7 @@ def _read_alias(viewer: _Viewer) -> str:
 def writes_record(routing: ReadRouting) -> None:
     """After a request that wrote: keep the primary's WAL position for the writer's reads.
 
-    One statement on the primary and one cache write, only for such requests (staff read
+    One statement on the primary and one Redis write, only for such requests (staff read
     the primary anyway). Nothing is kept while the request's transaction is still open (a
     test's): what it wrote is not committed, and every read inside it goes to the primary.
     """
@@ -158,7 +193,7 @@ def writes_record(routing: ReadRouting) -> None:
         logger.warning("the primary's WAL position is unknown: %s reads it until the pin ends", key)
         position = UNKNOWN_POSITION
     try:
-        cache.set(PIN_KEY_PREFIX + key, position, pin_seconds())
+        pins().keep(key, position, pin_seconds())
     except Exception:  # the write succeeded; only its read-back may come from a stale replica
         logger.warning("read-your-writes pin of %s not stored", key, exc_info=True)
 

@@ -5,9 +5,11 @@ A real replica serving reads: tests/platform/test_replicas_and_faults_live.py.
 """
 
 import os
+import uuid
 from typing import Any
 
 import pytest
+import redis
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.db import transaction
@@ -29,9 +31,10 @@ from backend.core.routing import (
     transaction_began,
     writes_record,
 )
-from tests.conftest import QueryCounter
+from tests.conftest import QueryCounter, service_url
 from tests.factories import user_create
 from tests.graphql_client import GraphQLClient
+from tests.live_server import free_port
 
 REPLICA = "replica_1"
 router = ReplicaRouter()
@@ -39,12 +42,16 @@ router = ReplicaRouter()
 
 @pytest.fixture
 def replica_states(
-    monkeypatch: pytest.MonkeyPatch, in_process_layer_and_cache: None
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, in_process_layer_and_cache: None
 ) -> dict[str, ReplicaState]:
-    """The replicas' states as routing sees them: no monitor thread, the test sets them."""
+    """The replicas' states as routing sees them: no monitor thread, the test sets them; the
+    writers' positions in this process's cache (as without REDIS_URL)."""
     states: dict[str, ReplicaState] = {REPLICA: ReplicaState(ReplicaHealth.OK, replayed_lsn=1000)}
     monkeypatch.setattr(replicas.replica_monitor, "_states", states)
     monkeypatch.setattr(replicas.replica_monitor, "_pid", os.getpid())
+    settings.REDIS_URL = ""
+    local_pins = routing.Pins()
+    monkeypatch.setattr(routing, "pins", lambda: local_pins)
     return states
 
 
@@ -158,11 +165,6 @@ class CountingCache:
         return cache.get_many(keys)
 
 
-class UnreachableCache:
-    def get_many(self, keys: list[str]) -> dict[str, Any]:
-        raise ConnectionError("the cache is down")
-
-
 def test_a_request_keeps_the_replica_it_chose(
     replica_states: dict[str, ReplicaState], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -194,11 +196,23 @@ def test_a_signed_in_viewer_also_waits_for_what_their_address_wrote(
     assert read_alias(view_request(customer(), address="198.51.100.5")) == REPLICA
 
 
-def test_a_cache_outage_sends_reads_to_the_primary(
-    replica_states: dict[str, ReplicaState], monkeypatch: pytest.MonkeyPatch
+def test_a_redis_outage_sends_reads_to_the_primary(
+    replica_states: dict[str, ReplicaState], monkeypatch: pytest.MonkeyPatch, settings: Settings
 ) -> None:
-    monkeypatch.setattr(routing, "cache", UnreachableCache())
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    unreachable = routing.Pins()
+    monkeypatch.setattr(routing, "pins", lambda: unreachable)
     assert read_alias(view_request(customer())) == PRIMARY
+
+
+@pytest.mark.services
+def test_pins_in_redis_are_read_by_every_process_and_expire(settings: Settings) -> None:
+    settings.REDIS_URL = service_url("REDIS_URL")
+    writer, reader = routing.Pins(), routing.Pins()  # two processes' clients
+    key = f"user:{uuid.uuid4().hex}"
+    writer.keep(key, 123, seconds=pin_seconds())
+    assert reader.highest((key, "client:192.0.2.1")) == 123
+    assert 0 < redis.Redis.from_url(settings.REDIS_URL).ttl(PIN_KEY_PREFIX + key) <= pin_seconds()
 
 
 @pytest.mark.django_db(transaction=True)

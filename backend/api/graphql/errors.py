@@ -2,7 +2,9 @@
 
 Codes follow the Apollo conventions storefront clients already switch on:
 ``BAD_USER_INPUT`` (the request is well-formed but an argument is wrong), ``FORBIDDEN``,
-``GRAPHQL_PARSE_FAILED``, ``GRAPHQL_VALIDATION_FAILED`` and ``INTERNAL_SERVER_ERROR``.
+``GRAPHQL_PARSE_FAILED``, ``GRAPHQL_VALIDATION_FAILED`` and ``INTERNAL_SERVER_ERROR``. A
+database that cannot be reached is ``SERVICE_UNAVAILABLE`` (``backend.core.databases``): the
+request answers 503, never a partial result.
 """
 
 import re
