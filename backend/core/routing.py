@@ -161,8 +161,8 @@ def _pinned_position(viewer: _Viewer) -> int:
     """The WAL position the viewer's reads must see: one Redis round trip."""
     try:
         return pins().highest(viewer.read_keys)
-    except Exception:  # a cache outage sends reads to the primary, never fails them
-        logger.warning("read-your-writes pins unavailable: reads go to the primary", exc_info=True)
+    except Exception as error:  # a cache outage sends reads to the primary, never fails them
+        logger.warning("read-your-writes pins unavailable (%s): reads go to the primary", error)
         return UNKNOWN_POSITION
 
 
@@ -194,8 +194,8 @@ def writes_record(routing: ReadRouting) -> None:
         position = UNKNOWN_POSITION
     try:
         pins().keep(key, position, pin_seconds())
-    except Exception:  # the write succeeded; only its read-back may come from a stale replica
-        logger.warning("read-your-writes pin of %s not stored", key, exc_info=True)
+    except Exception as error:  # the write succeeded; its read-back may meet a stale replica
+        logger.warning("read-your-writes pin of %s not stored: %s", key, error)
 
 
 class ReplicaRouter:
