@@ -35,6 +35,7 @@ SETTINGS_FILE = ROOT / "backend" / "settings.py"
 HEALTHCHECK_SCRIPT = ROOT / "scripts" / "container_healthcheck.py"
 CADDYFILE = ROOT / "deploy" / "Caddyfile"
 KUBERNETES_DIR = ROOT / "deploy" / "kubernetes"
+VENV_BIN = Path(sys.executable).parent
 
 APP_SERVICES = ("web", "ws", "worker", "beat")
 DATA_SERVICES = ("postgres", "rabbitmq", "redis")
@@ -253,6 +254,18 @@ def manage(*arguments: str, environment: dict[str, str]) -> subprocess.Completed
         text=True,
         timeout=120,
     )
+
+
+def local_command(command: list[str], port: int) -> list[str]:
+    """A container's command run from this virtualenv; a server on 127.0.0.1:``port``."""
+    local = [str(VENV_BIN / command[0]), *command[1:]]
+    for flag in ("--host", "-b"):
+        if flag in local:
+            local[local.index(flag) + 1] = "127.0.0.1"
+    for flag in ("--port", "-p"):
+        if flag in local:
+            local[local.index(flag) + 1] = str(port)
+    return local
 
 
 def check_ids(output: str) -> set[str]:

@@ -38,6 +38,7 @@ from tests.ops.deployment import (
     OPERATOR_VARIABLES,
     ROOT,
     SERVER_VARIABLES,
+    VENV_BIN,
     CaddyDirective,
     MissingRequiredVariableError,
     caddyfile,
@@ -48,13 +49,13 @@ from tests.ops.deployment import (
     dockerfile_environment,
     dockerfile_stages,
     fresh_secrets,
+    local_command,
     manage,
     outside_docker,
     settings_environment_variables,
 )
 from tests.servers import required_binary
 
-VENV_BIN = Path(sys.executable).parent
 BUILD_TOOLS = re.compile(r"\b(gcc|g\+\+|build-essential|clang|make|libpq-dev|python3-dev)\b")
 # deploy/Caddyfile's read_body timeout as the tests' proxy has it: short enough to wait out.
 TEST_READ_BODY_SECONDS = 2
@@ -485,18 +486,6 @@ class Server:
 
     def probe(self) -> subprocess.CompletedProcess[str]:
         return probe("web", "--port", str(self.port), environment=self.environment)
-
-
-def local_command(command: list[str], port: int) -> list[str]:
-    """A container's server command run from this virtualenv, on 127.0.0.1:``port``."""
-    local = [str(VENV_BIN / command[0]), *command[1:]]
-    for flag in ("--host", "-b"):
-        if flag in local:
-            local[local.index(flag) + 1] = "127.0.0.1"
-    for flag in ("--port", "-p"):
-        if flag in local:
-            local[local.index(flag) + 1] = str(port)
-    return local
 
 
 def serve(command: list[str], environment: dict[str, str], log: Path) -> Iterator[Server]:

@@ -15,19 +15,22 @@ import re
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
 
+import kombu
 import kubernetes_validate
 import psycopg
 import pytest
 import yaml
 from django.http.request import validate_host
 
-from tests.conftest import service_url
+from tests.conftest import ON_CI, service_url
+from tests.live_server import free_port
 from tests.ops.deployment import (
     APP_REQUIRED_VARIABLES,
     APP_SERVICES,
@@ -35,6 +38,7 @@ from tests.ops.deployment import (
     ROOT,
     SECRET_VARIABLES,
     SERVER_VARIABLES,
+    VENV_BIN,
     Manifests,
     check_ids,
     compose,
@@ -43,10 +47,11 @@ from tests.ops.deployment import (
     fresh_secrets,
     kubernetes_manifest_files,
     kustomize_build,
-    manage,
+    local_command,
     quantity,
     settings_environment_variables,
 )
+from tests.servers import required_binary
 
 KUSTOMIZATIONS = {
     "base": KUBERNETES_DIR / "base",
@@ -585,23 +590,67 @@ def test_every_deployment_waits_for_the_migrations_before_its_process_starts(
         assert "manage.py migrate --check" in " ".join(waiting["command"]), component(deployment)
 
 
-# --- What the pods run before serving, run here -----------------------------------------------
+# --- What the pods run, run here as they would run it -------------------------------------------
+
+# The pod's readOnlyRootFilesystem, for one process: a mount namespace of its own, the root
+# remounted read-only, a fresh tmpfs at /tmp (an emptyDir in the pod too) holding a directory
+# for each other emptyDir the container mounts ($EMPTY_DIRS).
+READ_ONLY_ROOT_SCRIPT = (
+    "mount --make-rprivate / && mount -o remount,bind,ro / && mount -t tmpfs tmpfs /tmp"
+    ' && mkdir -p $EMPTY_DIRS && exec "$@"'
+)
+VOLUMES_IN_TMP = Path("/tmp/volumes")
 
 
-def local_environment(
-    manifests: Manifests, container: Mapping[str, Any], secret: Mapping[str, str], tmp: Path
-) -> dict[str, str]:
-    """The container's environment outside Kubernetes: the ConfigMap's values, the keys of
-    ``secret`` for its secretKeyRefs, this virtualenv's python first on PATH (the image's
-    /opt/venv), a fresh metrics directory for the pod's emptyDir."""
+@pytest.fixture
+def read_only_root() -> list[str]:
+    """The command prefix that runs a process as READ_ONLY_ROOT_SCRIPT says (mounting needs
+    root: a failure under CI, which runs as root, and a skip elsewhere)."""
+    unshare = required_binary("unshare", "util-linux")
+    command = [unshare, "--mount", "sh", "-c", READ_ONLY_ROOT_SCRIPT, "sh"]
+    tried = subprocess.run(
+        [*command, "true"], env={"EMPTY_DIRS": "/tmp/x"}, capture_output=True, text=True
+    )
+    if tried.returncode != 0:
+        message = f"cannot remount the root read-only here: {tried.stderr.strip()}"
+        if ON_CI:
+            pytest.fail(message + " (CI runs as root)")
+        pytest.skip(message)
+    return command
+
+
+def in_the_pod(
+    manifests: Manifests,
+    workload: Mapping[str, Any],
+    container: Mapping[str, Any],
+    secret: Mapping[str, str],
+    *,
+    port: int | None = None,
+) -> tuple[list[str], dict[str, str]]:
+    """The container's command and environment for a run under ``read_only_root``, from the
+    repository (the image's WORKDIR): the ConfigMap's values, the keys of ``secret`` for its
+    secretKeyRefs, the CPU limit in cores for its resourceFieldRefs, this virtualenv first on
+    PATH (the image's /opt/venv), each emptyDir in the tmpfs, ``$(NAME)`` expanded as the
+    kubelet does, a server on 127.0.0.1:``port``."""
+    volumes = {
+        path: str(VOLUMES_IN_TMP / Path(path).name)
+        for path in writable_directories(workload, container) - {"/tmp"}
+    }
+
+    def local(value: str) -> str:
+        for directory, moved in volumes.items():
+            value = value.replace(directory, moved)
+        return value
+
     environment = {
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        "HOME": str(tmp),
+        "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
+        "HOME": "/tmp",
         "LANG": "C.UTF-8",
+        "EMPTY_DIRS": " ".join(volumes.values()),
     }
     for name, source in manifests.environment(container).items():
         if source.origin in {"config", "value"}:
-            environment[name] = str(source.value)
+            environment[name] = local(str(source.value))
         elif source.origin == "secret":
             assert source.reference is not None
             if source.reference["key"] in secret:
@@ -611,9 +660,11 @@ def local_environment(
         else:
             limit = quantity(container["resources"]["limits"]["cpu"])
             environment[name] = str(math.ceil(limit))
-    metrics = tmp / "metrics"
-    metrics.mkdir(exist_ok=True)
-    return environment | {"PROMETHEUS_MULTIPROC_DIR": str(metrics)}
+    command = container.get("command") or dockerfile_command()
+    if port is not None:
+        command = local_command(command, port)
+    expanded = [re.sub(r"\$\((\w+)\)", lambda m: environment[m.group(1)], a) for a in command]
+    return [local(argument) for argument in expanded], environment
 
 
 def database_url(name: str) -> str:
@@ -631,17 +682,28 @@ def secret() -> dict[str, str]:
     }
 
 
+@pytest.mark.parametrize("name", ["web", "worker"])
 def test_the_pods_settings_load_in_production_mode_and_pass_the_deployment_checks(
-    production: Manifests, secret: dict[str, str], tmp_path: Path
+    production: Manifests, secret: dict[str, str], read_only_root: list[str], name: str
 ) -> None:
-    for name in ("web", "worker"):
-        container = app_container(production.component(name))
-        environment = local_environment(production, container, secret, tmp_path)
-        check = manage("check", "--fail-level", "WARNING", environment=environment)
-        assert check.returncode == 0, check.stderr
-        assert check_ids(check.stderr) == set()
-        deploy = manage("check", "--deploy", environment=environment)
-        assert {issue for issue in check_ids(deploy.stderr) if ".E" in issue} == set()
+    """What migrate and the Celery worker check at start: every system check, warnings too;
+    ``check --deploy`` errors block a release, its warnings (HSTS, secure cookies) do not."""
+    workload = production.component(name)
+    _, environment = in_the_pod(production, workload, app_container(workload), secret)
+    checks = {}
+    for options in (("--fail-level", "WARNING"), ("--deploy",)):
+        checks[options] = subprocess.run(
+            [*read_only_root, "python", "manage.py", "check", *options],
+            cwd=ROOT,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    start_up, deploy = checks.values()
+    assert start_up.returncode == 0, start_up.stderr
+    assert check_ids(start_up.stderr) == set()
+    assert {issue for issue in check_ids(deploy.stderr) if ".E" in issue} == set()
 
 
 @pytest.fixture
@@ -656,23 +718,26 @@ def fresh_database() -> Iterator[str]:
 
 
 def test_a_release_on_a_fresh_database_serves_only_once_its_job_has_migrated(
-    production: Manifests, secret: dict[str, str], fresh_database: str, tmp_path: Path
+    production: Manifests,
+    secret: dict[str, str],
+    fresh_database: str,
+    read_only_root: list[str],
+    tmp_path: Path,
 ) -> None:
-    """The init container of web's pods waits while migrations are missing, and lets the pod
-    start once the Job's command has run: the order holds whatever order the objects start."""
+    """The init container of web's pods waits while migrations are missing and lets the pod
+    start once the Job has run: the order holds whatever order the objects start in."""
     secret = secret | {"DATABASE_URL": database_url(fresh_database)}
-    web = pod(production.component("web"))
-    (waiting,) = web["initContainers"]
-    job = app_container(production.component("migrate"))
+    web = production.component("web")
+    (waiting,) = pod(web)["initContainers"]
+    wait_command, wait_environment = in_the_pod(production, web, waiting, secret)
     log = tmp_path / "init.log"
     with log.open("w") as output:
         init = subprocess.Popen(
-            waiting["command"],
-            cwd=ROOT,  # the image's WORKDIR
-            env=local_environment(production, waiting, secret, tmp_path),
+            [*read_only_root, *wait_command],
+            cwd=ROOT,
+            env=wait_environment,
             stdout=output,
             stderr=subprocess.STDOUT,
-            text=True,
         )
     try:
         deadline = time.monotonic() + 120
@@ -681,10 +746,12 @@ def test_a_release_on_a_fresh_database_serves_only_once_its_job_has_migrated(
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.5)
 
+        job = production.component("migrate")
+        job_command, job_environment = in_the_pod(production, job, app_container(job), secret)
         migrated = subprocess.run(
-            job["command"],
+            [*read_only_root, *job_command],
             cwd=ROOT,
-            env=local_environment(production, job, secret, tmp_path),
+            env=job_environment,
             capture_output=True,
             text=True,
             timeout=600,
@@ -696,3 +763,82 @@ def test_a_release_on_a_fresh_database_serves_only_once_its_job_has_migrated(
         if init.poll() is None:
             init.kill()
             init.wait(timeout=30)
+
+
+def probe_passes(probe: Mapping[str, Any], port: int, environment: dict[str, str]) -> bool:
+    """The manifest's probe, run as the kubelet would: an HTTP GET or a command."""
+    if "httpGet" in probe:
+        get = probe["httpGet"]
+        headers = {header["name"]: header["value"] for header in get.get("httpHeaders", [])}
+        request = urllib.request.Request(f"http://127.0.0.1:{port}{get['path']}", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=probe["timeoutSeconds"]) as response:
+                return response.status == 200
+        except OSError:  # refused while starting, or an HTTP error status
+            return False
+    python, script, *arguments = probe["exec"]["command"]
+    assert python == "python"
+    local_script = ROOT / Path(script).relative_to("/app")  # the image's WORKDIR
+    command = [sys.executable, str(local_script), *arguments]
+    return subprocess.run(command, env=environment, capture_output=True, timeout=60).returncode == 0
+
+
+@pytest.fixture
+def queue() -> Iterator[str]:
+    """A queue of the test's own for the worker and beat, deleted afterwards."""
+    name = f"k8s-read-only-{uuid4().hex}"
+    yield name
+    with kombu.Connection(service_url("CELERY_BROKER_URL")) as connection:
+        connection.default_channel.queue_delete(name)
+
+
+def test_every_process_serves_with_a_read_only_root_writing_only_to_its_volumes(
+    production: Manifests,
+    secret: dict[str, str],
+    read_only_root: list[str],
+    queue: str,
+    tmp_path: Path,
+) -> None:
+    """web, ws, worker and beat, started with their manifests' commands and environment on a
+    read-only root, pass their manifests' own probes (readiness where they have one): nothing
+    they write lies outside their pods' emptyDirs."""
+    started: dict[str, tuple[subprocess.Popen[bytes], Path, dict[str, str], int]] = {}
+    try:
+        for name in APP_SERVICES:
+            workload = production.component(name)
+            port = free_port()
+            command, environment = in_the_pod(
+                production, workload, app_container(workload), secret, port=port
+            )
+            environment["CELERY_TASK_DEFAULT_QUEUE"] = queue  # the worker's and beat's own
+            log = tmp_path / f"{name}.log"
+            with log.open("wb") as output:
+                process = subprocess.Popen(
+                    [*read_only_root, *command],
+                    cwd=ROOT,
+                    env=environment,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                )
+            started[name] = (process, log, environment, port)
+
+        deadline = time.monotonic() + 180  # four Django start-ups at once on a busy machine
+        for name, (process, log, environment, port) in started.items():
+            container = app_container(production.component(name))
+            probe = container.get("readinessProbe") or container["livenessProbe"]
+            while not probe_passes(probe, port, environment):
+                assert process.poll() is None, f"{name} exited:\n{log.read_text()}"
+                assert time.monotonic() < deadline, f"{name} never ready:\n{log.read_text()}"
+                time.sleep(1)
+        # beat got as far as its schedule: the lease in Redis, the schedule file on its volume.
+        beat_log = started["beat"][1]
+        while "took the schedule lease" not in beat_log.read_text():
+            assert time.monotonic() < deadline, beat_log.read_text()
+            time.sleep(0.5)
+        for name, (process, log, *_) in started.items():
+            assert process.poll() is None, f"{name} exited:\n{log.read_text()}"
+            assert "Read-only file system" not in log.read_text(), name
+    finally:
+        for process, *_ in started.values():
+            process.terminate()
+            process.wait(timeout=60)
