@@ -331,6 +331,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 # Lets deployments (and the real-worker test) share one broker without sharing a queue.
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
+# Beat publishes only while it holds a lease in Redis: a second beat waits instead of sending
+# every periodic task twice, and takes over when the first stops (backend/core/beat.py).
+CELERY_BEAT_SCHEDULER = "backend.core.beat:SingleBeatScheduler"
 CELERY_BEAT_SCHEDULE = {
     "orders-expire": {
         "task": "orders.orders_expire",

@@ -1,23 +1,32 @@
 """Readers for the deployment files the ops tests check: docker-compose.yml, Dockerfile,
-deploy/Caddyfile, settings.
+deploy/Caddyfile, the Kubernetes manifests in deploy/kubernetes, settings.
 
-There is no Docker engine where the suite runs, so the files are parsed the way Docker, Compose
-and Caddy would read them (YAML with merge keys, variable interpolation, Dockerfile stages,
-Caddyfile blocks) and what can run without Docker (settings, granian, Daphne, Celery, Caddy,
-the health probes) is run for real.
+There is no Docker engine or Kubernetes cluster where the suite runs, so the files are parsed
+the way Docker, Compose and Caddy would read them (YAML with merge keys, variable
+interpolation, Dockerfile stages, Caddyfile blocks), the Kubernetes manifests are built by the
+real Kustomize (kubectl's), and what can run without Docker (settings, granian, Daphne, Celery,
+Caddy, the health probes, the migration commands) is run for real.
 """
 
 import ast
 import json
 import re
+import secrets
 import shlex
-from collections.abc import Mapping
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.paths import REPO_ROOT
+from tests.servers import required_binary
 
 ROOT = REPO_ROOT
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -25,6 +34,8 @@ DOCKERFILE = ROOT / "Dockerfile"
 SETTINGS_FILE = ROOT / "backend" / "settings.py"
 HEALTHCHECK_SCRIPT = ROOT / "scripts" / "container_healthcheck.py"
 CADDYFILE = ROOT / "deploy" / "Caddyfile"
+KUBERNETES_DIR = ROOT / "deploy" / "kubernetes"
+VENV_BIN = Path(sys.executable).parent
 
 APP_SERVICES = ("web", "ws", "worker", "beat")
 DATA_SERVICES = ("postgres", "rabbitmq", "redis")
@@ -49,6 +60,7 @@ SERVER_VARIABLES: dict[str, set[str]] = {
     "ws": _METRICS_LIBRARY_VARIABLES,
     "worker": _METRICS_LIBRARY_VARIABLES,
     "beat": _METRICS_LIBRARY_VARIABLES,
+    "migrate": _METRICS_LIBRARY_VARIABLES,
 }
 # Values that must never be baked into the compose file: required from the operator.
 SECRET_VARIABLES = ("SECRET_KEY", "JWT_PRIVATE_KEY", "METRICS_BEARER_TOKEN")
@@ -215,3 +227,162 @@ def caddyfile() -> list[CaddyDirective]:
     if len(open_blocks) != 1:
         raise ValueError(f"{CADDYFILE}: unbalanced braces")
     return root
+
+
+def fresh_secrets() -> dict[str, str]:
+    """New values for SECRET_VARIABLES, made as an operator makes them (JWT_PRIVATE_KEY: an
+    Ed25519 key, PEM)."""
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return {
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "JWT_PRIVATE_KEY": pem.decode(),
+        "METRICS_BEARER_TOKEN": secrets.token_urlsafe(32),
+    }
+
+
+def manage(*arguments: str, environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``manage.py`` run as a container would run it, with only ``environment``."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *arguments],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def local_command(command: list[str], port: int) -> list[str]:
+    """A container's command run from this virtualenv; a server on 127.0.0.1:``port``."""
+    local = [str(VENV_BIN / command[0]), *command[1:]]
+    for flag in ("--host", "-b"):
+        if flag in local:
+            local[local.index(flag) + 1] = "127.0.0.1"
+    for flag in ("--port", "-p"):
+        if flag in local:
+            local[local.index(flag) + 1] = str(port)
+    return local
+
+
+def check_ids(output: str) -> set[str]:
+    """The ids of the issues ``manage.py check`` reported, e.g. ``{"security.W004"}``."""
+    return set(re.findall(r"\(([\w.]+\.[EW]\d+)\)", output))
+
+
+# --- deploy/kubernetes ------------------------------------------------------------------------
+
+
+def kustomize_build(directory: Path) -> list[dict[str, Any]]:
+    """The objects ``kubectl apply -k directory`` would send: Kustomize's own build."""
+    kubectl = required_binary("kubectl", "kubectl")
+    built = subprocess.run(
+        [kubectl, "kustomize", str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if built.returncode != 0:
+        raise ValueError(f"kustomize build {directory} failed:\n{built.stderr}")
+    return [document for document in yaml.safe_load_all(built.stdout) if document]
+
+
+_QUANTITY = re.compile(r"(?P<number>[0-9.]+)(?P<suffix>m|k|M|G|Ki|Mi|Gi)?")
+_QUANTITY_FACTORS = {
+    None: Decimal(1), "m": Decimal("0.001"),
+    "k": Decimal(1000), "M": Decimal(1000) ** 2, "G": Decimal(1000) ** 3,
+    "Ki": Decimal(1024), "Mi": Decimal(1024) ** 2, "Gi": Decimal(1024) ** 3,
+}  # fmt: skip
+
+
+def quantity(value: str | int) -> Decimal:
+    """A Kubernetes resource quantity as a number: ``"500m"`` is 0.5, ``"1Gi"`` 1073741824."""
+    match = _QUANTITY.fullmatch(str(value))
+    if match is None:
+        raise ValueError(f"not a Kubernetes quantity: {value!r}")
+    return Decimal(match["number"]) * _QUANTITY_FACTORS[match["suffix"]]
+
+
+@dataclass(frozen=True)
+class Variable:
+    """Where a container's environment variable comes from: ``origin`` is ``"value"`` (written
+    in the manifest), ``"config"`` (the ConfigMap), ``"secret"`` (``reference``: the
+    secretKeyRef) or ``"resource"`` (``reference``: the resourceFieldRef)."""
+
+    origin: str
+    value: str | None = None
+    reference: Mapping[str, Any] | None = None
+
+
+@dataclass
+class Manifests:
+    """The objects one kustomization builds."""
+
+    objects: list[dict[str, Any]]
+
+    def of_kind(self, kind: str) -> list[dict[str, Any]]:
+        return [item for item in self.objects if item["kind"] == kind]
+
+    def named(self, kind: str, name: str) -> dict[str, Any]:
+        (found,) = [item for item in self.of_kind(kind) if item["metadata"]["name"] == name]
+        return found
+
+    def component(self, name: str) -> dict[str, Any]:
+        """The Deployment or Job of a component (web, ws, worker, beat, migrate)."""
+        (found,) = [
+            item
+            for item in self.workloads()
+            if item["metadata"]["labels"]["app.kubernetes.io/component"] == name
+        ]
+        return found
+
+    def workloads(self) -> list[dict[str, Any]]:
+        return self.of_kind("Deployment") + self.of_kind("Job")
+
+    def containers(self, *, init: bool = True) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every container of every workload, as (``workload/container``, container)."""
+        for workload in self.workloads():
+            pod = workload["spec"]["template"]["spec"]
+            for container in pod["containers"] + (pod.get("initContainers", []) if init else []):
+                yield f"{workload['metadata']['name']}/{container['name']}", container
+
+    def environment(self, container: Mapping[str, Any]) -> dict[str, Variable]:
+        """The container's variables as the kubelet sets them (``env`` over ``envFrom``)."""
+        variables: dict[str, Variable] = {}
+        for source in container.get("envFrom", []):
+            config = self.named("ConfigMap", source["configMapRef"]["name"])
+            for name, value in config["data"].items():
+                variables[name] = Variable("config", value)
+        for entry in container.get("env", []):
+            value_from = entry.get("valueFrom", {})
+            if "secretKeyRef" in value_from:
+                variables[entry["name"]] = Variable("secret", reference=value_from["secretKeyRef"])
+            elif "resourceFieldRef" in value_from:
+                resource = value_from["resourceFieldRef"]
+                variables[entry["name"]] = Variable("resource", reference=resource)
+            else:
+                variables[entry["name"]] = Variable("value", entry["value"])
+        return variables
+
+    def config(self) -> dict[str, str]:
+        """The data of the one ConfigMap, nexus-config (its name carries a content hash)."""
+        (config,) = self.of_kind("ConfigMap")
+        return config["data"]
+
+
+def kubernetes_manifest_files(directory: Path) -> list[Path]:
+    """The files a kustomization names (resources, patches, generator sources), recursively
+    for the kustomizations it builds on."""
+    kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
+    named = [directory / "kustomization.yaml"]
+    for resource in kustomization.get("resources", []):
+        path = (directory / resource).resolve()
+        named += kubernetes_manifest_files(path) if path.is_dir() else [path]
+    named += [directory / patch["path"] for patch in kustomization.get("patches", [])]
+    for generator in kustomization.get("configMapGenerator", []):
+        named += [directory / source for source in generator.get("envs", [])]
+    return named

@@ -11,7 +11,6 @@ import ipaddress
 import json
 import os
 import re
-import secrets
 import socket
 import subprocess
 import sys
@@ -25,8 +24,6 @@ from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from websockets.exceptions import InvalidHandshake
 from websockets.sync.client import connect
 
@@ -41,20 +38,24 @@ from tests.ops.deployment import (
     OPERATOR_VARIABLES,
     ROOT,
     SERVER_VARIABLES,
+    VENV_BIN,
     CaddyDirective,
     MissingRequiredVariableError,
     caddyfile,
+    check_ids,
     compose,
     compose_environment,
     dockerfile_command,
     dockerfile_environment,
     dockerfile_stages,
+    fresh_secrets,
+    local_command,
+    manage,
     outside_docker,
     settings_environment_variables,
 )
 from tests.servers import required_binary
 
-VENV_BIN = Path(sys.executable).parent
 BUILD_TOOLS = re.compile(r"\b(gcc|g\+\+|build-essential|clang|make|libpq-dev|python3-dev)\b")
 # deploy/Caddyfile's read_body timeout as the tests' proxy has it: short enough to wait out.
 TEST_READ_BODY_SECONDS = 2
@@ -380,18 +381,9 @@ def test_build_context_leaves_out_local_state_and_secrets() -> None:
 def app_environment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The web container's environment outside Docker: fresh secrets, hosts on localhost, the
     metrics directory (a tmpfs in the container) a fresh one."""
-    pem = Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    shell = {
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        # Written the way docker-compose.yml's header tells operators to: newlines as "\n".
-        "JWT_PRIVATE_KEY": pem.decode().replace("\n", "\\n"),
-        "EMAIL_HOST": "smtp.example.com",
-        "METRICS_BEARER_TOKEN": secrets.token_urlsafe(32),
-    }
+    shell = fresh_secrets() | {"EMAIL_HOST": "smtp.example.com"}
+    # Written the way docker-compose.yml's header tells operators to: newlines as "\n".
+    shell["JWT_PRIVATE_KEY"] = shell["JWT_PRIVATE_KEY"].replace("\n", "\\n")
     # Only what a container would have: nothing leaks in from the test run (DEBUG=true...).
     base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8"}
     metrics_directory = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("metrics"))}
@@ -439,22 +431,6 @@ def until_healthy(
                 f"the server exited with {server.returncode} (its output is in the captured output)"
             )
         time.sleep(0.5)
-
-
-def manage(*arguments: str, environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "manage.py", *arguments],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def check_ids(output: str) -> set[str]:
-    """The ids of the issues ``manage.py check`` reported, e.g. ``{"security.W004"}``."""
-    return set(re.findall(r"\(([\w.]+\.[EW]\d+)\)", output))
 
 
 def test_settings_load_in_production_mode_and_pass_the_start_up_checks(
@@ -510,18 +486,6 @@ class Server:
 
     def probe(self) -> subprocess.CompletedProcess[str]:
         return probe("web", "--port", str(self.port), environment=self.environment)
-
-
-def local_command(command: list[str], port: int) -> list[str]:
-    """A container's server command run from this virtualenv, on 127.0.0.1:``port``."""
-    local = [str(VENV_BIN / command[0]), *command[1:]]
-    for flag in ("--host", "-b"):
-        if flag in local:
-            local[local.index(flag) + 1] = "127.0.0.1"
-    for flag in ("--port", "-p"):
-        if flag in local:
-            local[local.index(flag) + 1] = str(port)
-    return local
 
 
 def serve(command: list[str], environment: dict[str, str], log: Path) -> Iterator[Server]:
