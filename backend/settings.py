@@ -212,9 +212,15 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
 # Redis read timeout of the channel layer: twice channels_redis's 5 s BZPOPMIN wait, so its nil
 # answer always arrives in time and a Redis gone silent is still noticed within seconds.
 CHANNEL_LAYER_SOCKET_TIMEOUT_SECONDS = 10
+# Seconds to open a connection: a publish to an unreachable Redis (a worker's, after its commit)
+# gives up after this, not after the system's TCP timeout of about two minutes.
+CHANNEL_LAYER_CONNECT_TIMEOUT_SECONDS = 2
 # Redis connections per process (per event loop) and how long a burst waits for one.
 CHANNEL_LAYER_MAX_CONNECTIONS = 50
 CHANNEL_LAYER_POOL_TIMEOUT_SECONDS = 10
+# While Redis is down, how often each Daphne process checks whether it is back (then its
+# sockets join their groups again and their subscriptions replay what they missed).
+CHANNEL_LAYER_RECONNECT_INTERVAL_SECONDS = 0.5
 
 
 def redis_channel_layers(url: str) -> dict[str, dict[str, object]]:
@@ -234,13 +240,18 @@ def redis_channel_layers(url: str) -> dict[str, dict[str, object]]:
     host = {
         "address": url,
         "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT_SECONDS,
+        "socket_connect_timeout": CHANNEL_LAYER_CONNECT_TIMEOUT_SECONDS,
         "max_connections": CHANNEL_LAYER_MAX_CONNECTIONS,
         "timeout": CHANNEL_LAYER_POOL_TIMEOUT_SECONDS,
     }
     return {
         "default": {
             "BACKEND": "backend.api.graphql.websocket.NexusRedisChannelLayer",
-            "CONFIG": {"hosts": [host], "group_expiry": JWT_ACCESS_TTL_SECONDS + 60},
+            "CONFIG": {
+                "hosts": [host],
+                "group_expiry": JWT_ACCESS_TTL_SECONDS + 60,
+                "reconnect_interval": CHANNEL_LAYER_RECONNECT_INTERVAL_SECONDS,
+            },
         }
     }
 
