@@ -3,22 +3,28 @@ send every event once, in order, the ones committed while it was down included.
 
 Each test runs its own Redis (``tests.servers.redis_server``) and stops it (SIGKILL, a crash;
 SIGTERM, a clean shutdown): the machine's Redis is shared. The consumer is the real one,
-in-process, on the real Redis layer; the cache stays in memory (the per-user connection count
-is not what is tested).
+in-process, on the real Redis layer, with the cache in memory; one test runs Daphne, its
+cache on that Redis too, with a ``websockets`` client, as deployed.
 """
 
 import asyncio
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.conf import settings
+from django.db import connections
 from pytest_django.fixtures import Settings
 from strawberry.channels.testing import GraphQLWebsocketCommunicator
 
 from backend.accounts.models import User
+from backend.accounts.tokens import access_token_create
 from backend.orders import tasks
 from backend.orders.models import Order, OrderEvent, OrderStatus
+from backend.orders.services import order_transition
 from backend.settings import redis_channel_layers
 from tests.api.websocket.conftest import (
     SUBSCRIBE_STATUS,
@@ -26,12 +32,14 @@ from tests.api.websocket.conftest import (
     event_global_id,
     order_global_id,
 )
+from tests.api.websocket.test_end_to_end import assert_quiet, next_change, open_subscription
 from tests.api.websocket.test_order_status_changed import (
     STAFF_FEED,
     listen_started,
     subscribe,
     transition,
 )
+from tests.live_server import live_server
 from tests.servers import RedisServer, redis_server
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -129,6 +137,49 @@ async def test_a_subscription_started_while_redis_is_down_joins_its_group_once_i
 
         changes = [frame["orderStatusChanged"] for frame in await frames(follower, 2)]
     assert [change["status"] for change in changes] == ["PAID", "SHIPPED"]
+
+
+def test_a_daphne_subscriber_gets_every_event_once_across_a_redis_restart(
+    redis: RedisServer,
+    customer: User,
+    pending_order: Order,
+    test_signing_key: Ed25519PrivateKey,
+    tmp_path: Path,
+) -> None:
+    environment = {
+        "REDIS_URL": redis.url(),
+        "JWT_PRIVATE_KEY": settings.JWT_PRIVATE_KEY,  # the key this test signs tokens with
+        "JWT_PRIVATE_KEY_FILE": "",
+    }
+
+    def change(to_status: OrderStatus) -> None:
+        """A transition committed and published by this process, as a worker's would be."""
+        try:
+            order_transition(order_id=pending_order.pk, to_status=to_status)
+        finally:
+            connections.close_all()  # the thread's own connection
+
+    async def scenario(base_url: str) -> list[dict[str, Any]]:
+        token = access_token_create(customer)
+        ws = await open_subscription(base_url, token, {"orderId": order_global_id(pending_order)})
+        await asyncio.sleep(0.3)  # the subscription joins its group after `subscribe`
+        await asyncio.to_thread(redis.stop, signal.SIGKILL)
+        await asyncio.to_thread(change, OrderStatus.PAID)
+        await asyncio.to_thread(redis.start)
+        await asyncio.to_thread(change, OrderStatus.SHIPPED)
+        changes = [await next_change(ws, RECOVERY_TIMEOUT) for _ in range(2)]
+        await assert_quiet(ws)
+        await ws.close()
+        return changes
+
+    with live_server(environment, tmp_path / "daphne.log") as base_url:
+        changes = asyncio.run(scenario(base_url))
+
+    assert [change["status"] for change in changes] == ["PAID", "SHIPPED"]
+    events = list(OrderEvent.objects.filter(order=pending_order).order_by("id")[1:])
+    assert [change["event"]["id"] for change in changes] == [
+        event_global_id(event) for event in events
+    ]
 
 
 def test_a_workers_payment_commits_and_succeeds_while_redis_is_down(
