@@ -9,7 +9,7 @@ publishes every row older than ``TASK_OUTBOX_SEND_AFTER_SECONDS`` once the broke
 
 Delivery is at least once: a row the sweeper sends while its first publish was still in
 flight, or whose delete failed, goes out twice, so every task sent this way must be
-idempotent (the orders domain's services refuse a repeat).
+idempotent (its service refuses a repeat).
 
 Without a broker (``CELERY_BROKER_URL`` unset, tasks eager), nothing is in transit: the task
 runs in-process right after the commit and no row is written.

@@ -433,7 +433,7 @@ class NexusRedisChannelLayer(RedisChannelLayer):
         super().__init__(*args, **kwargs)
         self.reconnect_interval = reconnect_interval
         self._memberships: dict[str, set[str]] = {}  # local channel -> its groups
-        self._recovery: asyncio.Future[None] | None = None
+        self._recovery: asyncio.Task[None] | None = None
         self._recoveries = 0  # completed; each resumed message carries its number
 
     def create_pool(self, index: int) -> BlockingConnectionPool:
@@ -479,11 +479,13 @@ class NexusRedisChannelLayer(RedisChannelLayer):
                 # Shielded: one receiver going away must not cancel the process's recovery.
                 await asyncio.shield(self._recovery_start())
 
-    def _recovery_start(self) -> "asyncio.Future[None]":
-        if self._recovery is None:
+    def _recovery_start(self) -> "asyncio.Task[None]":
+        loop = asyncio.get_running_loop()
+        # One per event loop: a process outside Daphne runs each async_to_sync call in a loop
+        # of its own, and a recovery left by a closed one must not be awaited.
+        if self._recovery is None or self._recovery.get_loop() is not loop:
             # In a context of its own: it serves the whole process, not the socket (and its
             # log context) that happened to notice the outage first.
-            loop = asyncio.get_running_loop()
             self._recovery = loop.create_task(self._recover(), context=contextvars.Context())
         return self._recovery
 
@@ -501,14 +503,15 @@ class NexusRedisChannelLayer(RedisChannelLayer):
             resumed = {"type": LAYER_RESUMED_MESSAGE_TYPE, "recovery": self._recoveries}
             for channel in self._memberships:
                 self.receive_buffer[channel].put_nowait(dict(resumed))
-            logger.warning(
+            logger.info(
                 "channel layer back after %.1f s: %d memberships of %d channels restored",
                 time.monotonic() - down_since,
                 joined,
                 len(self._memberships),
             )
         finally:
-            self._recovery = None
+            if self._recovery is asyncio.current_task():
+                self._recovery = None
 
     async def _groups_join_again(self) -> int:
         """Every local channel's groups joined again; each host pinged even with none."""

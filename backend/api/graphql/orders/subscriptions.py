@@ -10,6 +10,11 @@ Guarantees of ``orderStatusChanged``:
   and an event whose message was delayed behind a later one is still sent in id order.
 - No gap at the ``since`` seam: the subscriber joins the order's group BEFORE it reads the
   replay, so an event committed in between is either in the replay or read on its message.
+- Through a Redis restart: once the layer is back and has joined its groups again, a
+  ``layer.resumed`` message (``NexusRedisChannelLayer``) makes each subscription read the
+  events after the last one it sent, the same read as for any message; ``orderEvents`` does
+  the same over every order (from the newest event when it subscribed), skipping a live
+  message for an event its replay already sent.
 - Traced (in a process that traces): each message handled is a span, child of the span that
   published it, around its read and the ``next`` frames it sends (``channel_delivery_span``).
 - Each live event's latency, from its commit to its ``next`` frame sent, is observed in
