@@ -266,9 +266,15 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
 # Redis read timeout of the channel layer: twice channels_redis's 5 s BZPOPMIN wait, so its nil
 # answer always arrives in time and a Redis gone silent is still noticed within seconds.
 CHANNEL_LAYER_SOCKET_TIMEOUT_SECONDS = 10
+# Seconds to open a connection: a publish to an unreachable Redis (a worker's, after its commit)
+# gives up after this, not after the system's TCP timeout of about two minutes.
+CHANNEL_LAYER_CONNECT_TIMEOUT_SECONDS = 2
 # Redis connections per process (per event loop) and how long a burst waits for one.
 CHANNEL_LAYER_MAX_CONNECTIONS = 50
 CHANNEL_LAYER_POOL_TIMEOUT_SECONDS = 10
+# While Redis is down, how often each Daphne process checks whether it is back (then its
+# sockets join their groups again and their subscriptions replay what they missed).
+CHANNEL_LAYER_RECONNECT_INTERVAL_SECONDS = 0.5
 
 
 def redis_channel_layers(url: str) -> dict[str, dict[str, object]]:
@@ -278,7 +284,10 @@ def redis_channel_layers(url: str) -> dict[str, dict[str, object]]:
     (channels_redis's ``brpop_timeout``) and then answers nil. redis-py's default read timeout
     is also 5 s and starts first, so it fired before every idle nil: the receive raised
     "Timeout reading" and killed the socket holding the receive lock, one socket per idle 5 s.
-    The read timeout must outlast that wait. The pool: see ``NexusRedisChannelLayer``.
+    The read timeout must outlast that wait. The pool: see ``NexusRedisChannelLayer``. It
+    retries no command by itself (redis-py's default for a pool built from a URL): a BZPOPMIN
+    retried on a fresh connection would hide a Redis restart, and the groups lost with it, from
+    the layer's recovery.
 
     ``group_expiry``: every subscribing socket is closed when its access token expires, so no
     live channel has been in a group longer than a token lifetime. A channel whose removal
@@ -288,13 +297,18 @@ def redis_channel_layers(url: str) -> dict[str, dict[str, object]]:
     host = {
         "address": url,
         "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT_SECONDS,
+        "socket_connect_timeout": CHANNEL_LAYER_CONNECT_TIMEOUT_SECONDS,
         "max_connections": CHANNEL_LAYER_MAX_CONNECTIONS,
         "timeout": CHANNEL_LAYER_POOL_TIMEOUT_SECONDS,
     }
     return {
         "default": {
             "BACKEND": "backend.api.graphql.websocket.NexusRedisChannelLayer",
-            "CONFIG": {"hosts": [host], "group_expiry": JWT_ACCESS_TTL_SECONDS + 60},
+            "CONFIG": {
+                "hosts": [host],
+                "group_expiry": JWT_ACCESS_TTL_SECONDS + 60,
+                "reconnect_interval": CHANNEL_LAYER_RECONNECT_INTERVAL_SECONDS,
+            },
         }
     }
 
@@ -334,7 +348,31 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "celery")
 # Beat publishes only while it holds a lease in Redis: a second beat waits instead of sending
 # every periodic task twice, and takes over when the first stops (backend/core/beat.py).
 CELERY_BEAT_SCHEDULER = "backend.core.beat:SingleBeatScheduler"
+# Delivery across broker restarts (decision 0026): the default queue is durable (kombu's
+# default) and messages persistent, and every publish waits for the broker's confirm.
+CELERY_TASK_DEFAULT_DELIVERY_MODE = "persistent"
+CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+# A publish retries for about 1.5 s (a dropped connection, a broker failing over): longer
+# would hold the request that sent it. A broker restart takes longer; the task outbox
+# (backend/core/outbox.py) sends what this gave up on once the broker is back.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 3,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
+# Seconds a publish waits for the broker's confirm (a broker that accepts the connection but
+# does not answer, as under a memory alarm).
+TASK_PUBLISH_CONFIRM_TIMEOUT_SECONDS = 5
+# An outbox row older than this lost its send after commit: the sweep, every
+# TASK_OUTBOX_SWEEP_SECONDS, sends it. Well above a publish's retries; a row swept while its
+# first publish is still under way goes out twice, which idempotent tasks absorb.
+TASK_OUTBOX_SEND_AFTER_SECONDS = env_int("TASK_OUTBOX_SEND_AFTER_SECONDS", 15)
+TASK_OUTBOX_SWEEP_SECONDS = env_int("TASK_OUTBOX_SWEEP_SECONDS", 10)
 CELERY_BEAT_SCHEDULE = {
+    # No expiry, unlike the others: behind a queue longer than the interval, every sweep
+    # would expire unrun, and the outbox would wait for the queue to empty.
+    "core-outbox-send": {"task": "core.outbox_send", "schedule": float(TASK_OUTBOX_SWEEP_SECONDS)},
     "orders-expire": {
         "task": "orders.orders_expire",
         "schedule": 60.0,

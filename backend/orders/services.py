@@ -6,18 +6,18 @@ Every transport (GraphQL, REST, Celery tasks, admin) calls these functions. Guar
   conditional ``UPDATE ... WHERE stock_quantity >= qty``, products in ascending id order so
   concurrent orders take row locks in the same order and cannot deadlock.
 - An order never half-exists: placing and every transition run in one transaction.
-- Side effects (emails, payment) are dispatched with ``transaction.on_commit``, so a rolled
-  back change never sends anything, and each task is idempotent when delivered twice.
+- Side effects (emails, payment) are Celery tasks sent through the task outbox after commit
+  (``backend.core.outbox``): a rolled back change sends nothing, a broker outage or restart
+  loses nothing, and each task is idempotent, as the outbox's at-least-once delivery needs.
 """
 
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -32,6 +32,7 @@ from django.utils import timezone
 from backend.accounts.policies import STAFF_FLAGS, is_staff_user
 from backend.catalog.models import Product
 from backend.catalog.policies import stock_visible_to
+from backend.core.outbox import task_send_after_commit
 from backend.core.text import text_problem
 from backend.orders import tasks as order_tasks
 from backend.orders.errors import OrderError, OrderErrorCode
@@ -156,7 +157,7 @@ def order_place(
             alert = StockAlert.objects.create(
                 product_id=product_id, order=order, stock_quantity=stock_left
             )
-            _after_commit(order_tasks.stock_low_alert.delay, alert.pk)
+            task_send_after_commit(order_tasks.stock_low_alert, alert.pk)
     logger.info("order #%s placed: %d lines, total %s", order.number, len(items), order.total)
     return order
 
@@ -400,7 +401,7 @@ def _order_move(
     )
     order_event_publish_on_commit(event_id=event.pk, order_id=order.pk, to_status=to_status)
     if to_status == OrderStatus.PAID:
-        _after_commit(order_tasks.order_confirmation_send.delay, order.pk)
+        task_send_after_commit(order_tasks.order_confirmation_send, order.pk)
     logger.info("order #%s moved %s -> %s", order.number, from_status, to_status)
 
 
@@ -457,7 +458,7 @@ def order_pay(*, order_id: int, actor: AbstractBaseUser) -> Order:
             from_status=order.status,
             to_status=OrderStatus.PAID,
         )
-    _after_commit(order_tasks.payment_process.delay, order.pk)
+    task_send_after_commit(order_tasks.payment_process, order.pk)
     logger.info("order #%s payment requested", order.number)
     return order
 
@@ -648,12 +649,3 @@ def stock_alert_send(*, stock_alert_id: int) -> bool:
         len(recipients),
     )
     return True
-
-
-def _after_commit(send: Callable[..., Any], *args: Any) -> None:
-    """Dispatch a task once the transaction commits (at once outside one).
-
-    ``robust``: a broker outage after commit is logged, never turned into an error for a
-    request whose order is already saved; the expiry job and staff tooling cover the gap.
-    """
-    transaction.on_commit(partial(send, *args), robust=True)

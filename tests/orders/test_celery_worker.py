@@ -9,7 +9,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from django.db import connection
 from backend.accounts.models import User
 from backend.catalog.models import Product
 from backend.celery import app as celery_app
+from backend.core.models import OutboxTask
 from backend.orders.models import Order, OrderStatus
 from backend.orders.services import OrderLine, order_pay, order_place
 
@@ -35,28 +37,33 @@ def _test_database_url() -> str:
     return f"postgres://{credentials}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
-@pytest.fixture
-def worker_queue(real_celery_broker: str, tmp_path: Path) -> Iterator[str]:
-    """Start ``celery worker`` on a fresh queue; stop it and delete the queue afterwards."""
-    queue = f"nexus-test-{uuid.uuid4().hex[:12]}"
-    default_queue = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = queue  # where this process publishes
-    log_path = tmp_path / "worker.log"
+@contextmanager
+def celery_worker(
+    broker_url: str,
+    queue: str,
+    log_path: Path,
+    environment: Mapping[str, str] = {},
+    options: Sequence[str] = (),
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``celery worker`` on ``queue`` of ``broker_url`` and this test's database, once ready;
+    stopped (warm shutdown: it finishes the task in hand) on exit, its log then printed.
+    ``environment`` and ``options`` (command-line) add to or override its defaults."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "backend.settings",
         "DEBUG": "true",
         "DATABASE_URL": _test_database_url(),
         "DATABASE_POOL_MAX_SIZE": "2",
-        "CELERY_BROKER_URL": real_celery_broker,
+        "CELERY_BROKER_URL": broker_url,
         "CELERY_TASK_DEFAULT_QUEUE": queue,
         "PAYMENT_GATEWAY_OUTCOME": "success",
         "PAYMENT_GATEWAY_LATENCY_MS": "0",
+        **environment,
     }
     command = [
         sys.executable, "-m", "celery", "-A", "backend", "worker", "--pool=solo",
         "-Q", queue, "--hostname", f"{queue}@%h", "--loglevel=INFO",
-        "--without-gossip", "--without-mingle", "--without-heartbeat",
+        "--without-gossip", "--without-mingle", "--without-heartbeat", *options,
     ]  # fmt: skip
     with log_path.open("w") as log:
         worker = subprocess.Popen(
@@ -68,18 +75,30 @@ def worker_queue(real_celery_broker: str, tmp_path: Path) -> Iterator[str]:
             assert worker.poll() is None, f"worker exited:\n{log_path.read_text()}"
             assert time.monotonic() < deadline, f"worker not ready:\n{log_path.read_text()}"
             time.sleep(0.2)
-        yield queue
+        yield worker
     finally:
-        worker.terminate()  # warm shutdown: finishes the task in hand
+        worker.terminate()
         try:
             worker.wait(timeout=20)
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
+        print(log_path.read_text())  # shown by pytest only when the test fails
+
+
+@pytest.fixture
+def worker_queue(real_celery_broker: str, tmp_path: Path) -> Iterator[str]:
+    """A worker on a fresh queue of the real broker; the queue is deleted afterwards."""
+    queue = f"nexus-test-{uuid.uuid4().hex[:12]}"
+    default_queue = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = queue  # where this process publishes
+    try:
+        with celery_worker(real_celery_broker, queue, tmp_path / "worker.log"):
+            yield queue
+    finally:
         celery_app.conf.task_default_queue = default_queue
         with celery_app.connection_for_write(real_celery_broker) as broker:
             broker.default_channel.queue_delete(queue)
-        print(log_path.read_text())  # shown by pytest only when the test fails
 
 
 def test_a_real_worker_on_rabbitmq_pays_the_order_and_sends_the_confirmation(
@@ -97,3 +116,5 @@ def test_a_real_worker_on_rabbitmq_pays_the_order_and_sends_the_confirmation(
         assert time.monotonic() < deadline, f"order still {order.status} after {PAID_TIMEOUT}s"
         time.sleep(0.2)
     assert Order.objects.get(pk=order.pk).events.last().to_status == OrderStatus.PAID
+    # Both tasks, the payment and the confirmation, were confirmed by the broker.
+    assert not OutboxTask.objects.exists()

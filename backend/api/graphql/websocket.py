@@ -38,6 +38,7 @@ when REDIS_URL is set.
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections.abc import AsyncGenerator
@@ -56,6 +57,8 @@ from django.dispatch import receiver
 from django.http.request import validate_host
 from graphql import GraphQLError
 from redis.asyncio import BlockingConnectionPool
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from strawberry.channels import GraphQLWSConsumer
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.schema import BaseSchema
@@ -100,6 +103,11 @@ BEARER_PREFIX = "bearer "
 CONNECTION_COUNT_KEY = "graphql-ws:connections:{user_pk}"
 ANONYMOUS_CONNECTION_COUNT_KEY = "graphql-ws:anonymous:{address}"
 SESSIONS_ENDED_MESSAGE_TYPE = "user.sessions_ended"
+# Errors of a Redis that is down, restarting or unreachable (redis-py wraps the socket's own).
+LAYER_DOWN_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+# What every channel of a process that had joined a group receives once the layer is back
+# after an outage: its groups were joined again, and messages sent meanwhile are lost.
+LAYER_RESUMED_MESSAGE_TYPE = "layer.resumed"
 
 
 class TooManyConnectionsError(Exception):
@@ -315,6 +323,13 @@ class NexusGraphQLWSConsumer(GraphQLWSConsumer[WebSocketContext, None]):
         if message.get("type") == SESSIONS_ENDED_MESSAGE_TYPE:
             await self.close(code=CLOSE_FORBIDDEN, reason="Signed out: the session has ended")
             return
+        if message.get("type") == LAYER_RESUMED_MESSAGE_TYPE:
+            # Every subscription of the socket may have missed messages: each one gets it, in
+            # the queue of whatever message type it listens to, and reads what it missed.
+            for queues in self.listen_queues.values():
+                for queue in queues:
+                    queue.put_nowait(message)
+            return
         await super().dispatch(message)
 
     async def connect(self) -> None:
@@ -386,22 +401,132 @@ async def _connection_count_release(key: str) -> None:
 
 
 class NexusRedisChannelLayer(RedisChannelLayer):
-    """channels_redis whose Redis connections wait for a free one instead of failing.
+    """channels_redis that outlives a Redis restart, with connections that wait for a free one.
 
-    redis-py's default pool raises MaxConnectionsError once 100 connections of an event loop
-    are in use, and every socket of a Daphne process joining or leaving a group borrows one at
-    the same moment: when a few hundred sockets closed at once, most ``group_discard`` calls
-    failed (Strawberry swallows the error) and their channels stayed in the group until
-    ``group_expiry``, each later event still fanned out to them. A ``BlockingConnectionPool``
-    bounds the connections and makes the burst queue for them.
+    **Pool.** redis-py's default pool raises MaxConnectionsError once 100 connections of an
+    event loop are in use, and every socket of a Daphne process joining or leaving a group
+    borrows one at the same moment: when a few hundred sockets closed at once, most
+    ``group_discard`` calls failed (Strawberry swallows the error) and their channels stayed
+    in the group until ``group_expiry``, each later event still fanned out to them. A
+    ``BlockingConnectionPool`` bounds the connections and makes the burst queue for them.
+
+    **Restarts.** A Redis that stops takes the groups with it (they live only in its memory),
+    and channels_redis raised the connection error into whichever socket was receiving, which
+    killed it, then the next one, until every socket of the process had failed. Here the
+    groups this process's channels joined are also kept in the process (Redis holds a copy):
+    - ``receive`` does not raise when Redis is down: it waits until one recovery, shared by
+      the process, finds Redis answering again (every ``reconnect_interval`` seconds), joins
+      every group again, then delivers one ``LAYER_RESUMED_MESSAGE_TYPE`` message to every
+      channel that had joined any; a consumer reads what it may have missed from its source
+      of truth (``NexusGraphQLWSConsumer.dispatch``);
+    - ``group_add`` of a local channel while Redis is down is remembered and done by that
+      recovery, and ``group_discard`` forgets it (Redis lost it, or ``group_expiry`` drops it).
+    Sends (``group_send``) still raise: a publisher logs the failure, the event is in the
+    database. A channel of another process is not this process's to restore: errors about
+    it are raised as before.
 
     Hosts are ``{"address": url, **pool options}`` (``max_connections``, ``timeout``: seconds
     to wait for a connection, and connection options such as ``socket_timeout``).
     """
 
+    def __init__(self, *args: Any, reconnect_interval: float = 0.5, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reconnect_interval = reconnect_interval
+        self._memberships: dict[str, set[str]] = {}  # local channel -> its groups
+        self._recovery: asyncio.Task[None] | None = None
+        self._recoveries = 0  # completed; each resumed message carries its number
+
     def create_pool(self, index: int) -> BlockingConnectionPool:
         options = dict(self.hosts[index])
         return BlockingConnectionPool.from_url(options.pop("address"), **options)
+
+    def _is_local(self, channel: str) -> bool:
+        return f".{self.client_prefix}!" in channel
+
+    async def group_add(self, group: str, channel: str) -> None:
+        if not self._is_local(channel):
+            await super().group_add(group, channel)
+            return
+        self._memberships.setdefault(channel, set()).add(group)
+        try:
+            await super().group_add(group, channel)
+        except LAYER_DOWN_ERRORS as error:
+            logger.warning(
+                "channel layer down; %s joins %s once it is back: %s", channel, group, error
+            )
+            self._recovery_start()
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        if not self._is_local(channel):
+            await super().group_discard(group, channel)
+            return
+        groups = self._memberships.get(channel, set())
+        groups.discard(group)
+        if not groups:
+            self._memberships.pop(channel, None)
+        with contextlib.suppress(*LAYER_DOWN_ERRORS):  # Redis lost it, or group_expiry will
+            await super().group_discard(group, channel)
+
+    async def receive(self, channel: str) -> dict[str, Any]:
+        while True:
+            try:
+                return await super().receive(channel)
+            except LAYER_DOWN_ERRORS as error:
+                if not self._is_local(channel):
+                    raise
+                if self._recovery is None:
+                    logger.warning("channel layer down, receiving again once it is back: %s", error)
+                # Shielded: one receiver going away must not cancel the process's recovery.
+                await asyncio.shield(self._recovery_start())
+
+    def _recovery_start(self) -> "asyncio.Task[None]":
+        loop = asyncio.get_running_loop()
+        # One per event loop: a process outside Daphne runs each async_to_sync call in a loop
+        # of its own, and a recovery left by a closed one must not be awaited.
+        if self._recovery is None or self._recovery.get_loop() is not loop:
+            # In a context of its own: it serves the whole process, not the socket (and its
+            # log context) that happened to notice the outage first.
+            self._recovery = loop.create_task(self._recover(), context=contextvars.Context())
+        return self._recovery
+
+    async def _recover(self) -> None:
+        down_since = time.monotonic()
+        try:
+            while True:
+                await asyncio.sleep(self.reconnect_interval)
+                try:
+                    joined = await self._groups_join_again()
+                    break
+                except LAYER_DOWN_ERRORS:
+                    continue
+            self._recoveries += 1
+            resumed = {"type": LAYER_RESUMED_MESSAGE_TYPE, "recovery": self._recoveries}
+            for channel in self._memberships:
+                self.receive_buffer[channel].put_nowait(dict(resumed))
+            logger.info(
+                "channel layer back after %.1f s: %d memberships of %d channels restored",
+                time.monotonic() - down_since,
+                joined,
+                len(self._memberships),
+            )
+        finally:
+            if self._recovery is asyncio.current_task():
+                self._recovery = None
+
+    async def _groups_join_again(self) -> int:
+        """Every local channel's groups joined again; each host pinged even with none."""
+        for index in range(self.ring_size):
+            connection = self.connection(index)
+            # The pool hands out an idle connection without checking it first: each one left
+            # from before the outage would fail one attempt, up to max_connections of them.
+            await connection.connection_pool.disconnect(inuse_connections=False)
+            await connection.ping()
+        pairs = [
+            (group, channel) for channel, groups in self._memberships.items() for group in groups
+        ]
+        join = super().group_add
+        await asyncio.gather(*(join(group, channel) for group, channel in pairs))
+        return len(pairs)
 
 
 def graphql_websocket_app(schema: BaseSchema) -> Any:

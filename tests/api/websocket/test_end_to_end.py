@@ -98,8 +98,8 @@ async def open_subscription(
     return ws
 
 
-async def next_change(ws: ClientConnection) -> dict[str, Any]:
-    message = json.loads(await asyncio.wait_for(ws.recv(), EVENT_TIMEOUT))
+async def next_change(ws: ClientConnection, timeout: float = EVENT_TIMEOUT) -> dict[str, Any]:
+    message = json.loads(await asyncio.wait_for(ws.recv(), timeout))
     assert message["type"] == "next", message
     assert "errors" not in message["payload"], message
     return message["payload"]["data"]["orderStatusChanged"]

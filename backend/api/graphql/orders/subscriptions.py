@@ -10,6 +10,11 @@ Guarantees of ``orderStatusChanged``:
   and an event whose message was delayed behind a later one is still sent in id order.
 - No gap at the ``since`` seam: the subscriber joins the order's group BEFORE it reads the
   replay, so an event committed in between is either in the replay or read on its message.
+- Through a Redis restart: once the layer is back and has joined its groups again, a
+  ``layer.resumed`` message (``NexusRedisChannelLayer``) makes each subscription read the
+  events after the last one it sent, the same read as for any message; ``orderEvents`` does
+  the same over every order (from the newest event when it subscribed), skipping a live
+  message for an event its replay already sent.
 - Traced (in a process that traces): each message handled is a span, child of the span that
   published it, around its read and the ``next`` frames it sends (``channel_delivery_span``).
 - Each live event's latency, from its commit to its ``next`` frame sent, is observed in
@@ -42,7 +47,11 @@ from backend.api.graphql.orders.events import (
 from backend.api.graphql.orders.types import OrderEventType, OrderStatus, OrderType
 from backend.api.graphql.permissions import ViewerType, is_staff_user, viewer
 from backend.api.graphql.tracing import channel_delivery_span
-from backend.api.graphql.websocket import CLOSE_FORBIDDEN, WebSocketContext
+from backend.api.graphql.websocket import (
+    CLOSE_FORBIDDEN,
+    LAYER_RESUMED_MESSAGE_TYPE,
+    WebSocketContext,
+)
 from backend.core.metrics import subscription_fanout_observe
 from backend.orders import selectors
 from backend.orders.models import OrderEvent
@@ -86,6 +95,16 @@ def _order_events_after(order_id: int, after_id: int) -> list[OrderEvent]:
 
 def _event_get(event_id: int) -> OrderEvent | None:
     return _events_with_order().filter(pk=event_id).first()
+
+
+def _events_after(after_id: int, statuses: frozenset[str]) -> list[OrderEvent]:
+    """Every order's events after ``after_id``, into one of ``statuses`` (empty: any)."""
+    events = _events_with_order().filter(id__gt=after_id)
+    return list(events.filter(to_status__in=statuses) if statuses else events)
+
+
+def _last_event_id() -> int:
+    return OrderEvent.objects.aggregate(last=Max("id"))["last"] or 0
 
 
 # Reads in flight in this process, by what their result depends on (see _read_shared).
@@ -140,9 +159,22 @@ async def _signed_in_subscriber(info: Info[WebSocketContext, None]) -> ViewerTyp
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _resumed(message: dict[str, Any]) -> bool:
+    """The channel layer is back after an outage (``NexusRedisChannelLayer``): the messages
+    sent meanwhile are lost, and the events they announced are to be read from the database."""
+    return bool(message["type"] == LAYER_RESUMED_MESSAGE_TYPE)
+
+
 def _ids(message: dict[str, Any]) -> dict[str, int]:
-    """The span attributes of an order event's message."""
+    """The span attributes of an order event's message (none for a resumed layer's)."""
+    if _resumed(message):
+        return {}
     return {"nexus.order.id": message["order_id"], "nexus.order_event.id": message["event_id"]}
+
+
+def _read_cause(message: dict[str, Any]) -> Hashable:
+    """What started a read, in ``_read_shared``'s key: the event announced, or the recovery."""
+    return ("recovery", message["recovery"]) if _resumed(message) else message["event_id"]
 
 
 def _next_change(info: Info[WebSocketContext, None], event: OrderEvent) -> OrderStatusChange:
@@ -194,11 +226,13 @@ class OrdersSubscription:
                     yield _next_change(info, event)
             async for message in messages:
                 # Every socket's messages share one queue per type: keep this order's only.
-                if message["order_id"] != order_pk or message["event_id"] <= last_event_id:
+                if not _resumed(message) and (
+                    message["order_id"] != order_pk or message["event_id"] <= last_event_id
+                ):
                     continue
                 with channel_delivery_span("orderStatusChanged next", message, _ids(message)):
                     events = await _read_shared(
-                        ("order", order_pk, last_event_id, message["event_id"]),
+                        ("order", order_pk, last_event_id, _read_cause(message)),
                         partial(_order_events_after, order_pk, last_event_id),
                     )
                     for event in events:
@@ -228,16 +262,33 @@ class OrdersSubscription:
                 "You do not have permission to do this. Requires role: STAFF.",
                 extensions={"code": "FORBIDDEN"},
             )
-        wanted = {item.value for item in status or ()}
+        wanted = frozenset(item.value for item in status or ())
         ws = info.context.ws
         assert ws is not None
         async with ws.listen_to_channel(STAFF_EVENT_MESSAGE_TYPE, groups=[STAFF_GROUP]) as feed:
+            # Where a replay after a channel-layer outage starts, read once the group is joined:
+            # the events committed before this subscription began are not its to send.
+            last_event_id = await database_sync_to_async(_last_event_id)()
+            replayed: set[int] = set()
             async for message in feed:
+                if _resumed(message):
+                    events = await _read_shared(
+                        ("events", last_event_id, wanted, _read_cause(message)),
+                        partial(_events_after, last_event_id, wanted),
+                    )
+                    replayed = {event.pk for event in events}
+                    for event in events:
+                        last_event_id = event.pk
+                        yield _next_change(info, event)
+                    continue
+                event_id = message["event_id"]
                 if wanted and message["to_status"] not in wanted:
                     continue  # filtered from the message: no query for unwanted events
-                event_id = message["event_id"]
+                if event_id in replayed:
+                    continue  # committed as the layer came back: sent by the replay
                 with channel_delivery_span("orderEvents next", message, _ids(message)):
                     event = await _read_shared(("event", event_id), partial(_event_get, event_id))
                     if event is not None:
+                        last_event_id = max(last_event_id, event_id)
                         yield _next_change(info, event)
                         subscription_fanout_observe(message.get("committed_at"))
