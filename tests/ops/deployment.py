@@ -9,17 +9,25 @@ the health probes) is run for real.
 
 import ast
 import json
+import os
 import re
+import secrets
 import shlex
-from collections.abc import Mapping
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.paths import REPO_ROOT
 
 ROOT = REPO_ROOT
+VENV_BIN = Path(sys.executable).parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 SETTINGS_FILE = ROOT / "backend" / "settings.py"
@@ -102,6 +110,105 @@ def outside_docker(environment: Mapping[str, str]) -> dict[str, str]:
             value = value.replace(service_host, local_host)
         result[name] = value
     return result
+
+
+def option(command: list[str], flag: str) -> str:
+    """The value that follows ``flag`` in ``command``."""
+    return command[command.index(flag) + 1]
+
+
+def upstreams() -> tuple[str, str]:
+    """Where the proxy must send WebSockets and HTTP: ws's and web's names and server ports."""
+    services = compose()["services"]
+    return (
+        f"ws:{option(services['ws']['command'], '-p')}",
+        f"web:{option(services['web']['command'], '--port')}",
+    )
+
+
+def production_environment(service: str, metrics_directory: Path) -> dict[str, str]:
+    """``service``'s container environment outside Docker: fresh secrets, the compose hosts on
+    localhost, ``metrics_directory`` for its tmpfs, and nothing from the caller's environment
+    (DEBUG=true...) but PATH, with this virtualenv first, as the image's."""
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    shell = {
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        # Written the way docker-compose.yml's header tells operators to: newlines as "\n".
+        "JWT_PRIVATE_KEY": pem.decode().replace("\n", "\\n"),
+        "EMAIL_HOST": "smtp.example.com",
+        "METRICS_BEARER_TOKEN": secrets.token_urlsafe(32),
+    }
+    base = {
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "LANG": "C.UTF-8",
+    }
+    return (
+        base
+        | outside_docker(compose_environment(service, shell))
+        | {"PROMETHEUS_MULTIPROC_DIR": str(metrics_directory)}
+    )
+
+
+def local_command(command: list[str], port: int) -> list[str]:
+    """A container's server command run from this virtualenv, on 127.0.0.1:``port``."""
+    local = [str(VENV_BIN / command[0]), *command[1:]]
+    for flag in ("--host", "-b"):
+        if flag in local:
+            local[local.index(flag) + 1] = "127.0.0.1"
+    for flag in ("--port", "-p"):
+        if flag in local:
+            local[local.index(flag) + 1] = str(port)
+    return local
+
+
+def probe(
+    process: str, *arguments: str, environment: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """The containers' health probe for ``process`` (web, worker, beat), run as Docker would."""
+    return subprocess.run(
+        [sys.executable, str(HEALTHCHECK_SCRIPT), process, *arguments],
+        cwd="/",  # the probe must find the project on its own, as from Docker's exec
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def local_caddyfile(
+    port: int, *, ws: Sequence[int], web: Sequence[int], read_body_seconds: int | None = None
+) -> str:
+    """deploy/Caddyfile as it would serve on 127.0.0.1:``port`` in front of the local ``ws``
+    and ``web`` servers (by port): each upstream replaced by those servers, balanced round
+    robin when there are several, and, given ``read_body_seconds``, that body read timeout.
+    Everything else is the deployed file's."""
+    config = CADDYFILE.read_text()
+    for upstream, ports in zip(upstreams(), (ws, web), strict=True):
+        local = " ".join(f"127.0.0.1:{server_port}" for server_port in ports)
+        balanced = "\n\t\tlb_policy round_robin" if len(ports) > 1 else ""
+        config, replaced = re.subn(
+            rf"^(\treverse_proxy .*){re.escape(upstream)} \{{$",
+            rf"\g<1>{local} {{{balanced}",
+            config,
+            flags=re.M,
+        )
+        if replaced != 1:
+            raise ValueError(f"{CADDYFILE}: no single reverse_proxy to {upstream}")
+    config, sites = re.subn(r"^:8000 \{$", f":{port} {{\n\tbind 127.0.0.1", config, flags=re.M)
+    if sites != 1:
+        raise ValueError(f"{CADDYFILE}: no single site :8000")
+    if read_body_seconds is not None:
+        config, timeouts = re.subn(
+            r"\bread_body \S+$", f"read_body {read_body_seconds}s", config, flags=re.M
+        )
+        if timeouts != 1:
+            raise ValueError(f"{CADDYFILE}: no single read_body timeout")
+    return config
 
 
 def settings_environment_variables() -> set[str]:
