@@ -126,32 +126,36 @@ def upstreams() -> tuple[str, str]:
     )
 
 
-def production_environment(service: str, metrics_directory: Path) -> dict[str, str]:
-    """``service``'s container environment outside Docker: fresh secrets, the compose hosts on
-    localhost, ``metrics_directory`` for its tmpfs, and nothing from the caller's environment
-    (DEBUG=true...) but PATH, with this virtualenv first, as the image's."""
+def operator_variables() -> dict[str, str]:
+    """What an operator must give compose (OPERATOR_VARIABLES): fresh secrets, an SMTP relay."""
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    shell = {
+    return {
         "SECRET_KEY": secrets.token_urlsafe(50),
         # Written the way docker-compose.yml's header tells operators to: newlines as "\n".
         "JWT_PRIVATE_KEY": pem.decode().replace("\n", "\\n"),
         "EMAIL_HOST": "smtp.example.com",
         "METRICS_BEARER_TOKEN": secrets.token_urlsafe(32),
     }
+
+
+def production_environment(
+    service: str, metrics_directory: Path, operator: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """``service``'s container environment outside Docker, given the ``operator``'s variables
+    (fresh ones by default): the compose hosts on localhost, ``metrics_directory`` for its
+    tmpfs, and nothing from the caller's environment (DEBUG=true...) but PATH, with this
+    virtualenv first as in the image."""
     base = {
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
         "HOME": os.environ.get("HOME", "/tmp"),
         "LANG": "C.UTF-8",
     }
-    return (
-        base
-        | outside_docker(compose_environment(service, shell))
-        | {"PROMETHEUS_MULTIPROC_DIR": str(metrics_directory)}
-    )
+    declared = compose_environment(service, operator or operator_variables())
+    return base | outside_docker(declared) | {"PROMETHEUS_MULTIPROC_DIR": str(metrics_directory)}
 
 
 def local_command(command: list[str], port: int) -> list[str]:
