@@ -71,6 +71,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
     with topology(
         tmp_path_factory.mktemp("topology"), payment_latency_ms=PAYMENT_LATENCY_MS
     ) as started:
+        print(f"topology started: {started.startup}")
         yield started
         print(started.logs())  # shown by pytest when the module's last test fails
 
@@ -304,6 +305,7 @@ def test_a_payment_whose_pool_process_is_killed_mid_charge_is_redelivered_and_ch
 
     os.kill(pool_process, signal.SIGKILL)
     killed = time.monotonic()
+    assert order_status(running, order) == "PENDING"  # killed before it could record the charge
     until(lambda: order_status(running, order) == "PAID", "payment after the kill")
     recovery = time.monotonic() - killed
 
@@ -329,6 +331,7 @@ def test_a_payment_whose_worker_is_killed_mid_charge_is_taken_by_the_other_and_c
 
     worker.kill()
     killed = time.monotonic()
+    assert order_status(running, order) == "PENDING"  # killed before it could record the charge
     until(lambda: order_status(running, order) == "PAID", "payment after the kill")
     recovery = time.monotonic() - killed
 
