@@ -12,7 +12,6 @@ Every process and server can be killed (``kill -9``), stopped and started again,
 for until it is healthy; ``restore`` brings back whatever a fault left down.
 """
 
-import base64
 import json
 import os
 import secrets
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
+from strawberry.relay import to_base64
 
 from backend.orders.payments import DummyCharge, dummy_charges
 from tests.live_server import free_port
@@ -114,11 +114,6 @@ class AppProcess:
     def restart(self) -> None:
         self.kill()
         self.start()
-
-    def children(self) -> list[int]:
-        """The processes this one started (granian's workers, Celery's pool), by pid."""
-        path = Path(f"/proc/{self.pid}/task/{self.pid}/children")
-        return [int(pid) for pid in path.read_text().split()] if path.exists() else []
 
     def unhealthy(self) -> str | None:
         """None when the process runs and passes its health check, else why not."""
@@ -209,43 +204,20 @@ class Topology:
         variables: Mapping[str, Any] | None = None,
         *,
         token: str | None = None,
-        base_url: str | None = None,
         timeout: float = REQUEST_TIMEOUT_SECONDS,
     ) -> Answer:
-        """POST a GraphQL request through the proxy (or to ``base_url``): any status answers,
-        and no answer within ``timeout`` is status 0."""
+        """POST a GraphQL request through the proxy."""
         headers = {"Content-Type": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        request = urllib.request.Request(
-            f"{base_url or self.url}/graphql/",
-            data=json.dumps({"query": query, "variables": dict(variables or {})}).encode(),
-            headers=headers,
+        body = json.dumps({"query": query, "variables": dict(variables or {})}).encode()
+        return _answer(
+            urllib.request.Request(f"{self.url}/graphql/", data=body, headers=headers), timeout
         )
-        started = time.monotonic()
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                status, raw = response.status, response.read()
-        except urllib.error.HTTPError as error:
-            status, raw = error.code, error.read()
-        except TimeoutError:
-            status, raw = 0, b"{}"
-        seconds = time.monotonic() - started
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = {"text": raw.decode(errors="replace")}
-        return Answer(status, body, seconds)
 
     def get(self, path: str) -> Answer:
         """GET ``path`` through the proxy, e.g. ``/readyz``."""
-        started = time.monotonic()
-        try:
-            with urllib.request.urlopen(self.url + path, timeout=REQUEST_TIMEOUT_SECONDS) as r:
-                status, raw = r.status, r.read()
-        except urllib.error.HTTPError as error:
-            status, raw = error.code, error.read()
-        return Answer(status, json.loads(raw or b"{}"), time.monotonic() - started)
+        return _answer(urllib.request.Request(self.url + path), REQUEST_TIMEOUT_SECONDS)
 
     def token(self, email: str) -> str:
         """An access token for the seeded account ``email``, signed in through the proxy once."""
@@ -299,12 +271,21 @@ class Topology:
         return "\n".join(f"--- {p.name}\n{p.log_tail(lines)}" for p in self.processes)
 
 
-def global_id(type_name: str, pk: int) -> str:
-    return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
-
-
-def pk_of(global_id: str) -> int:
-    return int(base64.b64decode(global_id).decode().split(":", 1)[1])
+def _answer(request: urllib.request.Request, timeout: float) -> Answer:
+    """The answer to ``request``, whatever its status; no answer within ``timeout`` is 0."""
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+    except TimeoutError:
+        status, raw = 0, b""
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        body = {"text": raw.decode(errors="replace")}
+    return Answer(status, body, time.monotonic() - started)
 
 
 def _control(rabbitmq: RabbitMQNode) -> Any:
@@ -408,7 +389,7 @@ def topology(
     workers: int = 2,
     payment_latency_ms: int = 1000,
     products: int = 200,
-    customers: int = 3,
+    customers: int = 1,
     settings: Mapping[str, str] | None = None,
     cpus: Mapping[str, str] | None = None,
 ) -> Iterator[Topology]:
@@ -488,7 +469,7 @@ def topology(
             beat=beat,
             proxy=proxy,
             accounts=accounts,
-            product_id=global_id("Product", product_pk),
+            product_id=to_base64("Product", product_pk),
             startup=startup,
         )
     finally:

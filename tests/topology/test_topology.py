@@ -24,12 +24,13 @@ from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from strawberry.relay import from_base64
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.api.websocket.test_end_to_end import assert_quiet, next_change, open_subscription
 from tests.servers import PostgresCluster
-from tests.topology.harness import AppProcess, Topology, pk_of, topology
+from tests.topology.harness import AppProcess, Topology, topology
 
 pytestmark = pytest.mark.services
 
@@ -91,6 +92,10 @@ class PlacedOrder:
     id: str
     pk: int
     created_event: str  # the id of its PENDING event: subscribing ``since`` it misses nothing
+
+
+def pk_of(global_id: str) -> int:
+    return int(from_base64(global_id)[1])
 
 
 def until[T](check: Callable[[], T | None], what: str, seconds: float = WAIT_SECONDS) -> T:
