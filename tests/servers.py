@@ -167,9 +167,10 @@ def postgres_replica(
                 "-X",
                 "stream",
                 "-R",  # standby.signal and primary_conninfo: start as a streaming replica
-                # At once: a spread checkpoint after a CREATE DATABASE takes minutes.
-                "--checkpoint=fast",
                 "--no-sync",
+                # An immediate checkpoint: the default spread one made the copy wait up to
+                # minutes after a burst of writes (a migration).
+                "--checkpoint=fast",
             ]
         )
         replica = PostgresCluster(data, free_port())

@@ -423,6 +423,7 @@ def topology(
             common = {
                 "DATABASE_URL": bouncer.url(DATABASE),
                 # PgBouncer 1.18 pools by transaction and cannot follow prepared statements.
+                "DATABASE_POOLER": "transaction",
                 "DATABASE_PREPARED_STATEMENTS": "false",
                 "DATABASE_REPLICA_URLS": replica.url(DATABASE),
                 "CELERY_BROKER_URL": rabbitmq.url(),
@@ -497,6 +498,7 @@ def _database_prepare(
     metrics.mkdir(parents=True)
     job = production_environment("migrate", metrics, operator) | {
         "DATABASE_URL": bouncer.url(DATABASE),
+        "DATABASE_POOLER": "transaction",
         "DATABASE_PREPARED_STATEMENTS": "false",
         "CELERY_BROKER_URL": "",
         "REDIS_URL": "",
