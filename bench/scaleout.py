@@ -28,7 +28,8 @@ import shutil
 import statistics
 import sys
 import tempfile
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,7 +60,8 @@ ORDER_CREATE = (
     "mutation Place($input: OrderCreateInput!) { orderCreate(input: $input) "
     "{ order { id } errors { code } } }"
 )
-# Every request a new order: the key is the wrk thread's id and a counter.
+# Every request a new order: its key is the run's, the wrk thread's id and a counter (a key
+# sent again would be answered with the order it placed, not place one).
 ORDER_SCRIPT = (
     """
 wrk.method = "POST"
@@ -69,7 +71,8 @@ FAILED = '"errors":[{'
 local counter = 0
 function request()
   counter = counter + 1
-  return wrk.format(nil, nil, nil, string.format([==[%(body)s]==], id .. "-" .. counter))
+  local key = "%(run)s-" .. id .. "-" .. counter
+  return wrk.format(nil, nil, nil, string.format([==[%(body)s]==], key))
 end
 """
     + WRK_REPORT
@@ -98,10 +101,10 @@ def measure(
     scratch: Path,
     *,
     body: Mapping[str, object],
-    lua: str | None = None,
+    lua: Callable[[], str] | None = None,
 ) -> list[tuple[Load, float]]:
-    """``rounds`` wrk runs through the proxy after a warm-up; each with the web processes' CPU
-    milliseconds per request."""
+    """``rounds`` wrk runs through the proxy after a warm-up, each POSTing ``body`` or running
+    a fresh script from ``lua``; each with the web processes' CPU milliseconds per request."""
     options = {
         "connections": arguments.connections,
         "threads": arguments.threads,
@@ -109,11 +112,12 @@ def measure(
         "server_pid": running.web[0].pid,
     }
     url = f"{running.url}/graphql/"
-    run_wrk(url, dict(body), seconds=arguments.warmup, lua=lua, **options)
+    run_wrk(url, dict(body), seconds=arguments.warmup, lua=lua() if lua else None, **options)
     results = []
     for _ in range(arguments.rounds):
         before = sum(process_cpu_seconds(p.pid) for p in running.web)
-        load = run_wrk(url, dict(body), seconds=arguments.duration, lua=lua, **options)
+        script = lua() if lua else None
+        load = run_wrk(url, dict(body), seconds=arguments.duration, lua=script, **options)
         web_cpu = sum(process_cpu_seconds(p.pid) for p in running.web) - before
         results.append((load, web_cpu * 1000 / max(load.requests, 1)))
         print(f"    {load.requests_per_second:8.0f} req/s  {load}", flush=True)
@@ -173,8 +177,17 @@ def main() -> None:
                 }
             }
             template = json.dumps({"query": ORDER_CREATE, "variables": variables})
-            lua = ORDER_SCRIPT % {"token": token, "body": template.replace('"KEY"', '"%s"')}
-            rows.append(summary(name, measure(running, arguments, scratch, body={}, lua=lua)))
+            body = template.replace('"KEY"', '"%s"')
+
+            def lua() -> str:
+                return ORDER_SCRIPT % {"token": token, "body": body, "run": uuid.uuid4().hex[:12]}
+
+            results = measure(running, arguments, scratch, body={}, lua=lua)
+            ((placed,),) = running.sql("SELECT count(*) FROM orders_order")
+            measured = sum(load.requests for load, _ in results)
+            if placed < measured:  # the warm-up placed some more
+                raise BenchError(f"{placed} orders placed for {measured} requests")
+            rows.append(summary(name, results))
 
     print(
         f"\nwrk {arguments.connections} connections / {arguments.threads} threads, "
