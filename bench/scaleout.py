@@ -10,7 +10,8 @@ them, DEBUG off) three times:
    product list page, POSTed to Caddy by ``wrk``;
 2. two web processes, pinned to CPU 0 and CPU 1, behind the same proxy: scenario (a) again;
 3. two web processes and two workers: ``orderCreate`` over HTTP, every request a new order
-   (its own idempotency key) of one unit of one product, by one customer.
+   (its own idempotency key) of one unit of one product (so every order waits for the
+   previous one's lock on that product's row), by 50 customers in turn.
 
 The other servers, the proxy and wrk are not pinned: on a two-core machine they share the
 cores with the web processes, as they would in a one-machine deployment. Requests/s and
@@ -61,23 +62,27 @@ ORDER_CREATE = (
     "{ order { id } errors { code } } }"
 )
 # Every request a new order: its key is the run's, the wrk thread's id and a counter (a key
-# sent again would be answered with the order it placed, not place one).
+# sent again would be answered with the order it placed, not place one); its customer the next
+# of TOKENS (what a customer holds unpaid is counted on every order they place).
 ORDER_SCRIPT = (
     """
 wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer %(token)s"
+TOKENS = {%(tokens)s}
 FAILED = '"errors":[{'
 local counter = 0
 function request()
   counter = counter + 1
   local key = "%(run)s-" .. id .. "-" .. counter
-  return wrk.format(nil, nil, nil, string.format([==[%(body)s]==], key))
+  local headers = {
+    ["Content-Type"] = "application/json",
+    ["Authorization"] = "Bearer " .. TOKENS[(counter + id) %% #TOKENS + 1],
+  }
+  return wrk.format(nil, nil, headers, string.format([==[%(body)s]==], key))
 end
 """
     + WRK_REPORT
 )
-# One customer may hold only so many unpaid orders (and units of one product): not here.
+# A customer may hold only so many unpaid orders (and units of one product): not here.
 UNLIMITED_ORDERS = {
     "ORDER_MAX_PENDING_PER_CUSTOMER": "100000000",
     "ORDER_MAX_UNPAID_UNITS_PER_PRODUCT": "100000000",
@@ -92,6 +97,7 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads.")
     parser.add_argument("--products", type=int, default=10_000, help="Seed catalog size.")
+    parser.add_argument("--customers", type=int, default=50, help="Customers placing orders.")
     return parser.parse_args()
 
 
@@ -167,9 +173,10 @@ def main() -> None:
             scratch / "topology-orders",
             ws=1,
             products=arguments.products,
+            customers=arguments.customers,
             settings=UNLIMITED_ORDERS,
         ) as running:
-            token = running.token(running.accounts.customers[0])
+            tokens = ", ".join(f'"{running.token(email)}"' for email in running.accounts.customers)
             variables = {
                 "input": {
                     "idempotencyKey": "KEY",
@@ -180,7 +187,7 @@ def main() -> None:
             body = template.replace('"KEY"', '"%s"')
 
             def lua() -> str:
-                return ORDER_SCRIPT % {"token": token, "body": body, "run": uuid.uuid4().hex[:12]}
+                return ORDER_SCRIPT % {"tokens": tokens, "body": body, "run": uuid.uuid4().hex[:12]}
 
             results = measure(running, arguments, scratch, body={}, lua=lua)
             ((placed,),) = running.sql("SELECT count(*) FROM orders_order")
