@@ -206,7 +206,7 @@ class Topology:
         token: str | None = None,
         timeout: float = REQUEST_TIMEOUT_SECONDS,
     ) -> Answer:
-        """POST a GraphQL request through the proxy."""
+        """POST a GraphQL request through the proxy; no answer within ``timeout`` is status 0."""
         headers = {"Content-Type": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -215,9 +215,9 @@ class Topology:
             urllib.request.Request(f"{self.url}/graphql/", data=body, headers=headers), timeout
         )
 
-    def get(self, path: str) -> Answer:
+    def get(self, path: str, *, timeout: float = REQUEST_TIMEOUT_SECONDS) -> Answer:
         """GET ``path`` through the proxy, e.g. ``/readyz``."""
-        return _answer(urllib.request.Request(self.url + path), REQUEST_TIMEOUT_SECONDS)
+        return _answer(urllib.request.Request(self.url + path), timeout)
 
     def token(self, email: str) -> str:
         """An access token for the seeded account ``email``, signed in through the proxy once."""

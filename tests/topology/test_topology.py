@@ -37,8 +37,8 @@ pytestmark = pytest.mark.services
 # Long enough to kill a worker between the gateway's charge and its answer.
 PAYMENT_LATENCY_MS = 2000
 WAIT_SECONDS = 30
-# A request that cannot reach the primary must be answered well before the database pool's
-# own 10 s wait for a connection: that is what "fail fast" means here.
+# A request that cannot reach the primary is answered 503 within this: the pooler's wait for a
+# server, then Nexus's, with slack; a client's own timeout is longer.
 FAIL_FAST_SECONDS = 5
 
 NEEDS_REPLICA_ROUTER = pytest.mark.xfail(
@@ -409,9 +409,10 @@ def test_while_the_primary_restarts_requests_fail_fast_and_nexus_recovers_withou
     pids = {p.name: p.pid for p in running.processes}
 
     running.primary.stop("fast")
-    during = running.post(PLACE, order_input(running), token=token, timeout=2 * FAIL_FAST_SECONDS)
-    catalog = running.post(PRODUCTS, timeout=2 * FAIL_FAST_SECONDS)  # anonymous: the replica's
-    ready = running.get("/readyz")
+    patience = FAIL_FAST_SECONDS + 1  # long enough to see an answer come too late
+    during = running.post(PLACE, order_input(running), token=token, timeout=patience)
+    catalog = running.post(PRODUCTS, timeout=patience)  # anonymous: from the replica
+    ready = running.get("/readyz", timeout=patience)
     running.primary.start()
     back = time.monotonic()
     until(
