@@ -407,6 +407,9 @@ if PAYMENT_GATEWAY_OUTCOME not in {"success", "decline", "error"}:
         f"got {PAYMENT_GATEWAY_OUTCOME!r}"
     )
 PAYMENT_GATEWAY_LATENCY_MS = env_int("PAYMENT_GATEWAY_LATENCY_MS", 200)
+# A JSON-lines file where the dummy gateway keeps each decision by idempotency key, shared by
+# every process, so a repeated key is answered as before instead of charged again; empty: none.
+PAYMENT_GATEWAY_LEDGER = env_str("PAYMENT_GATEWAY_LEDGER")
 
 # --- GraphQL limits (backend.api.graphql.limits) ------------------------------------------
 # Refused before execution: nesting depth, aliased fields, lexer tokens, and the static query

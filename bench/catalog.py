@@ -56,16 +56,16 @@ SERVERS = {
                                             "--respawn-failed-workers",
                                             "bench.server:wsgi_application"],
 }  # fmt: skip
-WRK_SCRIPT = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = [==[%(body)s]==]
+# What every wrk script of the benches reports: non-200 answers, answers holding the text
+# FAILED (set by the script: any "errors" at all, or a failed payload), latency percentiles.
+# Each thread gets an ``id`` (1, 2...) a script may use to make its requests unique.
+WRK_REPORT = """
 local threads = {}
-function setup(thread) table.insert(threads, thread) end
+function setup(thread) table.insert(threads, thread); thread:set("id", #threads) end
 function init(args) graphql_errors = 0; non_200 = 0 end
 function response(status, headers, body)
   if status ~= 200 then non_200 = non_200 + 1
-  elseif string.find(body, '"errors"', 1, true) then graphql_errors = graphql_errors + 1 end
+  elseif string.find(body, FAILED, 1, true) then graphql_errors = graphql_errors + 1 end
 end
 function done(summary, latency, requests)
   local e, n = 0, 0
@@ -78,6 +78,15 @@ function done(summary, latency, requests)
     latency:percentile(99), e, n, s.connect + s.read + s.write + s.timeout))
 end
 """
+WRK_SCRIPT = (
+    """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = [==[%(body)s]==]
+FAILED = '"errors"'
+"""
+    + WRK_REPORT
+)
 
 
 class BenchError(SystemExit):
@@ -404,9 +413,10 @@ def check_responses(base: str, variables: dict[str, dict[str, Any]]) -> dict[str
 
 
 def run_wrk(url: str, body: dict[str, Any], *, connections: int, threads: int, seconds: int,
-            script_dir: Path, server_pid: int) -> Load:  # fmt: skip
+            script_dir: Path, server_pid: int, lua: str | None = None) -> Load:  # fmt: skip
+    """wrk POSTing ``body`` to ``url``, or running the script ``lua`` (ending in WRK_REPORT)."""
     script = script_dir / "request.lua"
-    script.write_text(WRK_SCRIPT % {"body": json.dumps(body)})
+    script.write_text(lua if lua is not None else WRK_SCRIPT % {"body": json.dumps(body)})
     command = ["wrk", f"-t{min(threads, connections)}", f"-c{connections}", f"-d{seconds}s",
                "--timeout", "10s", "-s", str(script), url]  # fmt: skip
     cpu_before = process_cpu_seconds(server_pid)

@@ -492,8 +492,11 @@ def order_payment_charge(*, order_id: int, gateway: PaymentGateway) -> Order | N
 
     The order's row lock is held across the gateway call, so two deliveries of the same task
     cannot both charge: the second waits, then finds the order PAID and returns None. A
-    decline records a DECLINED attempt and leaves the order PENDING. A ``GatewayError``
-    records a FAILED attempt and propagates, so the task retries.
+    worker that dies during the call leaves nothing behind (its transaction rolls back) though
+    the gateway may have charged: the redelivered task asks again with the same idempotency
+    key (``payment_idempotency_key``), and the gateway answers with that charge instead of
+    taking another. A decline records a DECLINED attempt and leaves the order PENDING. A
+    ``GatewayError`` records a FAILED attempt and propagates, so the task retries.
     """
     try:
         with transaction.atomic():
@@ -505,7 +508,7 @@ def order_payment_charge(*, order_id: int, gateway: PaymentGateway) -> Order | N
                     "not found" if order is None else f"#{order.number} is {order.status}",
                 )
                 return None
-            result = gateway.charge(order=order)
+            result = gateway.charge(order=order, idempotency_key=payment_idempotency_key(order))
             PaymentAttempt.objects.create(
                 order=order,
                 outcome=PaymentOutcome.SUCCEEDED if result.succeeded else PaymentOutcome.DECLINED,
@@ -534,6 +537,15 @@ def order_payment_charge(*, order_id: int, gateway: PaymentGateway) -> Order | N
             )
             logger.warning("order #%s payment gateway error: %s", failed.number, error)
         raise
+
+
+def payment_idempotency_key(order: Order) -> str:
+    """The key the gateway knows this payment of ``order`` by: the same for every try until
+    the gateway decides, a new one once it has declined (paying again is a new payment). A
+    FAILED attempt (the gateway could not decide) keeps the key, so its retry cannot charge
+    twice. One query."""
+    declined = PaymentAttempt.objects.filter(order=order, outcome=PaymentOutcome.DECLINED).count()
+    return f"order-{order.pk}-payment-{declined + 1}"
 
 
 # --- Expiry ---------------------------------------------------------------------------------

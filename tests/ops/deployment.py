@@ -10,12 +10,13 @@ Caddy, the health probes, the migration commands) is run for real.
 
 import ast
 import json
+import os
 import re
 import secrets
 import shlex
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -29,13 +30,13 @@ from tests.paths import REPO_ROOT
 from tests.servers import required_binary
 
 ROOT = REPO_ROOT
+VENV_BIN = Path(sys.executable).parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 SETTINGS_FILE = ROOT / "backend" / "settings.py"
 HEALTHCHECK_SCRIPT = ROOT / "scripts" / "container_healthcheck.py"
 CADDYFILE = ROOT / "deploy" / "Caddyfile"
 KUBERNETES_DIR = ROOT / "deploy" / "kubernetes"
-VENV_BIN = Path(sys.executable).parent
 
 APP_SERVICES = ("web", "ws", "worker", "beat")
 DATA_SERVICES = ("postgres", "rabbitmq", "redis")
@@ -114,6 +115,101 @@ def outside_docker(environment: Mapping[str, str]) -> dict[str, str]:
             value = value.replace(service_host, local_host)
         result[name] = value
     return result
+
+
+def option(command: list[str], flag: str) -> str:
+    """The value that follows ``flag`` in ``command``."""
+    return command[command.index(flag) + 1]
+
+
+def upstreams() -> tuple[str, str]:
+    """Where the proxy must send WebSockets and HTTP: ws's and web's names and server ports."""
+    services = compose()["services"]
+    return (
+        f"ws:{option(services['ws']['command'], '-p')}",
+        f"web:{option(services['web']['command'], '--port')}",
+    )
+
+
+def operator_variables() -> dict[str, str]:
+    """What an operator must give compose (OPERATOR_VARIABLES): fresh secrets, an SMTP relay."""
+    operator = fresh_secrets()
+    # Written the way docker-compose.yml's header tells operators to: newlines as "\n".
+    operator["JWT_PRIVATE_KEY"] = operator["JWT_PRIVATE_KEY"].replace("\n", "\\n")
+    return operator | {"EMAIL_HOST": "smtp.example.com"}
+
+
+def production_environment(
+    service: str, metrics_directory: Path, operator: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """``service``'s container environment outside Docker, given the ``operator``'s variables
+    (fresh ones by default): the compose hosts on localhost, ``metrics_directory`` for its
+    tmpfs, and nothing from the caller's environment (DEBUG=true...) but PATH, with this
+    virtualenv first as in the image."""
+    base = {
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "LANG": "C.UTF-8",
+    }
+    declared = compose_environment(service, operator or operator_variables())
+    return base | outside_docker(declared) | {"PROMETHEUS_MULTIPROC_DIR": str(metrics_directory)}
+
+
+def local_command(command: list[str], port: int) -> list[str]:
+    """A container's server command run from this virtualenv, on 127.0.0.1:``port``."""
+    local = [str(VENV_BIN / command[0]), *command[1:]]
+    for flag in ("--host", "-b"):
+        if flag in local:
+            local[local.index(flag) + 1] = "127.0.0.1"
+    for flag in ("--port", "-p"):
+        if flag in local:
+            local[local.index(flag) + 1] = str(port)
+    return local
+
+
+def probe(
+    process: str, *arguments: str, environment: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """The containers' health probe for ``process`` (web, worker, beat), run as Docker would."""
+    return subprocess.run(
+        [sys.executable, str(HEALTHCHECK_SCRIPT), process, *arguments],
+        cwd="/",  # the probe must find the project on its own, as from Docker's exec
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def local_caddyfile(
+    port: int, *, ws: Sequence[int], web: Sequence[int], read_body_seconds: int | None = None
+) -> str:
+    """deploy/Caddyfile as it would serve on 127.0.0.1:``port`` in front of the local ``ws``
+    and ``web`` servers (by port): each upstream replaced by those servers, balanced round
+    robin when there are several, and, given ``read_body_seconds``, that body read timeout.
+    Everything else is the deployed file's."""
+    config = CADDYFILE.read_text()
+    for upstream, ports in zip(upstreams(), (ws, web), strict=True):
+        local = " ".join(f"127.0.0.1:{server_port}" for server_port in ports)
+        balanced = "\n\t\tlb_policy round_robin" if len(ports) > 1 else ""
+        config, replaced = re.subn(
+            rf"^(\treverse_proxy .*){re.escape(upstream)} \{{$",
+            rf"\g<1>{local} {{{balanced}",
+            config,
+            flags=re.M,
+        )
+        if replaced != 1:
+            raise ValueError(f"{CADDYFILE}: no single reverse_proxy to {upstream}")
+    config, sites = re.subn(r"^:8000 \{$", f":{port} {{\n\tbind 127.0.0.1", config, flags=re.M)
+    if sites != 1:
+        raise ValueError(f"{CADDYFILE}: no single site :8000")
+    if read_body_seconds is not None:
+        config, timeouts = re.subn(
+            r"\bread_body \S+$", f"read_body {read_body_seconds}s", config, flags=re.M
+        )
+        if timeouts != 1:
+            raise ValueError(f"{CADDYFILE}: no single read_body timeout")
+    return config
 
 
 def settings_environment_variables() -> set[str]:
@@ -254,18 +350,6 @@ def manage(*arguments: str, environment: dict[str, str]) -> subprocess.Completed
         text=True,
         timeout=120,
     )
-
-
-def local_command(command: list[str], port: int) -> list[str]:
-    """A container's command run from this virtualenv; a server on 127.0.0.1:``port``."""
-    local = [str(VENV_BIN / command[0]), *command[1:]]
-    for flag in ("--host", "-b"):
-        if flag in local:
-            local[local.index(flag) + 1] = "127.0.0.1"
-    for flag in ("--port", "-p"):
-        if flag in local:
-            local[local.index(flag) + 1] = str(port)
-    return local
 
 
 def check_ids(output: str) -> set[str]:

@@ -32,9 +32,7 @@ from tests.live_server import free_port
 from tests.ops.deployment import (
     APP_REQUIRED_VARIABLES,
     APP_SERVICES,
-    CADDYFILE,
     DATA_SERVICES,
-    HEALTHCHECK_SCRIPT,
     OPERATOR_VARIABLES,
     ROOT,
     SERVER_VARIABLES,
@@ -48,11 +46,14 @@ from tests.ops.deployment import (
     dockerfile_command,
     dockerfile_environment,
     dockerfile_stages,
-    fresh_secrets,
+    local_caddyfile,
     local_command,
     manage,
-    outside_docker,
+    option,
+    probe,
+    production_environment,
     settings_environment_variables,
+    upstreams,
 )
 from tests.servers import required_binary
 
@@ -63,20 +64,6 @@ TEST_READ_BODY_SECONDS = 2
 CADDY_PRIVATE_RANGES = (
     "192.168.0.0/16", "172.16.0.0/12", "10.0.0.0/8", "127.0.0.1/8", "fd00::/8", "::1",
 )  # fmt: skip
-
-
-def option(command: list[str], flag: str) -> str:
-    """The value that follows ``flag`` in ``command``."""
-    return command[command.index(flag) + 1]
-
-
-def upstreams() -> tuple[str, str]:
-    """Where the proxy must send WebSockets and HTTP: ws's and web's names and server ports."""
-    services = compose()["services"]
-    return (
-        f"ws:{option(services['ws']['command'], '-p')}",
-        f"web:{option(services['web']['command'], '--port')}",
-    )
 
 
 # --- docker-compose.yml -----------------------------------------------------------------------
@@ -379,15 +366,8 @@ def test_build_context_leaves_out_local_state_and_secrets() -> None:
 
 @pytest.fixture(scope="module")
 def app_environment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The web container's environment outside Docker: fresh secrets, hosts on localhost, the
-    metrics directory (a tmpfs in the container) a fresh one."""
-    shell = fresh_secrets() | {"EMAIL_HOST": "smtp.example.com"}
-    # Written the way docker-compose.yml's header tells operators to: newlines as "\n".
-    shell["JWT_PRIVATE_KEY"] = shell["JWT_PRIVATE_KEY"].replace("\n", "\\n")
-    # Only what a container would have: nothing leaks in from the test run (DEBUG=true...).
-    base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8"}
-    metrics_directory = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path_factory.mktemp("metrics"))}
-    return base | outside_docker(compose_environment("web", shell)) | metrics_directory
+    """The web container's environment outside Docker, with fresh secrets."""
+    return production_environment("web", tmp_path_factory.mktemp("metrics"))
 
 
 @pytest.fixture(scope="module")
@@ -399,19 +379,6 @@ def app_environment_on_real_database(app_environment: dict[str, str]) -> dict[st
     """
     server = urlsplit(service_url("DATABASE_URL"))
     return app_environment | {"DATABASE_URL": urlunsplit(server._replace(path="/postgres"))}
-
-
-def probe(
-    process: str, *arguments: str, environment: dict[str, str]
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(HEALTHCHECK_SCRIPT), process, *arguments],
-        cwd="/",  # the probe must find the project on its own, as from Docker's exec
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def until_healthy(
@@ -580,17 +547,9 @@ def proxy_port(web_server: Server, ws_server: Server, tmp_path: Path) -> Iterato
     for server in (web_server, ws_server):
         assert until_healthy(server.probe, server.process).returncode == 0
     port = free_port()
-    ws, web = upstreams()
-    config = CADDYFILE.read_text()
-    config = config.replace(ws, f"127.0.0.1:{ws_server.port}").replace(
-        web, f"127.0.0.1:{web_server.port}"
+    config = local_caddyfile(
+        port, ws=[ws_server.port], web=[web_server.port], read_body_seconds=TEST_READ_BODY_SECONDS
     )
-    config, sites = re.subn(r"^:8000 \{$", f":{port} {{\n\tbind 127.0.0.1", config, flags=re.M)
-    assert sites == 1
-    config, timeouts = re.subn(
-        r"\bread_body \S+$", f"read_body {TEST_READ_BODY_SECONDS}s", config, flags=re.M
-    )
-    assert timeouts == 1
     (tmp_path / "Caddyfile").write_text(config)
     proxy = subprocess.Popen(
         [caddy, "run", "--config", str(tmp_path / "Caddyfile"), "--adapter", "caddyfile"],
