@@ -48,9 +48,13 @@ MAX_PAGE_SIZE = 100
 # Fields whose work is not their shape, and what they add to it. A product list's facets
 # aggregate every row of the filtered list in one statement, whatever the page
 # (backend/catalog/selectors.py, ``product_facets``): priced as a full page of that list, so a
-# document cannot ask for them many times over (aliases) within the budget.
+# document cannot ask for them many times over (aliases) within the budget. Suggestions are a
+# statement of their own returning scalars, which would otherwise cost nothing: one object's.
 FACETS_COST = MAX_PAGE_SIZE
-FIELD_COSTS: Mapping[tuple[str, str], int] = {("ProductConnection", "facets"): FACETS_COST}
+FIELD_COSTS: Mapping[tuple[str, str], int] = {
+    ("ProductConnection", "facets"): FACETS_COST,
+    ("Query", "productSuggest"): 1,
+}
 
 # The name Strawberry's depth limiter gave an operation without one (kept in messages).
 ANONYMOUS_OPERATION = "anonymous"
