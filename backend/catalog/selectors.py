@@ -20,7 +20,7 @@ from django.contrib.postgres.search import (
     SearchRank,
     TrigramSimilarity,
 )
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import EmptyResultSet, PermissionDenied, ValidationError
 from django.db import connections
 from django.db.models import (
     Case,
@@ -390,9 +390,14 @@ def product_facets(*, products: QuerySet[Product]) -> ProductFacets:
     the step after its dearest (prices have cents), so its bounds are filter values that
     return exactly its count.
     """
-    matching, params = (
-        products.order_by().values("category_id", "price", "stock_quantity").query.sql_with_params()
-    )
+    try:
+        matching, params = (
+            products.order_by()
+            .values("category_id", "price", "stock_quantity")
+            .query.sql_with_params()
+        )
+    except EmptyResultSet:  # a filter that cannot match (an empty subtree): no statement
+        return ProductFacets(categories=[], price_ranges=[], in_stock=0)
     connection = connections[products.db]
     columns = [connection.ops.quote_name(f.column) for f in Category._meta.concrete_fields]
     sql = _FACETS_SQL.format(

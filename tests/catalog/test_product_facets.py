@@ -99,6 +99,18 @@ def test_facets_are_one_statement_whatever_the_filter(
     assert queries.count == 1
 
 
+def test_facets_of_a_list_that_cannot_match_take_no_statement(
+    shop: dict[str, Category], count_queries: Any
+) -> None:
+    products = selectors.products_visible_to(
+        None, selectors.product_list(viewer=None, in_category_id=2**40)
+    )  # no such category: an empty subtree, a list Django knows is empty
+    with count_queries() as queries:
+        empty = selectors.product_facets(products=products)
+    assert empty == ProductFacets(categories=[], price_ranges=[], in_stock=0)
+    assert queries.count == 0
+
+
 def test_categories_are_the_largest_ones_most_first_then_by_name(db: None) -> None:
     categories = [category_create(name=f"Aisle {i:02d}") for i in range(25)]
     for i, category in enumerate(categories):

@@ -663,7 +663,9 @@ class PriceFilter(django_filters.Filter):
         "type": "string",
         "maxLength": selectors.SEARCH_MAX_LENGTH,
         # Empty (no search), or holding a word character: the service searches words only.
-        "pattern": r"^$|\w",
+        # Unicode classes, not \w: in the document's regex dialect (ECMA-262) \w is ASCII,
+        # while a search's words are Unicode ("café", "日本"), as Python's \w reads them.
+        "pattern": r"^$|[\p{L}\p{N}_]",
         "description": "Full-text search over name, SKU and description (prefix matches; typo "
         f"tolerant on names). At most {selectors.SEARCH_MAX_LENGTH} characters, with at least "
         "one letter or digit (or empty: no search). Orders by relevance unless `ordering` "
