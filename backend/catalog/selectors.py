@@ -299,7 +299,7 @@ def product_ordering(*, requested: ProductOrdering | None, search: str | None) -
 FACET_CATEGORIES_MAX = 20
 # Price ranges: at most this many, holding about as many products each. Their bounds are steps
 # of a fixed grid of round prices (0, 1, 1.50, 2, 2.50, 3, 4, 5, 6, 8, 10, 15, ... 8,000,000,000,
-# the column's limit): ranges follow where the matching prices are, and read as a shopper
+# then the column's bound): ranges follow where the matching prices are, and read as a shopper
 # expects ("20.00 to 24.99"), whatever the outliers.
 FACET_PRICE_RANGES = 5
 _CENT = Decimal("0.01")
@@ -349,8 +349,8 @@ class ProductFacets:
 # list's own SELECT, inlined) and counts it by category and by step of the price grid
 # (``width_bucket``: step i holds prices from grid[i - 1] up to grid[i]); ``facets`` sums those
 # few groups by category, by price step and in total (the grouping set ``()``, present even
-# when nothing matches). The categories come back joined to their rows, the largest
-# ``{categories}`` only.
+# when nothing matches). The categories come back joined to their rows, the
+# FACET_CATEGORIES_MAX largest only.
 _FACETS_SQL = """
 WITH per_group AS (
     SELECT category_id, width_bucket(price, '{{{grid}}}'::numeric[]) AS price_step,
@@ -435,14 +435,15 @@ def _price_ranges(price_steps: dict[int, int]) -> list[PriceRangeFacet]:
     steps = sorted(price_steps.items())
     counted = list(accumulate(count for _, count in steps))
     total = counted[-1] if counted else 0
-    cuts = {
-        min(
-            range(len(steps) - 1),  # a cut after the last step would leave nothing after it
-            key=lambda end: (abs(counted[end] * FACET_PRICE_RANGES - total * part), end),
-        )
-        for part in range(1, FACET_PRICE_RANGES)
-        if len(steps) > 1
-    }
+    cuts: set[int] = set()
+    if len(steps) > 1:  # a cut after the last step would leave nothing after it
+        cuts = {
+            min(
+                range(len(steps) - 1),
+                key=lambda end: (abs(counted[end] * FACET_PRICE_RANGES - total * part), end),
+            )
+            for part in range(1, FACET_PRICE_RANGES)
+        }
     ranges: list[PriceRangeFacet] = []
     start = 0
     for end in [*sorted(cuts), len(steps) - 1] if steps else []:

@@ -40,7 +40,7 @@ from backend.api.graphql.pagination import (
     nested_connection_load,
 )
 from backend.api.graphql.permissions import viewer
-from backend.api.graphql.rows import rows_loaded_with
+from backend.api.graphql.rows import rows_as_peers, rows_loaded_with
 from backend.catalog import selectors
 from backend.catalog.models import Category, Product
 from backend.catalog.policies import stock_visible_to
@@ -385,12 +385,11 @@ class ProductFacets:
 
     @classmethod
     def from_facets(cls, facets: selectors.ProductFacets) -> "ProductFacets":
+        # As a page's rows: the categories' parents and breadcrumbs load in one statement.
+        rows_as_peers([facet.category for facet in facets.categories])
         return cls(
             categories=[
-                ProductCategoryFacet(
-                    category=facet.category,  # type: ignore[arg-type]
-                    count=facet.count,
-                )
+                ProductCategoryFacet(category=facet.category, count=facet.count)  # type: ignore[arg-type]
                 for facet in facets.categories
             ],
             price_ranges=[

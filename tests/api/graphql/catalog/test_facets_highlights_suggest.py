@@ -136,6 +136,24 @@ def test_facet_categories_resolve_like_any_category(
     assert captured.count == 3  # facets, productCount, ancestors
 
 
+@pytest.mark.fast_paths
+def test_parents_and_breadcrumbs_of_facet_categories_load_once_for_all(
+    gql: GraphQLClient, count_queries: Any, db: None
+) -> None:
+    """Without a DataLoader field the document runs without an event loop: the facet's
+    categories are each other's peers, as a page's rows are (decision 0012)."""
+    for i in range(6):
+        leaf = category_create(parent=category_create(name=f"Dept {i}"))
+        product_create(category=leaf)
+    query = """{ products(first: 1) { facets { categories { category {
+        parent { name } ancestors { name } } } } } }"""
+    with count_queries() as captured:
+        categories = gql.data(query)["products"]["facets"]["categories"]
+    parents = sorted(c["category"]["parent"]["name"] for c in categories)
+    assert parents == [f"Dept {i}" for i in range(6)]
+    assert captured.count == 3  # facets, the parents, the breadcrumbs
+
+
 def test_facets_add_their_cost_to_the_query_cost(
     gql: GraphQLClient, shop: dict[str, Category]
 ) -> None:
