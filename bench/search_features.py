@@ -89,7 +89,7 @@ def cases() -> dict[str, Callable[[], Any]]:
         "whole catalog": {},
         'search "steel"': {"search": "steel"},
         'search "steel candle"': {"search": "steel candle"},
-        "one leaf category": {"category_id": _a_leaf_category()},
+        "one category": {"category_id": _a_category_with_products()},
         "price 10 to 20": {"price_min": Decimal(10), "price_max": Decimal(20)},
     }
     found: dict[str, Callable[[], Any]] = {}
@@ -119,7 +119,7 @@ def _trigram_suggest(prefix: str) -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def _a_leaf_category() -> int:
+def _a_category_with_products() -> int:
     return Product.objects.order_by("category_id").values_list("category_id", flat=True)[0]
 
 
