@@ -62,8 +62,11 @@ STEPS: dict[str, Step] = {
     "categories_destroy": Step(204, path={"id_or_slug": "{{categoryId}}"}),
     "products_list": Step(
         200,
-        query={"in_stock": "true"},
+        query={"in_stock": "true", "facets": "true"},
         store={"orderProductId": "body.results.find(p => p.is_published).id"},
+        checks={
+            "every product counted in stock": "body.facets.in_stock.count >= body.results.length"
+        },
     ),
     "products_create": Step(
         201,
@@ -84,6 +87,11 @@ STEPS: dict[str, Step] = {
         body={"delta": 5},
         path={"id": "{{productId}}"},
         checks={"5 units received": "body.stock_quantity === 15"},
+    ),
+    "products_suggest_retrieve": Step(
+        200,
+        query={"prefix": "newman"},
+        checks={"the new product is suggested": "body.results.includes('Newman test product')"},
     ),
     "products_destroy": Step(204, path={"id": "{{productId}}"}),
     "orders_create": Step(

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Collate, Lower
 
 
 class Category(models.Model):
@@ -129,6 +130,10 @@ class Product(models.Model):
             GinIndex(
                 fields=["name"], opclasses=["gin_trgm_ops"], name="catalog_product_name_trgm_idx"
             ),
+            # Serves as-you-type suggestions (selectors.product_suggest): a name prefix, ignoring
+            # case, in the order of the lower-case names. The "C" collation lets one btree serve
+            # both the LIKE 'prefix%' range and that order, so a scan stops after a few names.
+            models.Index(Collate(Lower("name"), "C"), name="catalog_prod_name_prefix_idx"),
             # Serves category pages ordered by price with an id tie-breaker (keyset pagination).
             models.Index(fields=["category", "price", "id"], name="catalog_prod_cat_price_idx"),
             # Serves the storefront's default listing: newest published first, keyset by id.

@@ -5,15 +5,23 @@ a filter, a default order or a search ranking means the same on every transport
 (docs/decisions/0019-one-read-semantics.md).
 """
 
+import html
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from itertools import accumulate
 
-from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramSimilarity
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.contrib.postgres.search import (
+    SearchHeadline,
+    SearchQuery,
+    SearchRank,
+    TrigramSimilarity,
+)
+from django.core.exceptions import EmptyResultSet, PermissionDenied, ValidationError
+from django.db import connections
 from django.db.models import (
     Case,
     Count,
@@ -26,9 +34,11 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    TextField,
+    Value,
     When,
 )
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Collate, Lower
 
 from backend.accounts.policies import ViewerType
 from backend.catalog.models import Category, Product
@@ -207,10 +217,16 @@ def product_list(
     return products
 
 
-def _product_search(products: QuerySet[Product], *, terms: list[str]) -> QuerySet[Product]:
-    query = SearchQuery(
+def product_search_query(terms: list[str]) -> SearchQuery:
+    """The full-text query of a search's terms: every term, each as a prefix. Searching
+    (``product_list``) and highlighting (``product_highlights``) match with this one query."""
+    return SearchQuery(
         " & ".join(f"{term}:*" for term in terms), search_type="raw", config="english"
     )
+
+
+def _product_search(products: QuerySet[Product], *, terms: list[str]) -> QuerySet[Product]:
+    query = product_search_query(terms)
     phrase = " ".join(terms)
     full_text = Q(search_vector=query)
     any_full_text_match = Exists(products.filter(full_text))
@@ -275,3 +291,262 @@ def product_ordering(*, requested: ProductOrdering | None, search: str | None) -
             "Ordering by relevance needs a search.", code="relevance_without_search"
         )
     return requested
+
+
+# --- Products: facets -----------------------------------------------------------------------
+
+# The categories a facet lists: those holding the most matches (a storefront shows a few).
+FACET_CATEGORIES_MAX = 20
+# Price ranges: at most this many, holding about as many products each. Their bounds are steps
+# of a fixed grid of round prices (0, 1, 1.50, 2, 2.50, 3, 4, 5, 6, 8, 10, 15, ... 8,000,000,000,
+# then the column's bound): ranges follow where the matching prices are, and read as a shopper
+# expects ("20.00 to 24.99"), whatever the outliers.
+FACET_PRICE_RANGES = 5
+_CENT = Decimal("0.01")
+FACET_PRICE_GRID: tuple[Decimal, ...] = tuple(
+    step.quantize(_CENT)
+    for step in (
+        Decimal(0),
+        *(
+            Decimal(m) * 10**e
+            for e in range(10)
+            for m in ["1", "1.5", "2", "2.5", "3", "4", "5", "6", "8"]
+        ),
+        PRICE_BOUND_LIMIT,
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryFacet:
+    """``count`` matching products are in exactly ``category`` (not in its subcategories): the
+    list the ``category_id`` filter, added to the same filters, returns."""
+
+    category: Category
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class PriceRangeFacet:
+    """``count`` matching products cost from ``min`` to ``max``, both inclusive: the list the
+    ``price_min``/``price_max`` filters with these bounds, added to the same filters, return."""
+
+    min: Decimal
+    max: Decimal
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProductFacets:
+    """What a filtered product list holds, for a storefront's refinement sidebar."""
+
+    categories: list[CategoryFacet]  # most matches first, then by name; FACET_CATEGORIES_MAX
+    price_ranges: list[PriceRangeFacet]  # cheapest first; at most FACET_PRICE_RANGES
+    in_stock: int  # matching products with at least one unit in stock
+
+
+# One statement over the list, however large. ``per_group`` reads each matching row once (the
+# list's own SELECT, inlined) and counts it by category and by step of the price grid
+# (``width_bucket``: step i holds prices from grid[i - 1] up to grid[i]); ``facets`` sums those
+# few groups by category, by price step and in total (the grouping set ``()``, present even
+# when nothing matches). The categories come back joined to their rows, the
+# FACET_CATEGORIES_MAX largest only.
+_FACETS_SQL = """
+WITH per_group AS (
+    SELECT category_id, width_bucket(price, '{{{grid}}}'::numeric[]) AS price_step,
+        count(*) AS products, count(*) FILTER (WHERE stock_quantity > 0) AS in_stock
+    FROM ({matching}) AS matching
+    GROUP BY 1, 2
+),
+facets AS (
+    SELECT category_id, price_step, sum(products)::bigint AS products,
+        sum(in_stock)::bigint AS in_stock
+    FROM per_group
+    GROUP BY GROUPING SETS ((category_id), (price_step), ())
+),
+ranked AS (
+    SELECT facets.*, {category_columns}, row_number() OVER (
+        PARTITION BY facets.category_id IS NULL
+        ORDER BY facets.products DESC, category.name, category.id
+    ) AS facet_rank
+    FROM facets
+    LEFT JOIN {category_table} AS category ON category.id = facets.category_id
+)
+SELECT price_step, products, in_stock, {ranked_columns}
+FROM ranked
+WHERE category_id IS NULL OR facet_rank <= {categories}
+ORDER BY category_id IS NULL, facet_rank
+"""
+
+
+def product_facets(*, products: QuerySet[Product]) -> ProductFacets:
+    """Counts over the whole of ``products`` (a ``product_list`` as ``products_visible_to``
+    restricts it, before any ordering or page): by category, by price range and in stock.
+
+    ONE statement, which reads every matching row once: its cost grows with the list, as a
+    ``COUNT`` does, not with a page. Price ranges split the matching products into at most
+    ``FACET_PRICE_RANGES`` parts of about equal size at steps of ``FACET_PRICE_GRID``
+    (``_price_ranges``); each range starts at its cheapest product's step and ends a cent below
+    the step after its dearest (prices have cents), so its bounds are filter values that
+    return exactly its count.
+    """
+    try:
+        matching, params = (
+            products.order_by()
+            .values("category_id", "price", "stock_quantity")
+            .query.sql_with_params()
+        )
+    except EmptyResultSet:  # a filter that cannot match (an empty subtree): no statement
+        return ProductFacets(categories=[], price_ranges=[], in_stock=0)
+    connection = connections[products.db]
+    columns = [connection.ops.quote_name(f.column) for f in Category._meta.concrete_fields]
+    sql = _FACETS_SQL.format(
+        matching=matching,
+        grid=",".join(str(step) for step in FACET_PRICE_GRID),
+        category_columns=", ".join(f"category.{column}" for column in columns),
+        category_table=connection.ops.quote_name(Category._meta.db_table),
+        ranked_columns=", ".join(columns),
+        categories=FACET_CATEGORIES_MAX,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    names = [field.attname for field in Category._meta.concrete_fields]
+    categories: list[CategoryFacet] = []
+    price_steps: dict[int, int] = {}
+    in_stock = 0
+    for price_step, count, in_stock_count, *category in rows:
+        if category[0] is not None:
+            categories.append(CategoryFacet(Category.from_db(products.db, names, category), count))
+        elif price_step is not None:
+            price_steps[price_step] = count
+        else:
+            in_stock = in_stock_count or 0  # NULL: nothing matches
+    return ProductFacets(
+        categories=categories, price_ranges=_price_ranges(price_steps), in_stock=in_stock
+    )
+
+
+def _price_ranges(price_steps: dict[int, int]) -> list[PriceRangeFacet]:
+    """The ranges of grid steps (``width_bucket`` numbers, each with its count): cut at the
+    step ends whose running count is nearest each fifth of the total (the earlier one on a
+    tie), so one crowded step stays a range of its own and the cheapest and dearest few are
+    not swallowed by it."""
+    steps = sorted(price_steps.items())
+    counted = list(accumulate(count for _, count in steps))
+    total = counted[-1] if counted else 0
+    cuts: set[int] = set()
+    if len(steps) > 1:  # a cut after the last step would leave nothing after it
+        cuts = {
+            min(
+                range(len(steps) - 1),
+                key=lambda end: (abs(counted[end] * FACET_PRICE_RANGES - total * part), end),
+            )
+            for part in range(1, FACET_PRICE_RANGES)
+        }
+    ranges: list[PriceRangeFacet] = []
+    start = 0
+    for end in [*sorted(cuts), len(steps) - 1] if steps else []:
+        ranges.append(
+            PriceRangeFacet(
+                min=FACET_PRICE_GRID[steps[start][0] - 1],
+                max=FACET_PRICE_GRID[steps[end][0]] - _CENT,
+                count=counted[end] - (counted[start - 1] if start else 0),
+            )
+        )
+        start = end + 1
+    return ranges
+
+
+# --- Products: highlights -------------------------------------------------------------------
+
+# ts_headline marks the matches with these. They are removed from the text it reads, so every
+# one in its result is a marker: control characters, which product text has no use for.
+_MATCH_START, _MATCH_END = "\x02", "\x03"
+# A description's highlight: up to two passages around matches (its opening words without one).
+_DESCRIPTION_HIGHLIGHT = {
+    "max_words": 20,
+    "min_words": 8,
+    "max_fragments": 2,
+    "fragment_delimiter": " … ",
+}
+
+
+def product_highlights(products: QuerySet[Product], *, search: str) -> QuerySet[Product]:
+    """``products`` (searched for ``search`` by ``product_list``) annotated with
+    ``highlight_name`` (the whole name) and ``highlight_description`` (passages of it), their
+    words matching the search marked for ``highlighted_html``.
+
+    Columns of the same statement, not a statement of their own. PostgreSQL computes them
+    after the sort and the limit, so a page pays ``ts_headline`` for its own rows only. Names
+    found by similarity alone (typos) come back unmarked.
+    """
+    query = product_search_query(search_terms(text=search))
+
+    def headline(column: str, **options: object) -> SearchHeadline:
+        text = Func(
+            F(column),
+            Value(_MATCH_START + _MATCH_END),
+            Value(""),
+            function="translate",
+            output_field=TextField(),
+        )
+        return SearchHeadline(
+            text,
+            query,
+            config="english",
+            start_sel=_MATCH_START,
+            stop_sel=_MATCH_END,
+            **options,
+        )
+
+    return products.annotate(
+        highlight_name=headline("name", highlight_all=True),
+        highlight_description=headline("description", **_DESCRIPTION_HIGHLIGHT),
+    )
+
+
+def highlighted_html(headline: str) -> str:
+    """A highlight as HTML: the matched words in ``<mark>...</mark>``, everything else escaped
+    (a name holding ``<script>`` or ``&`` reads as that text)."""
+    return html.escape(headline).replace(_MATCH_START, "<mark>").replace(_MATCH_END, "</mark>")
+
+
+# --- Products: suggestions ------------------------------------------------------------------
+
+SUGGEST_PREFIX_MAX_LENGTH = 100
+SUGGEST_MAX = 10
+SUGGEST_DEFAULT = 5
+# Served by catalog_prod_name_prefix_idx (the same expression): the "C" collation makes a
+# btree serve both the prefix match and the order, so the scan stops after a few names.
+_SUGGEST_KEY = Collate(Lower("name"), "C")
+
+
+def product_suggest(*, viewer: ViewerType, prefix: str, first: int = SUGGEST_DEFAULT) -> list[str]:
+    """Up to ``first`` names of products ``viewer`` may see that start with ``prefix`` (leading
+    spaces ignored), ignoring case: as-you-type completions, in the order of their lower-case
+    form (byte order), one spelling per lower-case form.
+
+    ONE statement, reading the name prefix index from the prefix on and stopping after
+    ``first`` distinct names, however many products match. A blank prefix suggests nothing,
+    without a statement. ``ValidationError`` (naming ``prefix`` or ``first``) for a prefix over
+    ``SUGGEST_PREFIX_MAX_LENGTH`` characters or ``first`` outside 1..``SUGGEST_MAX``.
+    """
+    if len(prefix) > SUGGEST_PREFIX_MAX_LENGTH:
+        raise ValidationError(
+            {"prefix": f"A prefix is limited to {SUGGEST_PREFIX_MAX_LENGTH} characters."}
+        )
+    if not 1 <= first <= SUGGEST_MAX:
+        raise ValidationError({"first": f"Ask for 1 to {SUGGEST_MAX} names, not {first}."})
+    prefix = prefix.lstrip()
+    if not prefix:
+        return []
+    names = (
+        products_visible_to(viewer)
+        .annotate(suggest_key=_SUGGEST_KEY)
+        .filter(suggest_key__startswith=prefix.lower())
+        .order_by("suggest_key")
+        .distinct("suggest_key")
+        .values_list("suggest_key", "name")
+    )
+    return [name for _, name in names[:first]]

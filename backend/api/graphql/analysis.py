@@ -45,6 +45,17 @@ from graphql.utilities import get_operation_ast
 # full page, so omitting the argument never makes a query look cheaper than it can be.
 MAX_PAGE_SIZE = 100
 
+# Fields whose work is not their shape, and what they add to it. A product list's facets
+# aggregate every row of the filtered list in one statement, whatever the page
+# (backend/catalog/selectors.py, ``product_facets``): priced as a full page of that list, so a
+# document cannot ask for them many times over (aliases) within the budget. Suggestions are a
+# statement of their own returning scalars, which would otherwise cost nothing: one object's.
+FACETS_COST = MAX_PAGE_SIZE
+FIELD_COSTS: Mapping[tuple[str, str], int] = {
+    ("ProductConnection", "facets"): FACETS_COST,
+    ("Query", "productSuggest"): 1,
+}
+
 # The name Strawberry's depth limiter gave an operation without one (kept in messages).
 ANONYMOUS_OPERATION = "anonymous"
 
@@ -283,6 +294,11 @@ class _CostCalculator:
         return cost
 
     def field(self, parent: GraphQLCompositeType, node: FieldNode, page_size: int | None) -> int:
+        """The cost of the field's shape (``shape``) plus what ``FIELD_COSTS`` adds for it."""
+        extra = FIELD_COSTS.get((parent.name, node.name.value), 0)
+        return extra + self.shape(parent, node, page_size)
+
+    def shape(self, parent: GraphQLCompositeType, node: FieldNode, page_size: int | None) -> int:
         """Scalars 0, objects 1 plus children; a connection 1 plus its page size times each item;
         a plain list sized by a list argument, that many times each item.
 

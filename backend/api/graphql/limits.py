@@ -13,7 +13,9 @@ resolver runs, so a refused request costs no SQL:
   ``backend.api.graphql.documents``), codes ``MAX_FIELDS_EXCEEDED``, ``MAX_DEPTH_EXCEEDED``
   and ``MAX_ALIASES_EXCEEDED``;
 - introspection (``GRAPHQL_INTROSPECTION``, default ``DEBUG``): ``INTROSPECTION_DISABLED``;
-- static query cost (``GRAPHQL_MAX_COST``): ``MAX_COST_EXCEEDED``; every response reports
+- static query cost (``GRAPHQL_MAX_COST``; objects 1, connections their page size times their
+  items, plus the fields ``analysis.FIELD_COSTS`` prices: facets): ``MAX_COST_EXCEEDED``;
+  every response reports
   ``extensions.cost = {requestedQueryCost, maximumAvailable}`` as Shopify's API does.
 
 Errors are then given a stable ``extensions.code``; unexpected exceptions are masked as

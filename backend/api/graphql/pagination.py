@@ -8,7 +8,8 @@ Guarantees:
   a cursor of another connection or order, or a forged one, is refused with ``BAD_USER_INPUT``.
 - ``first`` or ``last`` (exactly one) is required and must lie in 1..``MAX_PAGE_SIZE``;
   anything else is refused, never clamped.
-- ``totalCount`` runs its one ``COUNT`` only when selected.
+- ``totalCount`` runs its one ``COUNT`` only when selected; a field about the whole list (a
+  product list's ``facets``) reads ``unpaginated`` the same way.
 """
 
 import base64
@@ -339,10 +340,11 @@ def optimize_connection(queryset: QuerySet[Any], info: Info) -> QuerySet[Any]:
     return extension.optimize(queryset, info=info_with_edges)
 
 
-def requested_fields(info: Info) -> set[str]:
-    """The names selected directly on this field's result (fragments flattened)."""
-    names: set[str] = set()
-    stack = list(info._raw_info.field_nodes)
+def _selected(info: Info, nodes: Iterable[FieldNode]) -> list[FieldNode]:
+    """The fields selected directly in the selection sets of ``nodes`` (fragments flattened;
+    ``@skip``/``@include`` not read, so a field they may drop counts as selected)."""
+    fields: list[FieldNode] = []
+    stack: list[Any] = list(nodes)
     while stack:
         node = stack.pop()
         selection_set = node.selection_set
@@ -350,14 +352,29 @@ def requested_fields(info: Info) -> set[str]:
             continue
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                names.add(selection.name.value)
+                fields.append(selection)
             elif isinstance(selection, InlineFragmentNode):
                 stack.append(selection)
             else:  # a named fragment spread
                 fragment = info._raw_info.fragments.get(selection.name.value)
                 if fragment is not None:
                     stack.append(fragment)
-    return names
+    return fields
+
+
+def requested_fields(info: Info) -> set[str]:
+    """The names selected directly on this field's result (fragments flattened)."""
+    return {field.name.value for field in _selected(info, info._raw_info.field_nodes)}
+
+
+def requested_node_fields(info: Info) -> set[str]:
+    """The names selected on the items of this connection field, through ``nodes`` or
+    ``edges { node }`` (fragments flattened)."""
+    page = _selected(info, info._raw_info.field_nodes)
+    edges = [field for field in page if field.name.value == "edges"]
+    items = [field for field in page if field.name.value == "nodes"]
+    items += [field for field in _selected(info, edges) if field.name.value == "node"]
+    return {field.name.value for field in _selected(info, items)}
 
 
 @strawberry.type(description="A page of a list, paginated with opaque keyset cursors.")
@@ -367,6 +384,9 @@ class KeysetConnection(relay.Connection[NodeType]):
     unpaginated) queryset."""
 
     count_total: strawberry.Private[Callable[[], Awaitable[int]]]
+    # The filtered list every page of a root connection is cut from (None for the pages of a
+    # nested connection): what a field about the whole list, such as facets, reads.
+    unpaginated: strawberry.Private[QuerySet[Any] | None]
 
     fixed_order: ClassVar[KeysetOrder | None] = None
 
@@ -397,6 +417,7 @@ class KeysetConnection(relay.Connection[NodeType]):
         order: KeysetOrder,
         window: PageWindow,
         count_total: Callable[[], Awaitable[int]],
+        unpaginated: QuerySet[Any] | None = None,
     ) -> Self:
         """Build the page from up to ``size + 1`` rows fetched in query order."""
         has_more = len(rows) > window.size
@@ -411,6 +432,7 @@ class KeysetConnection(relay.Connection[NodeType]):
         return cls(
             edges=edges,  # type: ignore[arg-type]
             count_total=count_total,
+            unpaginated=unpaginated,
             page_info=PageInfo(
                 has_next_page=has_more if not window.backward else window.before is not None,
                 has_previous_page=has_more if window.backward else window.after is not None,
@@ -444,12 +466,18 @@ class KeysetConnection(relay.Connection[NodeType]):
             return await unpaginated.order_by().acount()
 
         if not requested_fields(info) & {"edges", "nodes", "pageInfo"}:
-            return cls.from_rows([], order=order, window=window, count_total=count_total)
+            return cls.from_rows(
+                [], order=order, window=window, count_total=count_total, unpaginated=nodes
+            )
         page = keyset_page(nodes, order=order, window=window)
 
         def fetch() -> Self:
             return cls.from_rows(
-                page_rows(page), order=order, window=window, count_total=count_total
+                page_rows(page),
+                order=order,
+                window=window,
+                count_total=count_total,
+                unpaginated=nodes,
             )
 
         return off_event_loop(fetch)

@@ -11,9 +11,11 @@ parent on a page) are fetched
   without ``Model.__init__``.
 
 With it off they are fetched as any queryset is. The models themselves stay plain: services,
-the admin, REST and Celery load rows the standard way.
+the admin, REST and Celery load rows the standard way. Rows built outside a queryset (the
+categories of a product list's facets) become peers through ``rows_as_peers``.
 """
 
+import weakref
 from typing import Any
 
 from django.conf import settings
@@ -30,6 +32,18 @@ def page_rows[M: Model](queryset: QuerySet[M]) -> list[M]:
         queryset._fetch_mode = FETCH_PEERS
         queryset._iterable_class = DirectLoadIterable
     return list(queryset)
+
+
+def rows_as_peers[M: Model](rows: list[M]) -> list[M]:
+    """``rows``, built outside a queryset (the categories of a product list's facets), made
+    each other's ``FETCH_PEERS`` peers as ``page_rows`` makes a page's: a relation loaded on one
+    is loaded for all in one statement, and ``rows_loaded_with`` returns them all."""
+    if settings.NEXUS_FAST_PATHS:
+        peers = [weakref.ref(row) for row in rows]
+        for row in rows:
+            row._state.fetch_mode = FETCH_PEERS
+            row._state.peers = peers
+    return rows
 
 
 def rows_loaded_with[M: Model](row: M) -> list[M]:

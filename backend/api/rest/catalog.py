@@ -20,6 +20,7 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
     extend_schema_field,
+    extend_schema_serializer,
     extend_schema_view,
 )
 from rest_framework import mixins, serializers, status, viewsets
@@ -225,6 +226,84 @@ class ProductSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         viewer = None if request is None else request.user
         return product.stock_quantity if stock_visible_to(viewer) else None
+
+
+class CategoryFacetSerializer(serializers.Serializer):
+    category = CategorySerializer()
+    count = serializers.IntegerField(
+        help_text="Products of the list in exactly this category, not in its subcategories: "
+        "what adding `category_exact` (this id) to the query lists."
+    )
+
+
+class PriceRangeFacetSerializer(serializers.Serializer):
+    min = DecimalStringField(
+        max_digits=12, decimal_places=2, coerce_to_string=True, help_text="Lowest price."
+    )
+    max = DecimalStringField(
+        max_digits=12, decimal_places=2, coerce_to_string=True, help_text="Highest price."
+    )
+    count = serializers.IntegerField(
+        help_text="Products of the list priced from min to max, both inclusive: what adding "
+        "`price_min` and `price_max` with these values lists."
+    )
+
+
+class InStockFacetSerializer(serializers.Serializer):
+    count = serializers.IntegerField(
+        help_text="Products of the list in stock: what adding `in_stock=true` lists."
+    )
+
+
+class ProductFacetsSerializer(serializers.Serializer):
+    """Counts over the whole filtered list (every page of it, the search included), as
+    GraphQL's `ProductConnection.facets`."""
+
+    categories = CategoryFacetSerializer(
+        many=True,
+        help_text=f"The categories holding the most products of the list (at most "
+        f"{selectors.FACET_CATEGORIES_MAX}), most first, then by name.",
+    )
+    price_ranges = PriceRangeFacetSerializer(
+        many=True,
+        help_text=f"At most {selectors.FACET_PRICE_RANGES} consecutive price ranges holding "
+        "about as many products each, cheapest first, bounded by round prices.",
+    )
+    in_stock = InStockFacetSerializer()
+
+    def to_representation(self, instance: selectors.ProductFacets) -> dict[str, Any]:
+        return super().to_representation(
+            {
+                "categories": instance.categories,
+                "price_ranges": instance.price_ranges,
+                "in_stock": {"count": instance.in_stock},
+            }
+        )
+
+
+# Named as drf-spectacular names the pagination's own schema of a product list, which this
+# documents with `facets` added, so the document's schema name stays the one clients know.
+@extend_schema_serializer(many=False)
+class PaginatedProductListSerializer(serializers.Serializer):
+    """A page of products (cursor pagination) and, with `facets=true`, the counts over the
+    whole filtered list."""
+
+    next = serializers.URLField(allow_null=True, help_text="The next page; null on the last.")
+    previous = serializers.URLField(
+        allow_null=True, help_text="The previous page; null on the first."
+    )
+    results = ProductSerializer(many=True)
+    facets = ProductFacetsSerializer(
+        required=False, help_text="Only with `facets=true` (one more statement)."
+    )
+
+
+class ProductSuggestionsSerializer(serializers.Serializer):
+    results = serializers.ListField(
+        child=serializers.CharField(),
+        max_length=selectors.SUGGEST_MAX,
+        help_text="Product names, in alphabetical order, each once.",
+    )
 
 
 class ProductWriteSerializer(InputSerializer):
@@ -584,7 +663,9 @@ class PriceFilter(django_filters.Filter):
         "type": "string",
         "maxLength": selectors.SEARCH_MAX_LENGTH,
         # Empty (no search), or holding a word character: the service searches words only.
-        "pattern": r"^$|\w",
+        # Unicode classes, not \w: in the document's regex dialect (ECMA-262) \w is ASCII,
+        # while a search's words are Unicode ("café", "日本"), as Python's \w reads them.
+        "pattern": r"^$|[\p{L}\p{N}_]",
         "description": "Full-text search over name, SKU and description (prefix matches; typo "
         f"tolerant on names). At most {selectors.SEARCH_MAX_LENGTH} characters, with at least "
         "one letter or digit (or empty: no search). Orders by relevance unless `ordering` "
@@ -632,6 +713,25 @@ class ProductFilterSet(django_filters.FilterSet):
                 search=given.get("search"),
             ),
         )
+
+
+def _flag(request: Request, name: str) -> bool:
+    """A ``true``/``false`` query parameter (absent: false); anything else is a 400."""
+    value = request.query_params.get(name)
+    if value not in (None, "true", "false"):
+        raise serializers.ValidationError({name: ['Must be "true" or "false".']})
+    return value == "true"
+
+
+class ProductSuggestParameters(forms.Form):
+    """The suggest query string. A blank prefix is valid (it suggests nothing); its length is
+    the selector's to refuse, in the words GraphQL uses."""
+
+    prefix = forms.CharField(required=False, strip=False)  # a NUL is refused here
+    first = QueryNumberField(
+        parse=functools.partial(integer_parse, minimum=1, maximum=selectors.SUGGEST_MAX),
+        required=False,
+    )
 
 
 # ?ordering= value -> the catalog's ordering (the id breaks ties, so pages are stable).
@@ -683,9 +783,38 @@ _VISIBILITY = "Unpublished products are visible to staff only. "
                 description="Sort key, `-` for descending; default `-relevance` (most "
                 "relevant first) with `search`, else `-created` (newest first). `relevance` "
                 "needs `search`. Ties break by id.",
-            )
+            ),
+            OpenApiParameter(
+                "facets",
+                OpenApiTypes.STR,
+                enum=["true", "false"],
+                description="`true`: the response also holds `facets`, counts over the whole "
+                "filtered list by category, price range and stock (one more statement).",
+            ),
         ],
-        responses={200: ProductSerializer(many=True), **problem_responses(400, 403)},
+        responses={200: PaginatedProductListSerializer, **problem_responses(400, 403)},
+    ),
+    suggest=extend_schema(
+        summary="Suggest product names",
+        description="Names of products that start with `prefix`, ignoring case, for "
+        "completing a search box as the shopper types: in alphabetical order, each name once. "
+        + _VISIBILITY
+        + requirement_text(None),
+        parameters=[
+            OpenApiParameter(
+                "prefix",
+                {"type": "string", "maxLength": selectors.SUGGEST_PREFIX_MAX_LENGTH},
+                required=True,
+                description="What the shopper has typed so far (leading spaces ignored; "
+                "blank: no suggestions).",
+            ),
+            OpenApiParameter(
+                "first",
+                {"type": "integer", "minimum": 1, "maximum": selectors.SUGGEST_MAX},
+                description=f"How many names at most; default {selectors.SUGGEST_DEFAULT}.",
+            ),
+        ],
+        responses={200: ProductSuggestionsSerializer, **problem_responses(400)},
     ),
     retrieve=extend_schema(
         summary="Get a product",
@@ -760,9 +889,39 @@ class ProductViewSet(_CatalogViewSet[Product]):
     write_permissions = _PRODUCT_PERMISSIONS
     orderings = PRODUCT_ORDERINGS
     lookup_value_regex = "[0-9]+"  # ASCII: \d also matches digits of other scripts
+    list_query_parameters = frozenset({"ordering", "facets"})
+    action_query_parameters = {"suggest": frozenset({"prefix", "first"})}
 
     def get_queryset(self) -> QuerySet[Product]:
         return selectors.products_visible_to(self.request.user)
+
+    def list(self, request: Request) -> Response:
+        """The page, and with ``facets=true`` the facets of the same filtered list (the one
+        statement of ``selectors.product_facets``; a subtree's ids are not read again)."""
+        facets = _flag(request, "facets")
+        products = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(products)
+        response = self.get_paginated_response(self.get_serializer(page, many=True).data)
+        if facets:
+            response.data["facets"] = ProductFacetsSerializer(
+                selectors.product_facets(products=products)
+            ).data
+        return response
+
+    @action(detail=False, methods=["get"])
+    def suggest(self, request: Request) -> Response:
+        """``selectors.product_suggest``: one statement on the name prefix index."""
+        if "prefix" not in request.query_params:
+            raise serializers.ValidationError({"prefix": ["Give a prefix (it may be blank)."]})
+        parameters = ProductSuggestParameters(request.query_params)
+        if not parameters.is_valid():
+            raise serializers.ValidationError(parameters.errors)
+        names = selectors.product_suggest(
+            viewer=request.user,
+            prefix=parameters.cleaned_data["prefix"],
+            first=parameters.cleaned_data["first"] or selectors.SUGGEST_DEFAULT,
+        )
+        return Response(ProductSuggestionsSerializer({"results": names}).data)
 
     def cursor_ordering(self, request: Request) -> tuple[str, ...]:
         key = self.ordering_key(request)

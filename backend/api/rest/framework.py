@@ -181,16 +181,19 @@ class StrictQueryParameters:
     read as its last value. ``repeatable_query_parameters`` take several values.
 
     A list accepts its filter set's filters, the pagination's ``cursor`` and ``page_size`` and
-    ``list_query_parameters``; every other action accepts none.
-    tests/api/rest/test_query_parameters.py checks these sets against the OpenAPI document.
+    ``list_query_parameters``; another action accepts those ``action_query_parameters`` names
+    for it, if any. tests/api/rest/test_query_parameters.py checks these sets against the
+    OpenAPI document.
     """
 
     repeatable_query_parameters: frozenset[str] = frozenset()
     list_query_parameters: frozenset[str] = frozenset()
+    action_query_parameters: dict[str, frozenset[str]] = {}
 
     def accepted_query_parameters(self) -> frozenset[str]:
-        if getattr(self, "action", None) != "list":
-            return frozenset()
+        action = getattr(self, "action", None)
+        if action != "list":
+            return self.action_query_parameters.get(action or "", frozenset())
         names = set(self.list_query_parameters)
         filterset_class = getattr(self, "filterset_class", None)
         if filterset_class is not None:

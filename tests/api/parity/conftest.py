@@ -61,6 +61,8 @@ class Transport(Protocol):
     name: str
 
     def products(self, query: ProductQuery) -> Outcome: ...
+    def product_facets(self, query: ProductQuery) -> Outcome: ...
+    def product_suggest(self, prefix: str, first: int) -> Outcome: ...
     def product(self, pk: int) -> Outcome: ...
     def categories(self, *, top_level: bool = False, parent: int | None = None) -> Outcome: ...
     def category(self, pk: int) -> Outcome: ...
@@ -147,6 +149,11 @@ def world(db: None) -> World:
 PRODUCTS = """query($first: Int!, $after: String, $filter: ProductFilter, $order: ProductOrder) {
   products(first: $first, after: $after, filter: $filter, order: $order) {
     nodes { id stockQuantity } pageInfo { hasNextPage endCursor } } }"""
+PRODUCT_FACETS = """query($filter: ProductFilter, $order: ProductOrder) {
+  products(first: 1, filter: $filter, order: $order) { facets {
+    categories { category { id } count } priceRanges { min max count } inStock { count } } } }"""
+PRODUCT_SUGGEST = """query($prefix: String!, $first: Int!) {
+  productSuggest(prefix: $prefix, first: $first) }"""
 PRODUCT = "query($id: ID!) { product(id: $id) { id stockQuantity inStock } }"
 CATEGORIES = """query($first: Int!, $after: String, $filter: CategoryFilter) {
   categories(first: $first, after: $after, filter: $filter) {
@@ -205,7 +212,7 @@ class GraphQL:
                 return Outcome(rows=tuple(rows), facts=tuple(facts))
             after = page["pageInfo"]["endCursor"]
 
-    def products(self, query: ProductQuery) -> Outcome:
+    def _product_variables(self, query: ProductQuery) -> dict[str, Any]:
         categories = self.world.categories
         product_filter: dict[str, Any] = {}
         if query.in_category:
@@ -229,8 +236,33 @@ class GraphQL:
                 "direction": "DESC" if query.descending else "ASC",
             }
         )
-        variables = {"filter": product_filter, "order": order}
+        return {"filter": product_filter, "order": order}
+
+    def products(self, query: ProductQuery) -> Outcome:
+        variables = self._product_variables(query)
         return self._walk(PRODUCTS, "products", variables, "stockQuantity")
+
+    def product_facets(self, query: ProductQuery) -> Outcome:
+        """The facets as facts: ((category id, count), ...), ((min, max, count), ...), in
+        stock."""
+        body = self._post(PRODUCT_FACETS, self._product_variables(query))
+        if (error := self._error(body)) is not None:
+            return Outcome(error=error)
+        facets = body["data"]["products"]["facets"]
+        return Outcome(
+            facts=(
+                tuple((c["category"]["id"], c["count"]) for c in facets["categories"]),
+                tuple((r["min"], r["max"], r["count"]) for r in facets["priceRanges"]),
+                facets["inStock"]["count"],
+            )
+        )
+
+    def product_suggest(self, prefix: str, first: int) -> Outcome:
+        """The names as facts."""
+        body = self._post(PRODUCT_SUGGEST, {"prefix": prefix, "first": first})
+        if (error := self._error(body)) is not None:
+            return Outcome(error=error)
+        return Outcome(facts=tuple(body["data"]["productSuggest"]))
 
     def product(self, pk: int) -> Outcome:
         body = self._post(PRODUCT, {"id": gid("Product", pk)})
@@ -334,7 +366,7 @@ class Rest:
         row = response.json()
         return Outcome(rows=(gid(type_name, row["id"]),), facts=tuple(row[f] for f in facts))
 
-    def products(self, query: ProductQuery) -> Outcome:
+    def _product_params(self, query: ProductQuery) -> dict[str, Any]:
         categories = self.world.categories
         params: dict[str, Any] = {}
         if query.in_category:
@@ -351,7 +383,35 @@ class Rest:
             params["search"] = query.search
         if query.sort is not None:
             params["ordering"] = ("-" if query.descending else "") + _REST_SORTS[query.sort]
+        return params
+
+    def products(self, query: ProductQuery) -> Outcome:
+        params = self._product_params(query)
         return self._walk("/api/v1/products", "Product", params, "stock_quantity")
+
+    def product_facets(self, query: ProductQuery) -> Outcome:
+        """As ``GraphQL.product_facets``, category ids mapped to global ids."""
+        params = {**self._product_params(query), "facets": "true", "page_size": 1}
+        response = self._request("get", "/api/v1/products", params)
+        if (error := self._error(response)) is not None:
+            return Outcome(error=error)
+        facets = response.json()["facets"]
+        return Outcome(
+            facts=(
+                tuple(
+                    (gid("Category", c["category"]["id"]), c["count"]) for c in facets["categories"]
+                ),
+                tuple((r["min"], r["max"], r["count"]) for r in facets["price_ranges"]),
+                facets["in_stock"]["count"],
+            )
+        )
+
+    def product_suggest(self, prefix: str, first: int) -> Outcome:
+        params = {"prefix": prefix, "first": first}
+        response = self._request("get", "/api/v1/products/suggest", params)
+        if (error := self._error(response)) is not None:
+            return Outcome(error=error)
+        return Outcome(facts=tuple(response.json()["results"]))
 
     def product(self, pk: int) -> Outcome:
         return self._one(f"/api/v1/products/{pk}", "Product", "stock_quantity", "in_stock")

@@ -3,6 +3,7 @@ search, every ordering, across pages), the same stock facts, the same categories
 error codes. Where a scenario has an obvious answer it is also checked against the world
 itself, so both APIs cannot be wrong the same way."""
 
+from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -208,3 +209,54 @@ def test_a_refused_token_on_a_public_list(world: World, api: str) -> None:
         assert graphql.products(ProductQuery()).rows == expected_rows(
             world, "anonymous", lambda w, p: True
         )
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(
+    ("scenario", "query", "rule"), LIST_SCENARIOS, ids=[s[0] for s in LIST_SCENARIOS]
+)
+def test_product_facets(
+    world: World, role: str, scenario: str, query: ProductQuery, rule: Rule | None
+) -> None:
+    """The same facets on both, refused as the list is, and counting exactly the products
+    the list holds (checked against the list's own rows)."""
+    graphql, rest = both(world, role)
+    answer = graphql.product_facets(query)
+    assert answer == rest.product_facets(query)
+    listed = graphql.products(query)
+    assert answer.error == listed.error
+    if answer.error is not None:
+        return
+    products = {gid("Product", p.pk): p for p in Product.objects.select_related("category")}
+    rows = [products[row] for row in listed.rows]
+    categories, price_ranges, in_stock = answer.facts
+    by_category = Counter(p.category for p in rows)
+    assert categories == tuple(
+        (gid("Category", c.pk), n)
+        for c, n in sorted(by_category.items(), key=lambda item: (-item[1], item[0].name))
+    )
+    assert sum(count for _, _, count in price_ranges) == len(rows)
+    for low, high, count in price_ranges:
+        assert count == sum(Decimal(low) <= p.price <= Decimal(high) for p in rows)
+    assert in_stock == sum(p.stock_quantity > 0 for p in rows)
+
+
+SUGGESTIONS = [("tr", 5), ("TRAIL ", 2), ("", 5), ("  k", 1), ("zz", 5), ("t", 10)]
+REFUSED_SUGGESTIONS = [("x" * 101, 5), ("t", 0), ("t", 11)]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("prefix", "first"), SUGGESTIONS + REFUSED_SUGGESTIONS)
+def test_product_suggest(world: World, role: str, prefix: str, first: int) -> None:
+    graphql, rest = both(world, role)
+    answer = graphql.product_suggest(prefix, first)
+    assert answer == rest.product_suggest(prefix, first)
+    if (prefix, first) in REFUSED_SUGGESTIONS:
+        assert answer == Outcome(error=BAD_INPUT)
+        return
+    typed = prefix.lstrip().lower()
+    by_key = {
+        p.name.lower(): p.name for p in visible(world, role) if p.name.lower().startswith(typed)
+    }
+    names = [name for _, name in sorted(by_key.items())]
+    assert answer == Outcome(facts=tuple(names[:first] if typed else ()))

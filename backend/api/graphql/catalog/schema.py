@@ -21,7 +21,11 @@ from backend.api.graphql.catalog.types import (
 from backend.api.graphql.errors import BadUserInputError, ForbiddenError
 from backend.api.graphql.fields import off_event_loop
 from backend.api.graphql.ids import global_id_to_pk
-from backend.api.graphql.pagination import keyset_connection, optimize_connection
+from backend.api.graphql.pagination import (
+    keyset_connection,
+    optimize_connection,
+    requested_node_fields,
+)
 from backend.api.graphql.permissions import viewer
 from backend.catalog import selectors
 from backend.catalog.models import Category, Product
@@ -164,13 +168,50 @@ class CatalogQuery:
         filter = filter or ProductFilter()
 
         def compose() -> QuerySet[Product]:
-            return optimize_connection(_product_queryset(info, filter), info)
+            products = _product_queryset(info, filter)
+            if filter.search is not None and "highlight" in requested_node_fields(info):
+                # Columns of the page's statement, computed for its rows only.
+                products = selectors.product_highlights(products, search=filter.search)
+            return optimize_connection(products, info)
 
         if _subtree_filtered(filter):
             # Composing a subtree filter reads the subtree's category ids (a statement): the
             # one case that needs a thread before the page's own fetch.
             return off_event_loop(compose)  # type: ignore[return-value]
         return compose()
+
+    @strawberry.field(
+        description="Names of products that start with `prefix`, ignoring case, for completing "
+        "a search box as the shopper types: in alphabetical order, each name once, only "
+        "products the viewer may see. One indexed statement, however large the catalog."
+    )
+    def product_suggest(
+        self,
+        info: Info,
+        prefix: Annotated[
+            str,
+            strawberry.argument(
+                description="What the shopper has typed so far (leading spaces ignored; blank: "
+                f"no suggestions); at most {selectors.SUGGEST_PREFIX_MAX_LENGTH} characters."
+            ),
+        ],
+        first: Annotated[
+            int,
+            strawberry.argument(
+                description=f"How many names at most (1..{selectors.SUGGEST_MAX})."
+            ),
+        ] = selectors.SUGGEST_DEFAULT,
+    ) -> list[str]:
+        user = viewer(info)
+
+        def suggest() -> list[str]:
+            try:
+                return selectors.product_suggest(viewer=user, prefix=prefix, first=first)
+            except ValidationError as error:
+                [(field, messages)] = error.message_dict.items()
+                raise BadUserInputError(" ".join(messages), field=field) from None
+
+        return off_event_loop(suggest)  # type: ignore[return-value]
 
     @strawberry_django.field(
         description="One product, by id or by slug; null if none is visible to the viewer."

@@ -22,9 +22,10 @@ from strawberry import Info, relay
 from strawberry.dataloader import DataLoader
 from strawberry.utils.inspect import in_async_context
 
+from backend.api.graphql.analysis import FACETS_COST
 from backend.api.graphql.context import request_loader, request_rows
 from backend.api.graphql.errors import BadUserInputError
-from backend.api.graphql.fields import query_free, row_field
+from backend.api.graphql.fields import off_event_loop, query_free, row_field
 from backend.api.graphql.ids import ModelNode
 from backend.api.graphql.money import Money
 from backend.api.graphql.ordering import OrderDirection
@@ -39,7 +40,7 @@ from backend.api.graphql.pagination import (
     nested_connection_load,
 )
 from backend.api.graphql.permissions import viewer
-from backend.api.graphql.rows import rows_loaded_with
+from backend.api.graphql.rows import rows_as_peers, rows_loaded_with
 from backend.catalog import selectors
 from backend.catalog.models import Category, Product
 from backend.catalog.policies import stock_visible_to
@@ -208,11 +209,43 @@ class ProductType(ModelNode):
     def stock_quantity(self, root: Product, info: Info) -> int | None:
         return root.stock_quantity if stock_visible_to(viewer(info)) else None
 
+    @row_field(
+        only=[],
+        description="The name and description with the words matching the search marked, as "
+        "HTML; only in the results of `products(filter: {search: ...})`, null elsewhere. "
+        "Computed in the page's own statement, only when selected.",
+    )
+    def highlight(self, root: Product) -> "ProductHighlight | None":
+        # The annotations of selectors.product_highlights, which the products field adds to
+        # its page when this field is selected and it searches.
+        name = getattr(root, "highlight_name", None)
+        if name is None:
+            return None
+        return ProductHighlight(
+            name=selectors.highlighted_html(name),
+            description=selectors.highlighted_html(root.highlight_description),  # type: ignore[attr-defined]
+        )
+
     @classmethod
     def get_queryset(cls, queryset: QuerySet[Product], info: Info, **kwargs: Any) -> QuerySet:
         """The one visibility rule, shared by ``product``, ``products``, ``node`` and ``nodes``:
         unpublished products exist only for staff."""
         return selectors.products_visible_to(viewer(info), queryset)
+
+
+@strawberry.type(
+    name="ProductHighlight",
+    description="Search matches marked for display: HTML in which every matched word is "
+    "wrapped in <mark>...</mark> and every other character is escaped (&lt;, &amp;, ...), so "
+    "it can be inserted as is.",
+)
+class ProductHighlight:
+    name: str = strawberry.field(description="The whole name.")
+    description: str = strawberry.field(
+        description="Up to two passages of the description's words around its matches, "
+        "joined by ' … ' (markup tags in it left out; its first words when none matches; empty "
+        "when it is)."
+    )
 
 
 @strawberry.enum(description="What to order products by; the id always breaks ties.")
@@ -295,8 +328,94 @@ class ProductFilter:
     )
 
 
+@strawberry.type(
+    name="ProductCategoryFacet",
+    description="How many products of the list are in one category.",
+)
+class ProductCategoryFacet:
+    category: CategoryType = strawberry.field(description="The category.")
+    count: int = strawberry.field(
+        description="Products of the list in exactly this category, not in its subcategories: "
+        "what adding `category` (this id) to the filter lists."
+    )
+
+
+@strawberry.type(
+    name="ProductPriceRangeFacet",
+    description="How many products of the list cost within a range.",
+)
+class ProductPriceRangeFacet:
+    min: Decimal = strawberry.field(description="Lowest price (inclusive).")
+    max: Decimal = strawberry.field(description="Highest price (inclusive).")
+    count: int = strawberry.field(
+        description="Products of the list priced from min to max: what adding `price: {min, "
+        "max}` to the filter lists."
+    )
+
+
+@strawberry.type(
+    name="ProductInStockFacet", description="How many products of the list can be ordered now."
+)
+class ProductInStockFacet:
+    count: int = strawberry.field(
+        description="Products of the list in stock: what adding `inStock: true` lists."
+    )
+
+
+@strawberry.type(
+    name="ProductFacets",
+    description="Counts over the whole filtered list (every page of it, the search included), "
+    "for refining it: each count is the number of products the list holds once the filter "
+    "says so too.",
+)
+class ProductFacets:
+    categories: list[ProductCategoryFacet] = strawberry.field(
+        description=f"The categories holding the most products of the list (at most "
+        f"{selectors.FACET_CATEGORIES_MAX}), most first, then by name."
+    )
+    price_ranges: list[ProductPriceRangeFacet] = strawberry.field(
+        description=f"At most {selectors.FACET_PRICE_RANGES} consecutive price ranges holding "
+        "about as many products each, cheapest first; their bounds are round prices, and a "
+        "range ends a cent below the next round price (1.50, 2, 2.50, 3, 4, 5, 6, 8, 10, 15, "
+        "...) after its dearest product."
+    )
+    in_stock: ProductInStockFacet = strawberry.field(
+        description="The products of the list in stock."
+    )
+
+    @classmethod
+    def from_facets(cls, facets: selectors.ProductFacets) -> "ProductFacets":
+        # As a page's rows: the categories' parents and breadcrumbs load in one statement.
+        rows_as_peers([facet.category for facet in facets.categories])
+        return cls(
+            categories=[
+                ProductCategoryFacet(category=facet.category, count=facet.count)  # type: ignore[arg-type]
+                for facet in facets.categories
+            ],
+            price_ranges=[
+                ProductPriceRangeFacet(min=facet.min, max=facet.max, count=facet.count)
+                for facet in facets.price_ranges
+            ],
+            in_stock=ProductInStockFacet(count=facets.in_stock),
+        )
+
+
 @strawberry.type(name="ProductConnection", description="A page of products.")
 class ProductConnection(KeysetConnection[ProductType]):
+    @strawberry.field(
+        description="Counts over the whole filtered list, for refining it (categories, price "
+        "ranges, stock). One aggregate statement over every product of the list, run only when "
+        f"selected; it adds {FACETS_COST} to the query cost."
+    )
+    def facets(self) -> ProductFacets:
+        products = self.unpaginated
+        assert products is not None  # a root connection's
+
+        def count() -> ProductFacets:
+            return ProductFacets.from_facets(selectors.product_facets(products=products))
+
+        return off_event_loop(count)  # type: ignore[return-value]
+
     @classmethod
     def keyset_order(
         cls,

@@ -32,6 +32,7 @@ VARIABLES = {
     "ProductDetail": {"slug": "lamp-0"},
     "CategoryTree": {"first": 3, "childrenFirst": 2},
     "ProductSearch": {"search": "lamp", "first": 4},
+    "ProductSuggest": {"prefix": "lamp"},
 }
 
 

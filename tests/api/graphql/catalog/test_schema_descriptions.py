@@ -52,15 +52,35 @@ def test_schema_prints_as_sdl_with_the_catalog_root_fields() -> None:
         assert root_field in sdl
 
 
-CATALOG_OUTPUT_TYPES = {"Query", "Category", "Product", "CategoryConnection", "ProductConnection"}
-CATALOG_ROOT_FIELDS = {"node", "nodes", "categories", "category", "products", "product"}
+CATALOG_OUTPUT_TYPES = {
+    "Query",
+    "Category",
+    "Product",
+    "CategoryConnection",
+    "ProductConnection",
+    "ProductFacets",
+}
+CATALOG_ROOT_FIELDS = {
+    "node",
+    "nodes",
+    "categories",
+    "category",
+    "products",
+    "product",
+    "productSuggest",
+}
 
 
 def test_no_catalog_list_field_is_unbounded() -> None:
     """Every catalog list is a page of a connection, bounded by the tree depth
-    (``ancestors``) or by the ids the client sends (``nodes``, capped at 100)."""
+    (``ancestors``), by the ids the client sends (``nodes``, capped at 100), by ``first``
+    (``productSuggest``, capped at 10) or by a constant (facets: the largest categories, at most
+    five price ranges)."""
     bounded = {
         ("Query", "nodes"),
+        ("Query", "productSuggest"),
+        ("ProductFacets", "categories"),
+        ("ProductFacets", "priceRanges"),
         ("Category", "ancestors"),
         ("CategoryConnection", "edges"),
         ("CategoryConnection", "nodes"),

@@ -24,7 +24,13 @@ from tests.paths import REPO_ROOT
 
 ROOT = REPO_ROOT
 OPERATIONS_DIR = ROOT / "graphql"
-STOREFRONT_OPERATIONS = {"ProductListPage", "ProductDetail", "CategoryTree", "ProductSearch"}
+STOREFRONT_OPERATIONS = {
+    "ProductListPage",
+    "ProductDetail",
+    "CategoryTree",
+    "ProductSearch",
+    "ProductSuggest",
+}
 
 
 def documents() -> dict[str, DocumentNode]:

@@ -1,0 +1,146 @@
+"""PostgreSQL's execution time of the statements behind a search page's extras: facets,
+highlights and name suggestions (docs/decisions/0027-search-facets-highlights-suggest.md).
+
+    DATABASE_URL=... .venv/bin/python bench/search_features.py [--rounds 7]
+
+Run against a seeded catalog (``manage.py seed --products 1000000``, then ``manage.py
+migrate``). Each statement is the one the catalog selector sends (captured as it runs), then
+run again under ``EXPLAIN (ANALYZE)``; the table shows the median execution time over the
+rounds, all statements interleaved in every round, each after one warm-up run. Next to the
+facets: the ``COUNT`` of the same list (``totalCount``); next to suggestions: the same prefix
+through the trigram index (``name ILIKE 'prefix%'``, btree index scans off), the alternative
+decision 0027 rejects; next to a search page's rows highlighted: the same rows plain.
+
+Not part of ``make test``: speed is measured here, never asserted in tests.
+"""
+
+import argparse
+import os
+import re
+import statistics
+import sys
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("SECRET_KEY", "bench-only")
+
+import django
+
+django.setup()
+
+from django.db import connection, transaction  # noqa: E402
+from django.db.models import QuerySet  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+from backend.catalog import selectors  # noqa: E402
+from backend.catalog.models import Product  # noqa: E402
+
+_EXECUTION = re.compile(r"Execution Time: ([0-9.]+) ms")
+
+
+def statement(run: Callable[[], Any]) -> str:
+    """The one statement ``run`` sends, as sent."""
+    with CaptureQueriesContext(connection) as captured:
+        run()
+    [query] = captured.captured_queries
+    return query["sql"]
+
+
+def execution_ms(sql: str, *, without_btree_scans: bool = False) -> float:
+    with transaction.atomic(), connection.cursor() as cursor:
+        if without_btree_scans:  # as if the name prefix index did not exist
+            cursor.execute("SET LOCAL enable_indexscan = off")
+            cursor.execute("SET LOCAL enable_indexonlyscan = off")
+        cursor.execute("EXPLAIN (ANALYZE) " + sql)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    match = _EXECUTION.search(plan)
+    assert match is not None, plan
+    return float(match.group(1))
+
+
+def visible(**filters: Any) -> QuerySet[Product]:
+    return selectors.products_visible_to(None, selectors.product_list(viewer=None, **filters))
+
+
+def page_rows(search: str, *, highlights: bool) -> Callable[[], Any]:
+    """The rows of a storefront search page (20 and a look-ahead row, most relevant first),
+    read by id: what highlighting adds to a page is ts_headline over these rows, which
+    PostgreSQL computes above the page's sort and limit."""
+    ids = list(
+        visible(search=search).order_by("-search_rank", "-id").values_list("id", flat=True)[:21]
+    )
+
+    def fetch() -> Any:
+        products = Product.objects.filter(pk__in=ids)
+        if highlights:
+            products = selectors.product_highlights(products, search=search)
+        return list(products)
+
+    return fetch
+
+
+def cases() -> dict[str, Callable[[], Any]]:
+    lists: dict[str, dict[str, Any]] = {
+        "whole catalog": {},
+        'search "steel"': {"search": "steel"},
+        'search "steel candle"': {"search": "steel candle"},
+        "one category": {"category_id": _a_category_with_products()},
+        "price 10 to 20": {"price_min": Decimal(10), "price_max": Decimal(20)},
+    }
+    found: dict[str, Callable[[], Any]] = {}
+    for name, filters in lists.items():
+        found[f"facets: {name}"] = lambda f=filters: selectors.product_facets(products=visible(**f))
+        found[f"  count: {name}"] = lambda f=filters: visible(**f).count()
+    for search in ("steel", "steel candle"):
+        found[f'page rows "{search}", highlighted'] = page_rows(search, highlights=True)
+        found[f'  page rows "{search}", plain'] = page_rows(search, highlights=False)
+    for prefix in ("a", "v", "virtucon h", "virtucon handmade steel c", "zzz"):
+        found[f'suggest "{prefix}"'] = lambda p=prefix: selectors.product_suggest(
+            viewer=None, prefix=p
+        )
+        found[f'  trigram "{prefix}"'] = lambda p=prefix: _trigram_suggest(p)
+    return found
+
+
+def _trigram_suggest(prefix: str) -> list[str]:
+    """The same suggestions found through the trigram index on names, which serves ILIKE."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'SELECT DISTINCT ON (lower(name) COLLATE "C") name FROM catalog_product '
+            "WHERE is_published AND name ILIKE %s "
+            'ORDER BY lower(name) COLLATE "C" LIMIT 5',
+            [prefix + "%"],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _a_category_with_products() -> int:
+    return Product.objects.order_by("category_id").values_list("category_id", flat=True)[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    rounds = parser.parse_args().rounds
+    print(f"{Product.objects.count():,} products")
+    statements = {name: statement(run) for name, run in cases().items()}
+    trigram = {name for name in statements if name.lstrip().startswith("trigram")}
+    for name, sql in statements.items():
+        execution_ms(sql, without_btree_scans=name in trigram)  # warm-up
+    times: dict[str, list[float]] = {name: [] for name in statements}
+    for _ in range(rounds):
+        for name, sql in statements.items():
+            times[name].append(execution_ms(sql, without_btree_scans=name in trigram))
+    for name, measured in times.items():
+        low, high = min(measured), max(measured)
+        median = statistics.median(measured)
+        print(f"{name:<45} {median:9.2f} ms  ({low:.2f} to {high:.2f})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Suggestions complete what a shopper types: visible names starting with it, in order, few,
+from one statement on the name prefix index."""
+
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+
+from backend.catalog import selectors
+from tests.factories import product_create, user_create
+
+pytestmark = pytest.mark.django_db
+
+
+def suggest(prefix: str, first: int = 5, viewer: Any = None) -> list[str]:
+    return selectors.product_suggest(viewer=viewer, prefix=prefix, first=first)
+
+
+def test_names_starting_with_the_prefix_in_order_ignoring_case() -> None:
+    for name in ["Lamp shade", "lamp", "Lampe", "Desk lamp", "LAMINATOR", "Lantern"]:
+        product_create(name=name)
+    assert suggest("lam") == ["LAMINATOR", "lamp", "Lamp shade", "Lampe"]
+    assert suggest("LAMP") == ["lamp", "Lamp shade", "Lampe"]
+    assert suggest("lamp ") == ["Lamp shade"]  # a space typed is part of the prefix
+    assert suggest("  lan") == ["Lantern"]  # leading spaces are not
+
+
+def test_at_most_first_names_each_once() -> None:
+    for name in ["Mug", "Mug", "mug", "Mug rack", "Mugwort", "Mule"]:
+        product_create(name=name)
+    names = suggest("mu", first=3)
+    assert len(names) == 3
+    assert [name.lower() for name in names] == ["mug", "mug rack", "mugwort"]
+    assert suggest("mu", first=1)[0].lower() == "mug"
+
+
+def test_only_products_the_viewer_may_see() -> None:
+    product_create(name="Prototype lamp", is_published=False)
+    product_create(name="Pro lamp")
+    assert suggest("pro") == ["Pro lamp"]
+    staff = user_create(is_staff=True)
+    assert suggest("pro", viewer=staff) == ["Pro lamp", "Prototype lamp"]
+
+
+def test_like_wildcards_in_the_prefix_match_themselves() -> None:
+    product_create(name="50% off lamp")
+    product_create(name="500 watt lamp")
+    product_create(name="a_b lamp")
+    product_create(name="axb lamp")
+    assert suggest("50%") == ["50% off lamp"]
+    assert suggest("a_") == ["a_b lamp"]
+
+
+def test_a_blank_prefix_suggests_nothing_without_a_statement(count_queries: Any) -> None:
+    product_create(name="Lamp")
+    with count_queries() as queries:
+        assert suggest("") == []
+        assert suggest("   ") == []
+    assert queries.count == 0
+
+
+def test_one_statement(count_queries: Any) -> None:
+    for i in range(30):
+        product_create(name=f"Lamp {i:02d}")
+    with count_queries() as queries:
+        assert suggest("lamp", first=10) == [f"Lamp {i:02d}" for i in range(10)]
+    assert queries.count == 1
+
+
+@pytest.mark.parametrize(
+    ("prefix", "first", "field"),
+    [("x" * (selectors.SUGGEST_PREFIX_MAX_LENGTH + 1), 5, "prefix"), ("la", 0, "first"),
+     ("la", selectors.SUGGEST_MAX + 1, "first")],
+)  # fmt: skip
+def test_a_long_prefix_or_a_count_out_of_range_is_refused(
+    prefix: str, first: int, field: str
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        suggest(prefix, first=first)
+    assert list(refused.value.message_dict) == [field]
+
+
+def test_the_longest_prefix_and_the_most_names_are_accepted() -> None:
+    product_create(name="x" * selectors.SUGGEST_PREFIX_MAX_LENGTH)
+    assert len(suggest("x" * selectors.SUGGEST_PREFIX_MAX_LENGTH)) == 1
+    assert suggest("x", first=selectors.SUGGEST_MAX)
+
+
+def test_the_statement_reads_the_name_prefix_index_in_order(count_queries: Any) -> None:
+    """The prefix bounds a range scan of the index that also yields the order: no sort, so the
+    scan stops after a few names however many match (measured at a million products:
+    docs/decisions/0027-search-facets-highlights-suggest.md)."""
+    for i in range(50):
+        product_create(name=f"Lamp {i}")
+    with count_queries() as queries:
+        suggest("lamp")
+    [statement] = queries.captured_queries
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE catalog_product")
+        # 50 rows fit one page: only without sequential and bitmap scans does PostgreSQL show
+        # the plan it picks for a large table.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute("EXPLAIN " + statement["sql"])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Index Scan using catalog_prod_name_prefix_idx" in plan
+    assert "Index Cond" in plan
+    assert "Sort" not in plan
