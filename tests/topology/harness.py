@@ -482,7 +482,14 @@ def _database(started: _Started) -> tuple[PostgresCluster, PgBouncer, PostgresCl
     primary = started.enter(postgres_primary())
     with primary.connect() as connection:
         connection.execute(f"CREATE DATABASE {DATABASE}")
-    return primary, started.enter(pgbouncer(primary)), started.enter(postgres_replica(primary))
+    return (
+        primary,
+        started.enter(
+            # PgBouncer's defaults hold a query 120 s for a server and retry a login every 15 s.
+            pgbouncer(primary, query_wait_timeout=2, server_login_retry=1)
+        ),
+        started.enter(postgres_replica(primary)),
+    )
 
 
 def _database_prepare(

@@ -5,10 +5,6 @@ HTTP to the two web processes, subscriptions to the two ws processes, payments c
 two workers. Each fault is injected into the running topology (module-scoped: it starts once),
 its recovery is measured (listed in the run's summary) and the topology is made whole again
 before the next test.
-
-The tests marked ``NEEDS_REPLICA_ROUTER`` check the read replica routing that
-DATABASE_REPLICA_URLS configures (reads on the replica, read-your-writes, fallback to the
-primary, 503 while the primary is away); they fail until that router exists.
 """
 
 import asyncio
@@ -40,11 +36,6 @@ WAIT_SECONDS = 30
 # A request that cannot reach the primary is answered 503 within this: the pooler's wait for a
 # server, then Nexus's, with slack; a client's own timeout is longer.
 FAIL_FAST_SECONDS = 5
-
-NEEDS_REPLICA_ROUTER = pytest.mark.xfail(
-    reason="needs the read replica router (DATABASE_REPLICA_URLS), not merged yet",
-    strict=True,
-)
 
 PLACE = """
 mutation Place($input: OrderCreateInput!) {
@@ -401,7 +392,6 @@ def test_a_subscriber_whose_ws_process_is_killed_reconnects_with_since_and_misse
     )
 
 
-@NEEDS_REPLICA_ROUTER
 def test_while_the_primary_restarts_requests_fail_fast_and_nexus_recovers_without_a_restart(
     running: Topology, recovered: Callable[[str, str, float], None]
 ) -> None:
@@ -435,7 +425,6 @@ def test_while_the_primary_restarts_requests_fail_fast_and_nexus_recovers_withou
     assert {p.name: p.pid for p in running.processes} == pids  # nothing was restarted
 
 
-@NEEDS_REPLICA_ROUTER
 def test_catalog_reads_are_served_by_the_replica(running: Topology) -> None:
     with statements_logged(running.replica) as replica_ran:
         answer = running.post(PRODUCTS)
@@ -444,7 +433,6 @@ def test_catalog_reads_are_served_by_the_replica(running: Topology) -> None:
     assert "catalog_product" in replica_ran()
 
 
-@NEEDS_REPLICA_ROUTER
 def test_a_customer_reads_their_own_order_while_the_replica_lags_behind_it(
     running: Topology,
 ) -> None:
@@ -472,7 +460,6 @@ def test_a_customer_reads_their_own_order_while_the_replica_lags_behind_it(
     assert anonymous.data["product"] is None
 
 
-@NEEDS_REPLICA_ROUTER
 def test_with_the_replica_stopped_reads_fall_back_to_the_primary(
     running: Topology, recovered: Callable[[str, str, float], None]
 ) -> None:
