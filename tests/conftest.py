@@ -2,6 +2,7 @@
 
 import os
 from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -36,6 +37,14 @@ def service_url(variable: str) -> str:
             pytest.fail(message + " (CI=true never skips it)")
         pytest.skip(message + " (run .ci/run or set the variable)")
     return url
+
+
+def database_url(name: str) -> str:
+    """A database on the test run's PostgreSQL server. Processes a test starts run Django's
+    system checks, which ask the server its version: ``database_url("postgres")``, the
+    maintenance database, always exists."""
+    server = urlsplit(service_url("DATABASE_URL"))
+    return urlunsplit(server._replace(path=f"/{name}"))
 
 
 class QueryCounter(CaptureQueriesContext):

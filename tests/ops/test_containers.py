@@ -20,14 +20,13 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
 
 import pytest
 from websockets.exceptions import InvalidHandshake
 from websockets.sync.client import connect
 
-from tests.conftest import service_url
+from tests.conftest import database_url, service_url
 from tests.live_server import free_port
 from tests.ops.deployment import (
     APP_REQUIRED_VARIABLES,
@@ -377,8 +376,7 @@ def app_environment_on_real_database(app_environment: dict[str, str]) -> dict[st
     System checks (run by ``check`` and at Celery worker start) ask the server its version, so
     they need a server; its ``postgres`` maintenance database always exists.
     """
-    server = urlsplit(service_url("DATABASE_URL"))
-    return app_environment | {"DATABASE_URL": urlunsplit(server._replace(path="/postgres"))}
+    return app_environment | {"DATABASE_URL": database_url("postgres")}
 
 
 def until_healthy(

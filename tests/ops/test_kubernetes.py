@@ -19,7 +19,6 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
 
 import kombu
@@ -29,7 +28,7 @@ import pytest
 import yaml
 from django.http.request import validate_host
 
-from tests.conftest import ON_CI, service_url
+from tests.conftest import ON_CI, database_url, service_url
 from tests.live_server import free_port
 from tests.ops.deployment import (
     APP_REQUIRED_VARIABLES,
@@ -665,11 +664,6 @@ def in_the_pod(
         command = local_command(command, port)
     expanded = [re.sub(r"\$\((\w+)\)", lambda m: environment[m.group(1)], a) for a in command]
     return [local(argument) for argument in expanded], environment
-
-
-def database_url(name: str) -> str:
-    server = urlsplit(service_url("DATABASE_URL"))
-    return urlunsplit(server._replace(path=f"/{name}"))
 
 
 @pytest.fixture

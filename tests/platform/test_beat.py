@@ -24,7 +24,7 @@ import pytest
 import redis
 
 from backend.core.beat import ScheduleLease, SingleBeatScheduler
-from tests.conftest import service_url
+from tests.conftest import database_url, service_url
 from tests.paths import REPO_ROOT
 
 pytestmark = pytest.mark.services
@@ -115,6 +115,8 @@ def start_beat(
     schedule file; kills whatever is still running at the end."""
     environment = os.environ | {
         "DJANGO_SETTINGS_MODULE": "tests.platform.short_schedule_settings",
+        # Celery's Django fix-up runs the system checks at start; they need a server, no tables.
+        "DATABASE_URL": database_url("postgres"),
         "CELERY_BROKER_URL": service_url("CELERY_BROKER_URL"),
         "REDIS_URL": service_url("REDIS_URL"),
         "CELERY_TASK_DEFAULT_QUEUE": queue,
