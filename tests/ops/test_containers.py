@@ -292,7 +292,23 @@ def test_caddyfile_passes_host_and_forwarded_headers_untouched_by_rewrites() -> 
     """No header_up: Caddy's defaults keep Host and set X-Forwarded-For/-Proto/-Host."""
     for directive in proxy_site():
         if directive.tokens[0] == "reverse_proxy":
-            assert [d.tokens for d in directive.block] == [["trusted_proxies", "private_ranges"]]
+            assert [d.tokens for d in directive.block] == [
+                ["trusted_proxies", "private_ranges"],
+                ["import", "upstream_failover"],
+            ]
+
+
+def test_caddyfile_fails_over_on_proxying_errors_never_on_nexus_answers() -> None:
+    """Both pools retry a refused connection elsewhere and rest an upstream that failed one;
+    no unhealthy_status or unhealthy_latency: a 503 or a slow answer from Nexus is an answer.
+    tests/topology shows a killed web and ws process cost clients nothing."""
+    (snippet,) = [d for d in caddyfile() if d.tokens == ["(upstream_failover)"]]
+    assert [d.tokens for d in snippet.block] == [
+        ["lb_try_duration", "5s"],
+        ["lb_try_interval", "250ms"],
+        ["fail_duration", "5s"],
+        ["max_fails", "1"],
+    ]
 
 
 # --- Dockerfile -------------------------------------------------------------------------------
