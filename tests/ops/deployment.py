@@ -186,9 +186,11 @@ def local_caddyfile(
 ) -> str:
     """deploy/Caddyfile as it would serve on 127.0.0.1:``port`` in front of the local ``ws``
     and ``web`` servers (by port): each upstream replaced by those servers, balanced round
-    robin when there are several, and, given ``read_body_seconds``, that body read timeout;
-    request bodies buffered on a Caddy older than 2.7 (``_caddy_closes_bodies_it_retries``).
-    Everything else is the deployed file's."""
+    robin when there are several, and, given ``read_body_seconds``, that body read timeout.
+    With several upstreams, on a Caddy older than 2.7, request bodies are buffered, so that a
+    retry on another upstream has one (``_caddy_closes_bodies_it_retries``); with one, bodies
+    stream to it as deployed (tests/ops times a stalled one out). Everything else is the
+    deployed file's."""
     config = CADDYFILE.read_text()
     for upstream, ports in zip(upstreams(), (ws, web), strict=True):
         local = " ".join(f"127.0.0.1:{server_port}" for server_port in ports)
@@ -204,7 +206,7 @@ def local_caddyfile(
     config, sites = re.subn(r"^:8000 \{$", f":{port} {{\n\tbind 127.0.0.1", config, flags=re.M)
     if sites != 1:
         raise ValueError(f"{CADDYFILE}: no single site :8000")
-    if _caddy_closes_bodies_it_retries():
+    if max(len(ws), len(web)) > 1 and _caddy_closes_bodies_it_retries():
         config, snippets = re.subn(
             r"^\(upstream_failover\) \{$", "\\g<0>\n\tbuffer_requests", config, flags=re.M
         )
