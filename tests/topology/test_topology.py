@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -158,6 +159,19 @@ def operations_answered(running: Topology, process: AppProcess) -> dict[str, flo
         for sample in family.samples
         if sample.name.endswith("_count")
     }
+
+
+def open_connections_to(port: int | None) -> int:
+    """This machine's TCP connections to local ``port`` not yet closed on their side: open,
+    or told the other end closed (CLOSE_WAIT). Once a server died, only its clients' remain."""
+    open_states = {"01", "08"}  # ESTABLISHED, CLOSE_WAIT (/proc/net/tcp's st column)
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+            count += remote_port == port and fields[3] in open_states
+    return count
 
 
 def payment_running(running: Topology, order: PlacedOrder) -> tuple[AppProcess, int]:
@@ -469,12 +483,20 @@ def test_with_a_web_process_killed_every_request_through_the_proxy_is_answered(
     running: Topology, recovered: Callable[[str, str, float], None]
 ) -> None:
     """kill -9 of a web process: the proxy sends each request it would have had to the other
-    (deploy/Caddyfile's upstream_failover), so clients see no 502 while it is down. Last: a
-    restarted web process reads from the primary until it has probed its replica
-    (backend/core/replicas.py), which the replica tests above do not expect."""
+    (deploy/Caddyfile's upstream_failover), so clients see no 502 while it is down. Requests
+    sent once the proxy has seen the process's connections close: one already on its way to
+    the process (or on a connection the proxy has not yet seen closed) is lost with it, as a
+    POST is never sent twice. Last: a restarted web process reads from the primary until it
+    has probed its replica (backend/core/replicas.py), which the replica tests above do not
+    expect."""
     killed, survivor = running.web
+    assert killed.port is not None
     answered_before = operations_answered(running, survivor).get("Products", 0)
     killed.kill()
+    until(
+        lambda: not open_connections_to(killed.port),
+        "the proxy closing its connections to the killed process",
+    )
     answers = [running.post(PRODUCTS) for _ in range(REQUESTS_WHILE_WEB_IS_DOWN)]
 
     assert [answer.status for answer in answers] == [200] * REQUESTS_WHILE_WEB_IS_DOWN
