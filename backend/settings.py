@@ -89,6 +89,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "backend.core.middleware.request_id_middleware",
     "backend.core.metrics.metrics_middleware",  # its duration covers all that follows
+    # /metrics, whatever the Host: Prometheus scrapes pod and service addresses.
+    "backend.core.metrics.scrape_middleware",
     "backend.core.proxy.forwarded_for_middleware",
     # A database that cannot be reached answers 503; with replicas, binds the request's read
     # routing (backend/core/routing.py) and records what a writer must read back.
