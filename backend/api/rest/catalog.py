@@ -673,7 +673,7 @@ class PriceFilter(django_filters.Filter):
     }
 )
 class SearchFilter(django_filters.CharFilter):
-    """The selector refuses the rest (``search_terms``): stated in the document here."""
+    """The selector refuses the rest (``selectors.product_search``): stated in the document here."""
 
 
 class ProductFilterSet(django_filters.FilterSet):
