@@ -292,8 +292,7 @@ class _SqlSearchQuery(SearchQuery):
 
 def product_search(*, text: str) -> ProductSearch:
     """``text`` read as a search (``ProductSearch``); ``ValidationError`` when it is over
-    ``SEARCH_MAX_LENGTH`` characters, has no letter or digit, or a part of it (between two
-    ``or``) only excludes."""
+    ``SEARCH_MAX_LENGTH`` characters or has no letter or digit."""
     if len(text) > SEARCH_MAX_LENGTH:
         raise ValidationError(
             f"Search text is limited to {SEARCH_MAX_LENGTH} characters.", code="search_too_long"
@@ -320,10 +319,14 @@ def product_search(*, text: str) -> ProductSearch:
         raise ValidationError(
             "Search text must contain at least one letter or digit.", code="search_empty"
         )
-    if any(all(clause.excluded for clause in alternative) for alternative in alternatives):
-        raise ValidationError(
-            "A search must say what to find, not only what to exclude.", code="search_only_excluded"
-        )
+    # A part that only excludes would match most of the catalog: its minus signs are read as
+    # part of the words ("-café-" finds café).
+    alternatives = [
+        alternative
+        if not all(clause.excluded for clause in alternative)
+        else [_SearchClause(clause.text, is_word=clause.is_word) for clause in alternative]
+        for alternative in alternatives
+    ]
     last = alternatives[-1][-1]
     if last.is_word and not last.excluded:
         alternatives[-1][-1] = _SearchClause(last.text, is_word=True, prefix=True)
