@@ -209,7 +209,7 @@ SEARCH_CANDIDATES = 2000
 # most similar vocabulary words, those of trigram similarity TYPO_SIMILARITY or more.
 TYPO_MIN_LENGTH = 4
 TYPO_CANDIDATES = 3
-TYPO_SIMILARITY = 0.3
+TYPO_SIMILARITY = 0.35
 # A search's rank: these bonuses over ts_rank (normalised to [0, 1)), so an exact SKU comes
 # first, then an exact name, then matches of the words as typed, then matches through a
 # typo's correction; ts_rank orders within each.
