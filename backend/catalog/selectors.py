@@ -24,7 +24,6 @@ from django.db import connections
 from django.db.models import (
     Case,
     Count,
-    Exists,
     F,
     FloatField,
     Func,
@@ -112,6 +111,8 @@ def category_children_counts(*, parent_ids: list[int]) -> dict[int, int]:
 # --- Products: visibility and filters -------------------------------------------------------
 
 PRICE_BOUND_LIMIT = Decimal(10) ** 10  # Product.price is numeric(12, 2)
+
+
 def products_visible_to(
     viewer: ViewerType, products: QuerySet[Product] | None = None
 ) -> QuerySet[Product]:
@@ -257,9 +258,7 @@ class ProductSearch:
                 and not any(character.isdigit() for character in clause.text)
             ):
                 params.extend([clause.text, clause.prefix])
-                sql = (
-                    f"catalog_search_word(%s, %s, {TYPO_CANDIDATES}, {TYPO_SIMILARITY}::real)"
-                )
+                sql = f"catalog_search_word(%s, %s, {TYPO_CANDIDATES}, {TYPO_SIMILARITY}::real)"
             else:
                 params.append(f"'{clause.text}'{':*' if clause.prefix else ''}")
                 sql = "to_tsquery('english', %s)"
