@@ -204,7 +204,7 @@ SEARCH_MAX_WORDS = 8  # words beyond these are ignored
 # table's), plus the exact SKU and name matches. A term matching more products is ranked
 # among these only: the price of a first page that does not grow with the matches
 # (docs/decisions/0028-search-relevance.md).
-SEARCH_CANDIDATES = 2000
+SEARCH_CANDIDATES = 1000
 # Typo correction (catalog_search_word, migration 0004): a query word of at least
 # TYPO_MIN_LENGTH letters that no product name or SKU has is OR'd with its TYPO_CANDIDATES
 # most similar vocabulary words, those of trigram similarity TYPO_SIMILARITY or more.

@@ -116,3 +116,15 @@ def test_the_vocabulary_follows_inserts_renames_and_bulk_loads() -> None:
     assert searched("mahogny") == ["Mahogany bookcase"]
     words = {"velvet", "corduroy", "mahogany", "vlv"}
     assert set(SearchWord.objects.filter(word__in=words).values_list("word", flat=True)) == words
+
+
+def test_a_search_ranks_a_bounded_set_of_matches_and_the_exact_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for n in range(5):
+        product_create(name=f"Lamp {n}", sku=f"LMP-{n}")
+    monkeypatch.setattr(selectors, "SEARCH_CANDIDATES", 2)
+    assert len(searched("lamp")) == 2
+    # The last ones inserted, beyond the first two matches, exactly: still found, first.
+    assert searched("LMP-4")[0] == "Lamp 4"
+    assert searched("lamp 3")[0] == "Lamp 3"
