@@ -24,9 +24,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script
 
-from bench.search_features import execution_ms, statement, visible  # noqa: E402 (sets Django up)
-from backend.catalog import selectors  # noqa: E402
-from backend.catalog.models import Product  # noqa: E402
+from backend.catalog import selectors
+from backend.catalog.models import Product
+from bench.search_features import execution_ms, statement, visible
 
 SEARCHES = {
     "frequent, 3 materials (or)": "steel or wool or oak",
