@@ -16,6 +16,7 @@ Not part of ``make test``: speed is measured here, never asserted in tests.
 """
 
 import argparse
+import os
 import statistics
 import sys
 from collections.abc import Callable
@@ -23,10 +24,17 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("SECRET_KEY", "bench-only")
 
-from backend.catalog import selectors
-from backend.catalog.models import Product
-from bench.search_features import execution_ms, statement, visible
+import django
+
+django.setup()
+
+from backend.catalog import selectors  # noqa: E402
+from backend.catalog.models import Product  # noqa: E402
+from bench.search_features import execution_ms, statement, visible  # noqa: E402
 
 SEARCHES = {
     "frequent, 3 materials (or)": "steel or wool or oak",
