@@ -126,7 +126,7 @@ class Product(models.Model):
         indexes = [
             # Serves full-text search: search_vector @@ websearch_to_tsquery(...).
             GinIndex(fields=["search_vector"], name="catalog_product_search_idx"),
-            # Serves substring and typo search on names: name % 'query', name ILIKE '%query%'.
+            # Serves substring search on names (the admin's): name ILIKE '%query%'.
             GinIndex(
                 fields=["name"], opclasses=["gin_trgm_ops"], name="catalog_product_name_trgm_idx"
             ),

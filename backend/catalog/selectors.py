@@ -199,7 +199,7 @@ def product_list(
 # --- Products: search -----------------------------------------------------------------------
 
 SEARCH_MAX_LENGTH = 200
-SEARCH_MAX_WORDS = 8  # words beyond these are ignored
+SEARCH_MAX_WORDS = 8  # the parts starting after this many words are ignored
 # The matches a search ranks: at most this many, read in the full-text index's order (the
 # table's), plus the exact SKU and name matches. A term matching more products is ranked
 # among these only: the price of a first page that does not grow with the matches
@@ -300,9 +300,8 @@ def product_search(*, text: str) -> ProductSearch:
     words = 0
     for match in _SEARCH_TOKEN.finditer(text.lower()):
         minus, phrase, token = match.groups()
-        if token is not None and token == "or":
-            if alternatives[-1]:
-                alternatives.append([])
+        if token == "or" and alternatives[-1]:  # with nothing before it, "or" is a word
+            alternatives.append([])
             continue
         excluded = bool(minus) or (token is not None and token.startswith("-"))
         # Punctuation around a token is not part of it ("speaker," "(wireless)").

@@ -128,3 +128,9 @@ def test_a_search_ranks_a_bounded_set_of_matches_and_the_exact_ones(
     # The last ones inserted, beyond the first two matches, exactly: still found, first.
     assert searched("LMP-4")[0] == "Lamp 4"
     assert searched("lamp 3")[0] == "Lamp 3"
+
+
+def test_or_alone_or_at_the_start_is_a_word() -> None:
+    product_create(name="Or nugget")
+    assert searched("or") == ["Or nugget"]
+    assert searched("or nugget") == ["Or nugget"]
