@@ -59,6 +59,29 @@ def product_create(
     )
 
 
+def lamp_shop_create() -> dict[str, Category]:
+    """The catalog the facet, highlight and suggestion tests read, on every transport: lamps
+    and chairs in two leaves of one department (Home), a rug in a category of its own; one lamp
+    unpublished, two products sold out, one name holding markup to escape."""
+    home = category_create(name="Home")
+    lighting = category_create(name="Lighting", parent=home)
+    seating = category_create(name="Seating", parent=home)
+    rugs = category_create(name="Rugs")
+    for name, category, price, stock, published in [
+        ("Brass lamp", lighting, "12.00", 3, True),
+        ("Desk lamp", lighting, "19.99", 0, True),
+        ("Floor lamp", lighting, "45.00", 1, True),
+        ("Prototype lamp", lighting, "14.00", 9, False),
+        ("Oak chair", seating, "89.00", 2, True),
+        ("Lamp <b>table</b> & stool", seating, "150.00", 0, True),
+        ("Wool rug", rugs, "240.00", 5, True),
+    ]:
+        product_create(
+            name=name, category=category, price=price, stock_quantity=stock, is_published=published
+        )
+    return {"home": home, "lighting": lighting, "seating": seating, "rugs": rugs}
+
+
 def order_create(
     *,
     customer: User | None = None,

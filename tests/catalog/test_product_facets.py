@@ -9,32 +9,14 @@ import pytest
 from backend.catalog import selectors
 from backend.catalog.models import Category
 from backend.catalog.selectors import CategoryFacet, PriceRangeFacet, ProductFacets
-from tests.factories import category_create, product_create, user_create
+from tests.factories import category_create, lamp_shop_create, product_create, user_create
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def shop() -> dict[str, Category]:
-    """Lamps and chairs in two leaves of one department, a rug elsewhere; one lamp unpublished,
-    two products sold out."""
-    home = category_create(name="Home")
-    lighting = category_create(name="Lighting", parent=home)
-    seating = category_create(name="Seating", parent=home)
-    rugs = category_create(name="Rugs")
-    for name, category, price, stock, published in [
-        ("Brass lamp", lighting, "12.00", 3, True),
-        ("Desk lamp", lighting, "19.99", 0, True),
-        ("Floor lamp", lighting, "45.00", 1, True),
-        ("Hidden lamp", lighting, "14.00", 9, False),
-        ("Oak chair", seating, "89.00", 2, True),
-        ("Lamp table", seating, "150.00", 0, True),
-        ("Wool rug", rugs, "240.00", 5, True),
-    ]:
-        product_create(
-            name=name, category=category, price=price, stock_quantity=stock, is_published=published
-        )
-    return {"home": home, "lighting": lighting, "seating": seating, "rugs": rugs}
+    return lamp_shop_create()
 
 
 def facets(viewer: Any = None, **filters: Any) -> ProductFacets:

@@ -8,43 +8,32 @@ import pytest
 
 from backend.catalog.models import Category
 from tests.api.rest.conftest import RestClient, assert_problem
-from tests.factories import category_create, product_create
+from tests.factories import lamp_shop_create, product_create
 
 
 @pytest.fixture
 def shop(db: None) -> dict[str, Category]:
-    home = category_create(name="Home")
-    lighting = category_create(name="Lighting", parent=home)
-    seating = category_create(name="Seating", parent=home)
-    for name, category, price, stock, published in [
-        ("Brass lamp", lighting, "12.00", 3, True),
-        ("Desk lamp", lighting, "19.99", 0, True),
-        ("Floor lamp", lighting, "45.00", 1, True),
-        ("Prototype lamp", lighting, "14.00", 9, False),
-        ("Oak chair", seating, "89.00", 2, True),
-    ]:
-        product_create(
-            name=name, category=category, price=price, stock_quantity=stock, is_published=published
-        )
-    return {"home": home, "lighting": lighting, "seating": seating}
+    return lamp_shop_create()
 
 
 def test_facets_come_with_the_page_when_asked_for(
     anonymous: RestClient, shop: dict[str, Category]
 ) -> None:
     body = anonymous.get("/api/v1/products", {"facets": "true", "search": "lamp"}).json()
-    assert len(body["results"]) == 3
+    assert len(body["results"]) == 4
     facets = body["facets"]
-    [lighting] = facets["categories"]
+    lighting, seating = facets["categories"]
     assert (lighting["category"]["id"], lighting["category"]["path"], lighting["count"]) == (
         shop["lighting"].pk,
         shop["lighting"].path,
         3,
     )
+    assert (seating["category"]["id"], seating["count"]) == (shop["seating"].pk, 1)
     assert facets["price_ranges"] == [
         {"min": "10.00", "max": "14.99", "count": 1},
         {"min": "15.00", "max": "19.99", "count": 1},
         {"min": "40.00", "max": "49.99", "count": 1},
+        {"min": "150.00", "max": "199.99", "count": 1},
     ]
     assert facets["in_stock"] == {"count": 2}
     for value in ("false", None):
@@ -58,14 +47,14 @@ def test_facets_count_the_whole_list_on_every_page(
     first = anonymous.get("/api/v1/products", {"facets": "true", "page_size": 1}).json()
     second = anonymous.get(first["next"]).json()  # the link keeps facets=true
     assert first["facets"] == second["facets"]
-    assert [c["count"] for c in first["facets"]["categories"]] == [3, 1]
+    assert [c["count"] for c in first["facets"]["categories"]] == [3, 2, 1]
 
 
 def test_staff_facets_count_unpublished_products(
     staff: RestClient, shop: dict[str, Category]
 ) -> None:
     facets = staff.get("/api/v1/products", {"facets": "true"}).json()["facets"]
-    assert [c["count"] for c in facets["categories"]] == [4, 1]
+    assert [c["count"] for c in facets["categories"]] == [4, 2, 1]
 
 
 def test_a_facets_value_other_than_true_or_false_is_refused(

@@ -11,28 +11,14 @@ from graphql import build_schema, parse
 from backend.api.graphql.analysis import FACETS_COST, query_cost
 from backend.catalog.models import Category
 from tests.api.graphql.catalog.test_catalog_queries import global_id
-from tests.factories import category_create, product_create
+from tests.factories import category_create, lamp_shop_create, product_create
 from tests.graphql_client import GraphQLClient
 from tests.paths import REPO_ROOT
 
 
 @pytest.fixture
 def shop(db: None) -> dict[str, Category]:
-    home = category_create(name="Home")
-    lighting = category_create(name="Lighting", parent=home)
-    seating = category_create(name="Seating", parent=home)
-    for name, category, price, stock, published in [
-        ("Brass lamp", lighting, "12.00", 3, True),
-        ("Desk lamp", lighting, "19.99", 0, True),
-        ("Floor lamp", lighting, "45.00", 1, True),
-        ("Prototype lamp", lighting, "14.00", 9, False),
-        ("Oak chair", seating, "89.00", 2, True),
-        ("Lamp <b>table</b> & stool", seating, "150.00", 0, True),
-    ]:
-        product_create(
-            name=name, category=category, price=price, stock_quantity=stock, is_published=published
-        )
-    return {"home": home, "lighting": lighting, "seating": seating}
+    return lamp_shop_create()
 
 
 FACETS = """
@@ -55,9 +41,11 @@ def test_facets_count_the_whole_filtered_list_not_the_page(
          "count": 3},
         {"category": {"id": global_id("Category", shop["seating"].pk), "name": "Seating"},
          "count": 2},
+        {"category": {"id": global_id("Category", shop["rugs"].pk), "name": "Rugs"},
+         "count": 1},
     ]  # fmt: skip
-    assert everything["facets"]["inStock"] == {"count": 3}
-    assert sum(r["count"] for r in everything["facets"]["priceRanges"]) == 5
+    assert everything["facets"]["inStock"] == {"count": 4}
+    assert sum(r["count"] for r in everything["facets"]["priceRanges"]) == 6
     lamps = gql.data(PAGE % FACETS, {"filter": {"search": "lamp", "inStock": True}})
     assert lamps["products"]["facets"] == {
         "categories": [
@@ -86,7 +74,7 @@ def test_staff_facets_count_unpublished_products(
     staff_gql: GraphQLClient, shop: dict[str, Category]
 ) -> None:
     facets = staff_gql.data(PAGE % FACETS)["products"]["facets"]
-    assert [c["count"] for c in facets["categories"]] == [4, 2]
+    assert [c["count"] for c in facets["categories"]] == [4, 2, 1]
 
 
 def statements(gql: GraphQLClient, count_queries: Any, query: str, variables: Any = None) -> int:
@@ -137,6 +125,8 @@ def test_facet_categories_resolve_like_any_category(
                       "ancestors": [{"name": "Home"}]}, "count": 3},
         {"category": {"slug": shop["seating"].slug, "productCount": 2,
                       "ancestors": [{"name": "Home"}]}, "count": 2},
+        {"category": {"slug": shop["rugs"].slug, "productCount": 1, "ancestors": []},
+         "count": 1},
     ]  # fmt: skip
     assert captured.count == 3  # facets, productCount, ancestors
 
@@ -218,7 +208,7 @@ def test_a_corrected_search_page_with_highlights_is_one_statement(
 def test_highlight_is_null_without_a_search(gql: GraphQLClient, shop: dict[str, Category]) -> None:
     query = "{ products(first: 10) { nodes { id highlight { name } } } }"
     nodes = gql.data(query)["products"]["nodes"]
-    assert len(nodes) == 5
+    assert len(nodes) == 6
     assert all(node["highlight"] is None for node in nodes)
     one = f'{{ product(id: "{nodes[0]["id"]}") {{ highlight {{ name }} }} }}'
     assert gql.data(one) == {"product": {"highlight": None}}
