@@ -87,6 +87,8 @@ INSTALLED_APPS = [
 # middleware (and WhiteNoise), as subclasses that run on the event loop under ASGI instead of
 # hopping to a thread for every hook: backend/core/middleware.py.
 MIDDLEWARE = [
+    # The request's span, only in a process that traces (backend/core/tracing.py).
+    "backend.core.tracing.ServerSpanMiddleware",
     "backend.core.middleware.request_id_middleware",
     "backend.core.metrics.metrics_middleware",  # its duration covers all that follows
     "backend.core.proxy.forwarded_for_middleware",

@@ -54,13 +54,19 @@ class OperationTracing(SchemaExtension):
         self.recording = False
 
     def on_operation(self) -> Iterator[None]:
+        parent = trace.get_current_span().get_span_context()
+        if parent.is_valid and not parent.trace_flags.sampled:
+            # In a trace the sampler dropped (nine requests in ten by default), a child would
+            # be dropped too: starting one would only cost.
+            yield
+            return
         # An exception is recorded by the span of the Django request that answers it; the
         # operation's status says only whether the answer holds an INTERNAL_SERVER_ERROR.
         with tracer.start_as_current_span(
             OPERATION_SPAN_NAME, record_exception=False, set_status_on_exception=False
         ) as span:
-            # A trace the sampler dropped (nine in ten by default) records nothing: skip
-            # working out what it would have said.
+            # A root the sampler dropped (an operation over a WebSocket) records nothing:
+            # skip working out what it would have said.
             self.recording = span.is_recording()
             try:
                 yield
