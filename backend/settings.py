@@ -89,8 +89,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # The request's span, only in a process that traces (backend/core/tracing.py).
     "backend.core.tracing.ServerSpanMiddleware",
-    "backend.core.middleware.request_id_middleware",
-    "backend.core.metrics.metrics_middleware",  # its duration covers all that follows
+    # Request id, log context and request metrics; its duration covers all that follows.
+    "backend.core.middleware.request_signals_middleware",
     "backend.core.proxy.forwarded_for_middleware",
     # A database that cannot be reached answers 503; with replicas, binds the request's read
     # routing (backend/core/routing.py) and records what a writer must read back.
@@ -537,7 +537,7 @@ WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 0)
 # One handler on the root logger, to stderr: every logger propagates to it, Django's and
 # Celery's included (backend/celery.py). "json": one JSON object per line, for a collector;
 # "text": readable lines for a terminal (the default with DEBUG on, so under `make run`).
-# Records carry the request id (X-Request-ID, backend.core.middleware.request_id_middleware),
+# Records carry the request id (X-Request-ID, backend.core.middleware.request_signals_middleware),
 # trace and span ids, the user, the GraphQL operation and the Celery task when known.
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json").lower()

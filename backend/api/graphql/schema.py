@@ -188,9 +188,10 @@ class NexusSchema(strawberry.Schema):
         **kwargs: Any,
     ) -> None:
         """``off_loop_extensions`` maps an extension class to the variant used for operations
-        over WebSockets (``stream``), which run on the server's loop: one that moves its work
-        off the loop. (An HTTP document with async fields is parsed before it reaches a loop,
-        by ``needs_event_loop``.) ``tracing_extensions`` run, before all others, only while
+        over WebSockets (``stream``), which run on the server's loop and may be subscriptions:
+        one that moves its work off the loop, or that follows a subscription. (An HTTP
+        document with async fields is parsed before it reaches a loop, by
+        ``needs_event_loop``.) ``tracing_extensions`` run, before all others, only while
         the process traces (``backend.core.tracing``): untraced, they cost nothing."""
         super().__init__(*args, **kwargs)
         self.off_loop_extensions = dict(off_loop_extensions or {})
