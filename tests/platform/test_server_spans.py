@@ -13,6 +13,7 @@ import pytest
 from django.db import connection
 from django.test import AsyncClient, Client
 from django.test.utils import CaptureQueriesContext
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
@@ -29,9 +30,23 @@ def traceparent(sampled: bool) -> str:
     return f"00-{TRACE_ID}-{CALLER_SPAN_ID}-{'01' if sampled else '00'}"
 
 
+def instrumented_statements(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+    """An execute wrapper noting, per statement, whether instrumentations may trace it (what
+    psycopg's asks before it does any work)."""
+    INSTRUMENTED.append(is_instrumentation_enabled())
+    return execute(sql, params, many, context)
+
+
+INSTRUMENTED: list[bool] = []
+
+
 def shelf(**headers: str) -> tuple[int, dict[str, Any], int]:
     """POST the Shelf query: the status, the body and the SQL statements it sent."""
-    with CaptureQueriesContext(connection) as statements:
+    INSTRUMENTED.clear()
+    with (
+        connection.execute_wrapper(instrumented_statements),
+        CaptureQueriesContext(connection) as statements,
+    ):
         response = Client().post(
             "/graphql/",
             json.dumps({"query": SHELF}),
@@ -81,6 +96,8 @@ def test_a_sampled_request_is_a_server_span_parent_of_its_operation_and_its_sql(
     ]
     assert statements
     assert all(is_child(statement, operation) for statement in statements)
+    assert INSTRUMENTED
+    assert all(INSTRUMENTED)
 
 
 @pytest.mark.django_db
@@ -110,6 +127,9 @@ def test_a_request_the_sampler_drops_records_nothing_and_answers_the_same(
 
     assert dropped == sampled  # same status, body and SQL statement count
     assert spans.get_finished_spans() == ()
+    # psycopg's instrumentation returns at its first check: no span, not even a no-op one.
+    assert INSTRUMENTED
+    assert not any(INSTRUMENTED)
 
 
 @pytest.mark.django_db
