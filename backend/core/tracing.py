@@ -55,6 +55,14 @@ def tracing_active() -> bool:
     return _started
 
 
+def in_dropped_trace() -> bool:
+    """Whether the current span belongs to a trace the sampler dropped (a request's
+    non-recording span): a span started under it would be dropped too, so code that would
+    start one can skip it and what it costs."""
+    parent = trace.get_current_span().get_span_context()
+    return parent.is_valid and not parent.trace_flags.sampled
+
+
 def tracer_provider_create(span_processor: "SpanProcessor") -> "TracerProvider":
     """A tracer provider sending its spans to ``span_processor``.
 
