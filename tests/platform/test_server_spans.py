@@ -10,7 +10,8 @@ import json
 from typing import Any
 
 import pytest
-from django.db import connection
+from asgiref.sync import sync_to_async
+from django.db import connection, connections
 from django.test import AsyncClient, Client
 from django.test.utils import CaptureQueriesContext
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
@@ -149,12 +150,16 @@ def test_an_unmatched_path_is_named_by_its_method_alone(
 async def test_under_asgi_the_request_span_is_the_same(
     spans: InMemorySpanExporter,  # noqa: F811  the imported fixture
 ) -> None:
-    response = await AsyncClient().post(
-        "/graphql/",
-        json.dumps({"query": SHELF}),
-        content_type="application/json",
-        headers={"traceparent": traceparent(sampled=True)},
-    )
+    try:
+        response = await AsyncClient().post(
+            "/graphql/",
+            json.dumps({"query": SHELF}),
+            content_type="application/json",
+            headers={"traceparent": traceparent(sampled=True)},
+        )
+    finally:
+        # Return the worker thread's pooled connection before the test database is dropped.
+        await sync_to_async(connections.close_all)()
 
     assert response.status_code == 200
     request = request_span(spans)
