@@ -17,9 +17,12 @@ the machine is doing:
 
 (``--scenario e`` for another scenario). With tracing at a sampling ratio, which requests are
 sampled is random: count ``OTEL_TRACES_SAMPLER=parentbased_always_off`` and
-``parentbased_always_on`` and weigh them by the ratio for an exact figure. Tracing starts as in the servers' entry points,
-so the ``OTEL_*`` variables turn it on (an OTLP endpoint: ``bench/otlp_sink.py``). The
-database must be seeded (``make bench`` or ``manage.py seed``). Kernel work (thread starts,
+``parentbased_always_on`` and weigh them by the ratio for an exact figure. The spans of the
+measured requests are exported (``force_flush``) before the second mark; with
+``OTEL_BSP_SCHEDULE_DELAY=600000`` the export thread sends nothing else meanwhile, so the count
+does not depend on how long the run took. Tracing starts as in the servers' entry points, so
+the ``OTEL_*`` variables turn it on (an OTLP endpoint: ``bench/otlp_sink.py``). The database
+must be seeded (``make bench`` or ``manage.py seed``). Kernel work (thread starts,
 socket I/O) is not counted.
 """
 
@@ -43,8 +46,9 @@ django.setup(set_prefix=False)
 
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
+from opentelemetry import trace  # noqa: E402
 
-from backend.core.tracing import tracing_start  # noqa: E402
+from backend.core.tracing import tracing_active, tracing_start  # noqa: E402
 from bench.catalog import scenario_variables  # noqa: E402
 from bench.scenarios import SCENARIOS  # noqa: E402
 
@@ -112,9 +116,11 @@ async def asgi_main(requests: int, body: bytes) -> None:
     application = ASGIHandler()
     for _ in range(WARM_UP_REQUESTS):
         await asgi_request(application, body)
+    spans_export()
     MEASURED_MARK()
     for _ in range(requests):
         await asgi_request(application, body)
+    spans_export()
     MEASURED_MARK()
 
 
@@ -122,10 +128,19 @@ def wsgi_main(requests: int, body: bytes) -> None:
     application = WSGIHandler()
     for _ in range(WARM_UP_REQUESTS):
         wsgi_request(application, body)
+    spans_export()
     MEASURED_MARK()
     for _ in range(requests):
         wsgi_request(application, body)
+    spans_export()
     MEASURED_MARK()
+
+
+def spans_export() -> None:
+    """When tracing, export the spans queued so far: the measured requests' export is counted
+    with them, and the warm-up's is not."""
+    if tracing_active():
+        trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":
