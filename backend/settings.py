@@ -91,6 +91,8 @@ MIDDLEWARE = [
     "backend.core.tracing.ServerSpanMiddleware",
     # Request id, log context and request metrics; its duration covers all that follows.
     "backend.core.middleware.request_signals_middleware",
+    # /metrics, whatever the Host: Prometheus scrapes pod and service addresses.
+    "backend.core.metrics.scrape_middleware",
     "backend.core.proxy.forwarded_for_middleware",
     # A database that cannot be reached answers 503; with replicas, binds the request's read
     # routing (backend/core/routing.py) and records what a writer must read back.

@@ -170,7 +170,7 @@ async def _worker_events(url: str, token: str, customer: Any, orders: list[Any])
 
     latencies: list[float] = []
     for order in orders:
-        ws = await _subscribe(url, token, to_base64("Order", order.pk))
+        ws = await subscribe(url, token, to_base64("Order", order.pk))
         await asyncio.sleep(0.05)  # let the subscription join its group
         committed_at = await asyncio.to_thread(_pay_timed, order.pk, customer)
         message = json.loads(await asyncio.wait_for(ws.recv(), 30))
@@ -210,7 +210,9 @@ def _worker_phase(url: str, token: str, customer: Any, orders: list[Any]) -> dic
     }
 
 
-async def _subscribe(url: str, token: str, order_gid: str) -> Any:
+async def subscribe(url: str, token: str, order_gid: str) -> Any:
+    """A ``graphql-transport-ws`` socket on ``url`` (``ws://.../graphql/``), signed in with
+    ``token``, whose one ``orderStatusChanged`` follows the order ``order_gid``."""
     from websockets.asyncio.client import connect
 
     ws = await connect(url, subprotocols=["graphql-transport-ws"], max_queue=None)
@@ -232,6 +234,30 @@ async def _subscribe(url: str, token: str, order_gid: str) -> Any:
     return ws
 
 
+async def subscribers(url: str, token: str, order_gid: str, count: int) -> list[Any]:
+    """``count`` sockets of ``subscribe``, all following ``order_gid``, opened
+    ``HANDSHAKE_BATCH`` at a time: a thousand handshakes at once is a denial of service."""
+    sockets: list[Any] = []
+    for start in range(0, count, HANDSHAKE_BATCH):
+        batch = min(HANDSHAKE_BATCH, count - start)
+        sockets += await asyncio.gather(*(subscribe(url, token, order_gid) for _ in range(batch)))
+    return sockets
+
+
+async def receipts(sockets: list[Any], status: str) -> list[float | BaseException]:
+    """For each socket, the ``perf_counter`` when its next message, the order's change to
+    ``status``, arrived; or what went wrong instead (closed, silent for
+    ``FANOUT_TIMEOUT_SECONDS``, another message)."""
+
+    async def receive(ws: Any) -> float:
+        message = json.loads(await asyncio.wait_for(ws.recv(), FANOUT_TIMEOUT_SECONDS))
+        received_at = time.perf_counter()
+        assert message["payload"]["data"]["orderStatusChanged"]["status"] == status, message
+        return received_at
+
+    return await asyncio.gather(*(receive(ws) for ws in sockets), return_exceptions=True)
+
+
 def _transition_timed(order_id: int, to_status: str) -> float:
     """Run the transition; return the perf_counter at its commit."""
     from django.db import transaction
@@ -251,7 +277,7 @@ async def _latency(url: str, token: str, orders: list[Any]) -> list[float]:
 
     latencies: list[float] = []
     for order in orders:
-        ws = await _subscribe(url, token, to_base64("Order", order.pk))
+        ws = await subscribe(url, token, to_base64("Order", order.pk))
         await asyncio.sleep(0.05)  # let the subscription join its group
         for status in ("PAID", "SHIPPED"):
             committed_at = await asyncio.to_thread(_transition_timed, order.pk, status)
@@ -272,28 +298,20 @@ async def _idle(
     from backend.api.graphql.orders.events import order_group
 
     rss_before = _rss_mb(daphne_pid)
-    gid = to_base64("Order", order.pk)
-    sockets: list[Any] = []
     started = time.perf_counter()
-    for start in range(0, count, HANDSHAKE_BATCH):  # a thousand handshakes at once is a DoS
-        sockets += await asyncio.gather(
-            *(_subscribe(url, token, gid) for _ in range(min(HANDSHAKE_BATCH, count - start)))
-        )
+    sockets = await subscribers(url, token, to_base64("Order", order.pk), count)
     opened_s = time.perf_counter() - started
     await asyncio.sleep(hold)  # idle: every subscription has joined the group, none hears
     rss_after = _rss_mb(daphne_pid)
     closed_while_idle = sum(ws.state is not State.OPEN for ws in sockets)
     cpu_before = process_cpu_seconds(daphne_pid)
+    receiving = asyncio.ensure_future(receipts(sockets, "PAID"))
     committed_at = await asyncio.to_thread(_transition_timed, order.pk, "PAID")
-
-    async def receive(ws: Any) -> float:
-        message = json.loads(await asyncio.wait_for(ws.recv(), FANOUT_TIMEOUT_SECONDS))
-        assert message["payload"]["data"]["orderStatusChanged"]["status"] == "PAID", message
-        return (time.perf_counter() - committed_at) * 1000
-
-    outcomes = await asyncio.gather(*(receive(ws) for ws in sockets), return_exceptions=True)
+    outcomes = await receiving
     fanout_cpu_s = process_cpu_seconds(daphne_pid) - cpu_before
-    arrivals = sorted(value for value in outcomes if isinstance(value, float))
+    arrivals = sorted(
+        (value - committed_at) * 1000 for value in outcomes if isinstance(value, float)
+    )
     closed_at = time.perf_counter()
     await asyncio.gather(*(ws.close() for ws in sockets))
     left_in_group = await _group_drained(order_group(order.pk), closed_at + DRAIN_TIMEOUT_SECONDS)

@@ -126,7 +126,7 @@ class Product(models.Model):
         indexes = [
             # Serves full-text search: search_vector @@ websearch_to_tsquery(...).
             GinIndex(fields=["search_vector"], name="catalog_product_search_idx"),
-            # Serves substring and typo search on names: name % 'query', name ILIKE '%query%'.
+            # Serves substring search on names (the admin's): name ILIKE '%query%'.
             GinIndex(
                 fields=["name"], opclasses=["gin_trgm_ops"], name="catalog_product_name_trgm_idx"
             ),
@@ -162,3 +162,28 @@ class Product(models.Model):
     @property
     def in_stock(self) -> bool:
         return self.stock_quantity > 0
+
+
+class SearchWord(models.Model):
+    """A word of some product's name or SKU, lower-cased: the vocabulary a search's typos are
+    corrected against (``selectors.product_list``).
+
+    Written by PostgreSQL triggers on every product insert and every rename (migration 0004),
+    so bulk loads and raw SQL keep it current too. Words are only added: a word whose last
+    product was renamed or deleted stays, and at worst takes one of a typo's few candidates
+    (which then matches nothing).
+    """
+
+    # "C" collation: byte order, so the primary key's btree also serves prefix lookups.
+    word = models.TextField(primary_key=True, db_collation="C")
+
+    class Meta:
+        indexes = [
+            # Serves typo correction: words similar to a query word (word % 'speker').
+            GinIndex(
+                fields=["word"], opclasses=["gin_trgm_ops"], name="catalog_searchword_trgm_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.word

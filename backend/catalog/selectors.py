@@ -18,14 +18,12 @@ from django.contrib.postgres.search import (
     SearchHeadline,
     SearchQuery,
     SearchRank,
-    TrigramSimilarity,
 )
 from django.core.exceptions import EmptyResultSet, PermissionDenied, ValidationError
 from django.db import connections
 from django.db.models import (
     Case,
     Count,
-    Exists,
     F,
     FloatField,
     Func,
@@ -39,6 +37,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Cast, Collate, Lower
+from django.db.models.lookups import Exact
 
 from backend.accounts.policies import ViewerType
 from backend.catalog.models import Category, Product
@@ -111,29 +110,7 @@ def category_children_counts(*, parent_ids: list[int]) -> dict[int, int]:
 
 # --- Products: visibility and filters -------------------------------------------------------
 
-SEARCH_MAX_LENGTH = 200
 PRICE_BOUND_LIMIT = Decimal(10) ** 10  # Product.price is numeric(12, 2)
-SEARCH_MAX_TERMS = 8
-# Letters and digits only: every tsquery operator and LIKE/regex metacharacter is dropped.
-_SEARCH_TERM = re.compile(r"\w+", re.UNICODE)
-
-
-def search_terms(*, text: str) -> list[str]:
-    """The searchable words of ``text``; ``ValidationError`` when too long or empty.
-
-    The terms contain only letters, digits and underscores, so they are safe to join into a
-    raw ``to_tsquery`` expression.
-    """
-    if len(text) > SEARCH_MAX_LENGTH:
-        raise ValidationError(
-            f"Search text is limited to {SEARCH_MAX_LENGTH} characters.", code="search_too_long"
-        )
-    terms = _SEARCH_TERM.findall(text.lower())[:SEARCH_MAX_TERMS]
-    if not terms:
-        raise ValidationError(
-            "Search text must contain at least one letter or digit.", code="search_empty"
-        )
-    return terms
 
 
 def products_visible_to(
@@ -176,11 +153,13 @@ def product_list(
     row estimate follows the subtree's size: a department holding most of the catalog walks the
     price index and stops at the page, a leaf reads its own rows. A path test inside the same
     statement is estimated as one category whatever the subtree, and the largest department's
-    page then sorted every match (docs/performance.md). With ``search`` the rows carry
-    ``search_rank``: full-text matches (``to_tsquery`` with each term as a prefix, ranked by
-    ``ts_rank``) or, only when nothing in the filtered set matches that way, names similar by
-    trigram (typos), ranked by similarity. Raises ``ValidationError`` for an unusable search
-    or an inverted range.
+    page then sorted every match (docs/performance.md). With ``search`` (read by
+    ``product_search``) the list is its matches, typos corrected, among at most
+    ``SEARCH_CANDIDATES`` of them plus the exact SKU and name matches, and the rows carry
+    ``search_rank``: an exact SKU match ranks first, then an exact name (ignoring case), then
+    the matches of the words as typed, then those through a correction, each by ``ts_rank``
+    (name and SKU weigh more than the description). Raises ``ValidationError`` for an
+    unusable search or an inverted range.
     """
     if published is not None and not unpublished_visible_to(viewer):
         raise PermissionDenied("Only staff can filter products by published state.")
@@ -213,34 +192,172 @@ def product_list(
             products.filter(stock_quantity__gt=0) if in_stock else products.filter(stock_quantity=0)
         )
     if search is not None:
-        products = _product_search(products, terms=search_terms(text=search))
+        products = _product_search(products, search=product_search(text=search))
     return products
 
 
-def product_search_query(terms: list[str]) -> SearchQuery:
-    """The full-text query of a search's terms: every term, each as a prefix. Searching
-    (``product_list``) and highlighting (``product_highlights``) match with this one query."""
-    return SearchQuery(
-        " & ".join(f"{term}:*" for term in terms), search_type="raw", config="english"
+# --- Products: search -----------------------------------------------------------------------
+
+SEARCH_MAX_LENGTH = 200
+SEARCH_MAX_WORDS = 8  # the parts starting after this many words are ignored
+# The matches a search ranks: at most this many, read in the full-text index's order (the
+# table's), plus the exact SKU and name matches. A term matching more products is ranked
+# among these only: the price of a first page that does not grow with the matches
+# (docs/decisions/0028-search-relevance.md).
+SEARCH_CANDIDATES = 1000
+# Typo correction (catalog_search_word, migration 0004): a query word of at least
+# TYPO_MIN_LENGTH letters that no product name or SKU has is OR'd with its TYPO_CANDIDATES
+# most similar vocabulary words, those of trigram similarity TYPO_SIMILARITY or more.
+TYPO_MIN_LENGTH = 4
+TYPO_CANDIDATES = 3
+TYPO_SIMILARITY = 0.35
+# A search's rank: these bonuses over ts_rank (normalised to [0, 1)), so an exact SKU comes
+# first, then an exact name, then matches of the words as typed, then matches through a
+# typo's correction; ts_rank orders within each.
+_EXACT_SKU, _EXACT_NAME, _AS_TYPED = 4.0, 2.0, 1.0
+_WORD = re.compile(r"\w+", re.UNICODE)
+# A quoted phrase (the closing quote may be missing) or a run of anything else but spaces.
+_SEARCH_TOKEN = re.compile(r'(-?)"([^"]*)"?|([^\s"]+)')
+
+
+@dataclass(frozen=True, slots=True)
+class _SearchClause:
+    """One part of a search: a ``word`` (``\\w+`` only, lower-case), or ``words`` that must
+    be adjacent (a quoted phrase, or a token such as a SKU's ``AUD-HP-001``)."""
+
+    text: str
+    is_word: bool
+    excluded: bool = False
+    prefix: bool = False  # the last word, which the shopper may still be typing
+
+
+@dataclass(frozen=True, slots=True)
+class ProductSearch:
+    """A shopper's search text read as ``websearch_to_tsquery`` does: words must all match,
+    ``"quoted phrases"`` match as adjacent words, ``-word`` and ``-"phrase"`` exclude, ``or``
+    between two parts matches either side. The last word is a prefix. Build one with
+    ``product_search``."""
+
+    text: str  # the text as given, without surrounding spaces and quotes
+    alternatives: tuple[tuple[_SearchClause, ...], ...]  # OR of ANDs
+
+    def query(self, *, corrected: bool) -> SearchQuery:
+        """The tsquery, ``corrected`` or not: corrected, each word that no product name or
+        SKU has also matches its most similar words (``catalog_search_word``). Computed once
+        per statement (an InitPlan), however many rows it is tested against."""
+        params: list[object] = []
+
+        def clause_sql(clause: _SearchClause) -> str:
+            if not clause.is_word:
+                params.append(clause.text)
+                sql = "phraseto_tsquery('english', %s)"
+            elif (
+                corrected
+                and not clause.excluded
+                and len(clause.text) >= TYPO_MIN_LENGTH
+                and not any(character.isdigit() for character in clause.text)
+            ):
+                params.extend([clause.text, clause.prefix])
+                sql = f"catalog_search_word(%s, %s, {TYPO_CANDIDATES}, {TYPO_SIMILARITY}::real)"
+            else:
+                params.append(f"'{clause.text}'{':*' if clause.prefix else ''}")
+                sql = "to_tsquery('english', %s)"
+            return f"!!{sql}" if clause.excluded else sql
+
+        sql = " || ".join(
+            "(" + " && ".join(clause_sql(clause) for clause in alternative) + ")"
+            for alternative in self.alternatives
+        )
+        return _SqlSearchQuery(f"(SELECT {sql})", tuple(params))
+
+
+class _SqlSearchQuery(SearchQuery):
+    """A tsquery written as SQL, for ``search_vector=``, ``SearchRank`` and ``SearchHeadline``
+    (which accept a ``SearchQuery`` only)."""
+
+    def __init__(self, sql: str, params: tuple[object, ...]) -> None:
+        super().__init__(Value(sql), search_type="raw")
+        self.sql, self.params = sql, params
+
+    def as_sql(
+        self,
+        compiler: object,
+        connection: object,
+        function: str | None = None,
+        template: str | None = None,
+    ) -> tuple[str, list[object]]:
+        return self.sql, list(self.params)
+
+
+def product_search(*, text: str) -> ProductSearch:
+    """``text`` read as a search (``ProductSearch``); ``ValidationError`` when it is over
+    ``SEARCH_MAX_LENGTH`` characters or has no letter or digit."""
+    if len(text) > SEARCH_MAX_LENGTH:
+        raise ValidationError(
+            f"Search text is limited to {SEARCH_MAX_LENGTH} characters.", code="search_too_long"
+        )
+    alternatives: list[list[_SearchClause]] = [[]]
+    words = 0
+    for match in _SEARCH_TOKEN.finditer(text.lower()):
+        minus, phrase, token = match.groups()
+        if token == "or" and alternatives[-1]:  # with nothing before it, "or" is a word
+            alternatives.append([])
+            continue
+        excluded = bool(minus) or (token is not None and token.startswith("-"))
+        # Punctuation around a token is not part of it ("speaker," "(wireless)").
+        content = phrase if token is None else re.sub(r"^\W+|\W+$", "", token)
+        parts = _WORD.findall(content)
+        if not parts or words >= SEARCH_MAX_WORDS:
+            continue
+        words += len(parts)
+        is_word = token is not None and len(parts) == 1 and parts[0] == content
+        alternatives[-1].append(_SearchClause(content, is_word=is_word, excluded=excluded))
+    alternatives = [alternative for alternative in alternatives if alternative]
+    if not alternatives:
+        raise ValidationError(
+            "Search text must contain at least one letter or digit.", code="search_empty"
+        )
+    # A part that only excludes would match most of the catalog: its minus signs are read as
+    # part of the words ("-café-" finds café).
+    alternatives = [
+        alternative
+        if not all(clause.excluded for clause in alternative)
+        else [_SearchClause(clause.text, is_word=clause.is_word) for clause in alternative]
+        for alternative in alternatives
+    ]
+    last = alternatives[-1][-1]
+    if last.is_word and not last.excluded:
+        alternatives[-1][-1] = _SearchClause(last.text, is_word=True, prefix=True)
+    return ProductSearch(
+        text=text.strip().strip('"').strip(),
+        alternatives=tuple(tuple(alternative) for alternative in alternatives),
     )
 
 
-def _product_search(products: QuerySet[Product], *, terms: list[str]) -> QuerySet[Product]:
-    query = product_search_query(terms)
-    phrase = " ".join(terms)
-    full_text = Q(search_vector=query)
-    any_full_text_match = Exists(products.filter(full_text))
-    return products.filter(
-        full_text | (~any_full_text_match & Q(name__trigram_similar=phrase))
-    ).annotate(
+def _product_search(products: QuerySet[Product], *, search: ProductSearch) -> QuerySet[Product]:
+    corrected = search.query(corrected=True)
+    exact_sku = Q(sku__in=list(dict.fromkeys([search.text, search.text.upper()])))
+    exact_name = Exact(_SUGGEST_KEY, search.text.lower())
+    # The candidates: up to SEARCH_CANDIDATES matches in the index's order, and the exact SKU
+    # and name matches wherever they are (by the SKU's and the name prefix's btrees).
+    candidates = (
+        products.filter(search_vector=corrected)
+        .order_by()
+        .values("pk")[:SEARCH_CANDIDATES]
+        .union(Product.objects.filter(exact_sku | Q(exact_name)).order_by().values("pk"))
+    )
+    return products.filter(pk__in=candidates).annotate(
         # double precision, not ts_rank's real: a real read back as text loses digits, and
         # keyset cursors must compare equal to the stored rank.
         search_rank=Cast(
-            Case(
-                When(full_text, then=SearchRank(F("search_vector"), query)),
-                default=TrigramSimilarity("name", phrase),
-                output_field=FloatField(),
-            ),
+            Case(When(exact_sku, then=Value(_EXACT_SKU)), default=Value(0.0))
+            + Case(When(exact_name, then=Value(_EXACT_NAME)), default=Value(0.0))
+            + Case(
+                When(Q(search_vector=search.query(corrected=False)), then=Value(_AS_TYPED)),
+                default=Value(0.0),
+            )
+            # Normalisation 32: rank / (rank + 1), below 1 whatever the rank.
+            + SearchRank(F("search_vector"), corrected, normalization=Value(32)),
             FloatField(),
         )
     )
@@ -478,10 +595,10 @@ def product_highlights(products: QuerySet[Product], *, search: str) -> QuerySet[
     words matching the search marked for ``highlighted_html``.
 
     Columns of the same statement, not a statement of their own. PostgreSQL computes them
-    after the sort and the limit, so a page pays ``ts_headline`` for its own rows only. Names
-    found by similarity alone (typos) come back unmarked.
+    after the sort and the limit, so a page pays ``ts_headline`` for its own rows only. The
+    words a typo was corrected to are marked as the typed ones are.
     """
-    query = product_search_query(search_terms(text=search))
+    query = product_search(text=search).query(corrected=True)
 
     def headline(column: str, **options: object) -> SearchHeadline:
         text = Func(

@@ -24,17 +24,20 @@ import hmac
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar, Token
 from pathlib import Path
 from typing import Any
 
+from asgiref.sync import iscoroutinefunction, sync_to_async
 from celery import signals as celery_signals
 from django.conf import settings
 from django.core.signals import request_finished
 from django.db import connections
 from django.db.backends.signals import connection_created
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.urls import resolve
+from django.utils.decorators import sync_and_async_middleware
 from kombu import Connection as BrokerConnection
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -358,6 +361,37 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     if not token or not hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
         raise Http404
     return HttpResponse(generate_latest(scrape_registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+METRICS_PATH = "/metrics"
+
+
+@sync_and_async_middleware
+def scrape_middleware(
+    get_response: Callable[[HttpRequest], HttpResponseBase | Awaitable[HttpResponseBase]],
+) -> Callable[[HttpRequest], object]:
+    """Answers ``/metrics`` itself, before CommonMiddleware checks the Host against
+    ALLOWED_HOSTS: Prometheus addresses a target by a pod's IP or a service's name, neither of
+    them a host name clients use. Safe to skip for this one path: it still needs the token, and
+    nothing in its answer comes from the Host (what ALLOWED_HOSTS guards: URLs built from it).
+    After request_signals_middleware, which counts the scrape under its URL pattern as before."""
+    if iscoroutinefunction(get_response):
+
+        async def middleware_async(request: HttpRequest) -> HttpResponseBase:
+            if request.path_info != METRICS_PATH:
+                return await get_response(request)  # type: ignore[misc, no-any-return]
+            request.resolver_match = resolve(METRICS_PATH)
+            return await sync_to_async(metrics_view)(request)
+
+        return middleware_async
+
+    def middleware(request: HttpRequest) -> HttpResponseBase:
+        if request.path_info != METRICS_PATH:
+            return get_response(request)  # type: ignore[return-value]
+        request.resolver_match = resolve(METRICS_PATH)
+        return metrics_view(request)
+
+    return middleware
 
 
 # --- Celery -------------------------------------------------------------------------------------

@@ -23,15 +23,18 @@ def highlights(search: str) -> dict[str, tuple[str, str]]:
     }
 
 
-def test_matched_words_are_marked_as_prefixes_and_stems() -> None:
+def test_matched_words_are_marked_as_stems_and_the_last_as_a_prefix() -> None:
     product_create(name="Brass desk lamp", description="A lamp for desks and lampshades.")
-    assert highlights("lamp desk") == {
+    assert highlights("desk lamp") == {
         "Brass desk lamp": (
             "Brass <mark>desk</mark> <mark>lamp</mark>",
             # A passage: words of three letters or fewer are trimmed off its ends.
             "<mark>lamp</mark> for <mark>desks</mark> and <mark>lampshades</mark>",
         )
     }
+    # Only the last word is a prefix: "lamp" before "desk" matches lamps, not lampshades.
+    [(_, description)] = highlights("lamp desk").values()
+    assert description == "<mark>lamp</mark> for <mark>desks</mark> and lampshades"
 
 
 def test_markup_and_entities_in_the_text_are_escaped() -> None:
@@ -63,6 +66,6 @@ def test_a_long_description_is_cut_to_passages_around_the_matches() -> None:
     assert "end" not in description.split()
 
 
-def test_a_name_found_by_similarity_alone_is_not_marked() -> None:
+def test_the_word_a_typo_was_corrected_to_is_marked() -> None:
     product_create(name="Kettle", description="")
-    assert highlights("kettel") == {"Kettle": ("Kettle", "")}
+    assert highlights("kettel") == {"Kettle": ("<mark>Kettle</mark>", "")}

@@ -1,9 +1,12 @@
-"""The product search vector is a generated column: current after every save, no batch job."""
+"""Search: the vector is a generated column (current after every save, no batch job); a
+search corrects typos word by word, ranks an exact SKU then an exact name first, and reads
+phrases, exclusions and "or"."""
 
 import pytest
 from django.contrib.postgres.search import SearchQuery
 
-from backend.catalog.models import Product
+from backend.catalog import selectors
+from backend.catalog.models import Product, SearchWord
 from tests.factories import product_create
 
 pytestmark = pytest.mark.django_db
@@ -33,3 +36,102 @@ def test_description_and_sku_are_searchable() -> None:
     product = product_create(name="Lamp", description="Handmade brass base", sku="LMP-777")
     assert found("brass") == {product.pk}
     assert Product.objects.filter(search_vector=SearchQuery("LMP-777", config="simple")).exists()
+
+
+def searched(text: str) -> list[str]:
+    """Names of the first page of a search, most relevant first."""
+    products = selectors.product_list(viewer=None, search=text)
+    return list(
+        products.order_by(*selectors.MOST_RELEVANT_FIRST.order_by).values_list("name", flat=True)[
+            :20
+        ]
+    )
+
+
+def test_a_one_word_typo_finds_the_product() -> None:
+    product_create(name="Portable speaker")
+    product_create(name="Noise-cancelling headphones")
+    product_create(name="Wired studio headphones")
+    assert searched("speker") == ["Portable speaker"]
+    assert set(searched("headphnes")) == {"Noise-cancelling headphones", "Wired studio headphones"}
+
+
+def test_an_exact_sku_ranks_its_product_first() -> None:
+    lamp = product_create(name="Desk lamp", sku="LAMP-100")
+    # Its SKU in another product's name, which weighs as much, twice.
+    product_create(name="Shade for LAMP-100 lamps, LAMP-100 ready", sku="SHD-1")
+    assert searched("LAMP-100")[0] == lamp.name
+    assert searched("lamp-100")[0] == lamp.name
+
+
+def test_an_exact_name_ranks_before_longer_names() -> None:
+    product_create(name="Speaker stand for portable speaker")
+    product_create(name="Portable speaker")
+    assert searched("portable speaker") == [
+        "Portable speaker",
+        "Speaker stand for portable speaker",
+    ]
+
+
+def test_words_as_typed_rank_before_corrections() -> None:
+    product_create(name="Oven mitt")
+    product_create(name="Basket", description="Hand woven.")
+    # "woven" is in no name: corrected to "oven" too, whose match in a name weighs more than
+    # the description's, but the word as typed ranks first.
+    assert searched("woven") == ["Basket", "Oven mitt"]
+
+
+def test_equal_ranks_are_in_descending_id_order() -> None:
+    first = product_create(name="Wool scarf")
+    second = product_create(name="Wool scarf")
+    ids = list(
+        selectors.product_list(viewer=None, search="wool scarf")
+        .order_by(*selectors.MOST_RELEVANT_FIRST.order_by)
+        .values_list("pk", flat=True)
+    )
+    assert ids == [second.pk, first.pk]
+
+
+def test_phrases_exclusions_and_or() -> None:
+    product_create(name="Wired studio headphones")
+    product_create(name="Studio monitor, wired")
+    product_create(name="Noise-cancelling headphones")
+    assert searched('"wired studio"') == ["Wired studio headphones"]
+    assert set(searched("headphones -wired")) == {"Noise-cancelling headphones"}
+    assert set(searched("monitor or noise")) == {
+        "Studio monitor, wired",
+        "Noise-cancelling headphones",
+    }
+
+
+def test_the_vocabulary_follows_inserts_renames_and_bulk_loads() -> None:
+    product = product_create(name="Velvet armchair", sku="VLV-1")
+    assert searched("velvt armchair") == ["Velvet armchair"]
+    product.name = "Corduroy armchair"
+    product.save()
+    assert searched("cordroy") == ["Corduroy armchair"]
+    Product.objects.bulk_create(
+        [Product(name="Mahogany bookcase", slug="m", sku="M-1", category=product.category, price=1)]
+    )
+    assert searched("mahogny") == ["Mahogany bookcase"]
+    words = {"velvet", "corduroy", "mahogany", "vlv"}
+    assert set(SearchWord.objects.filter(word__in=words).values_list("word", flat=True)) == words
+
+
+def test_a_search_ranks_a_bounded_set_of_matches_and_the_exact_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for n in range(5):
+        product_create(name=f"Lamp {n}", sku=f"LMP-{n}")
+    monkeypatch.setattr(selectors, "SEARCH_CANDIDATES", 2)
+    assert len(searched("lamp")) == 2
+    # The last ones inserted, beyond the first two matches, exactly: still found, first.
+    assert searched("LMP-4")[0] == "Lamp 4"
+    assert searched("lamp 3")[0] == "Lamp 3"
+
+
+def test_or_alone_or_at_the_start_is_a_word() -> None:
+    product_create(name="Gold nugget")
+    assert searched("or") == []  # an English stop word: accepted, it matches nothing
+    assert searched("or nugget") == ["Gold nugget"]
+    assert searched("nugget or") == ["Gold nugget"]

@@ -187,7 +187,10 @@ def local_caddyfile(
     """deploy/Caddyfile as it would serve on 127.0.0.1:``port`` in front of the local ``ws``
     and ``web`` servers (by port): each upstream replaced by those servers, balanced round
     robin when there are several, and, given ``read_body_seconds``, that body read timeout.
-    Everything else is the deployed file's."""
+    With several upstreams, on a Caddy older than 2.7, request bodies are buffered, so that a
+    retry on another upstream has one (``_caddy_closes_bodies_it_retries``); with one, bodies
+    stream to it as deployed (tests/ops times a stalled one out). Everything else is the
+    deployed file's."""
     config = CADDYFILE.read_text()
     for upstream, ports in zip(upstreams(), (ws, web), strict=True):
         local = " ".join(f"127.0.0.1:{server_port}" for server_port in ports)
@@ -203,6 +206,12 @@ def local_caddyfile(
     config, sites = re.subn(r"^:8000 \{$", f":{port} {{\n\tbind 127.0.0.1", config, flags=re.M)
     if sites != 1:
         raise ValueError(f"{CADDYFILE}: no single site :8000")
+    if max(len(ws), len(web)) > 1 and _caddy_closes_bodies_it_retries():
+        config, snippets = re.subn(
+            r"^\(upstream_failover\) \{$", "\\g<0>\n\tbuffer_requests", config, flags=re.M
+        )
+        if snippets != 1:
+            raise ValueError(f"{CADDYFILE}: no single upstream_failover snippet")
     if read_body_seconds is not None:
         config, timeouts = re.subn(
             r"\bread_body \S+$", f"read_body {read_body_seconds}s", config, flags=re.M
@@ -210,6 +219,19 @@ def local_caddyfile(
         if timeouts != 1:
             raise ValueError(f"{CADDYFILE}: no single read_body timeout")
     return config
+
+
+def _caddy_closes_bodies_it_retries() -> bool:
+    """Whether the installed Caddy predates 2.7: on a refused connection such a Caddy closes
+    the request's body, so its retry of a POST on the other upstream fails, and counts against
+    that one too (caddyserver/caddy#7546, fixed after 2.11.1; the compose image runs a later one).
+    A body it buffered survives the retry; the option was renamed in 2.7, so deploy/Caddyfile
+    cannot carry it and the local copy gets it (Debian's Caddy is 2.6)."""
+    output = subprocess.run(
+        [required_binary("caddy", "caddy"), "version"], capture_output=True, text=True, check=True
+    ).stdout
+    major, minor = (int(part) for part in re.findall(r"v?(\d+)\.(\d+)", output)[0])
+    return (major, minor) < (2, 7)
 
 
 def settings_environment_variables() -> set[str]:
@@ -301,8 +323,9 @@ class CaddyDirective:
 def caddyfile() -> list[CaddyDirective]:
     """deploy/Caddyfile as nested directives: the global options block (no tokens), then sites.
 
-    Enough of the Caddyfile grammar for this file (no quoted tokens, snippets or imports; the
-    real parser, run by the end-to-end test where Caddy is installed, has the last word).
+    Enough of the Caddyfile grammar for this file (no quoted tokens; a snippet is a directive
+    named ``(name)``, an import one like any other; the real parser, run by the end-to-end test
+    where Caddy is installed, has the last word).
     """
     root: list[CaddyDirective] = []
     open_blocks = [root]

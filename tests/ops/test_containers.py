@@ -182,14 +182,20 @@ def test_web_runs_the_images_worker_count_unless_the_operator_sets_one() -> None
     assert tuned["GRANIAN_WORKERS"] == "8"
 
 
-def test_web_trusts_forwarded_headers_from_every_range_the_proxy_trusts() -> None:
-    """Otherwise REMOTE_ADDR is the proxy's and all clients share one login throttle."""
-    allowed = compose()["services"]["web"]["environment"]["FORWARDED_ALLOW_IPS"].split(",")
-    networks = [ipaddress.ip_network(entry, strict=False) for entry in allowed]
-    for caddy_range in CADDY_PRIVATE_RANGES:
-        trusted = ipaddress.ip_network(caddy_range, strict=False)
-        # A whole range is covered when its first and last address fall in one trusted network.
-        assert any(trusted[0] in net and trusted[-1] in net for net in networks), caddy_range
+def test_web_and_ws_trust_forwarded_headers_from_every_range_the_proxy_trusts() -> None:
+    """Otherwise the client address is the proxy's: all clients share web's login throttle
+    and ws's limit on anonymous sockets."""
+    services = compose()["services"]
+    for name in ("web", "ws"):
+        allowed = services[name]["environment"]["FORWARDED_ALLOW_IPS"].split(",")
+        networks = [ipaddress.ip_network(entry, strict=False) for entry in allowed]
+        for caddy_range in CADDY_PRIVATE_RANGES:
+            trusted = ipaddress.ip_network(caddy_range, strict=False)
+            # A whole range is covered when its first and last address fall in one network.
+            assert any(trusted[0] in net and trusted[-1] in net for net in networks), (
+                name,
+                caddy_range,
+            )
 
 
 def test_compose_refuses_to_start_without_each_operator_variable() -> None:
@@ -292,7 +298,23 @@ def test_caddyfile_passes_host_and_forwarded_headers_untouched_by_rewrites() -> 
     """No header_up: Caddy's defaults keep Host and set X-Forwarded-For/-Proto/-Host."""
     for directive in proxy_site():
         if directive.tokens[0] == "reverse_proxy":
-            assert [d.tokens for d in directive.block] == [["trusted_proxies", "private_ranges"]]
+            assert [d.tokens for d in directive.block] == [
+                ["trusted_proxies", "private_ranges"],
+                ["import", "upstream_failover"],
+            ]
+
+
+def test_caddyfile_fails_over_on_proxying_errors_never_on_nexus_answers() -> None:
+    """Both pools retry a refused connection elsewhere and rest an upstream that failed one;
+    no unhealthy_status or unhealthy_latency: a 503 or a slow answer from Nexus is an answer.
+    tests/topology shows a killed web and ws process cost clients nothing."""
+    (snippet,) = [d for d in caddyfile() if d.tokens == ["(upstream_failover)"]]
+    assert [d.tokens for d in snippet.block] == [
+        ["lb_try_duration", "5s"],
+        ["lb_try_interval", "250ms"],
+        ["fail_duration", "5s"],
+        ["max_fails", "1"],
+    ]
 
 
 # --- Dockerfile -------------------------------------------------------------------------------

@@ -77,6 +77,23 @@ def test_metrics_serves_the_text_format_to_the_token(client: Client, settings: S
     assert series[key] >= 1
 
 
+@pytest.mark.django_db
+def test_a_scrape_of_a_pod_address_is_answered_though_it_is_no_allowed_host(
+    settings: Settings,
+) -> None:
+    """Prometheus in Kubernetes scrapes each pod at its IP: the Host it sends. Only /metrics
+    is spared the ALLOWED_HOSTS check; the token still guards it."""
+    settings.METRICS_BEARER_TOKEN = TOKEN
+    settings.CELERY_BROKER_URL = ""
+    settings.ALLOWED_HOSTS = ["api.shop.example"]
+    pod = Client(HTTP_HOST="10.42.3.17:8000")
+    scraped = pod.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    assert scraped.status_code == 200
+    assert b"nexus_http_requests_total" in scraped.content
+    assert pod.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 404
+    assert pod.get("/healthz").status_code == 400  # every other path checks the Host
+
+
 # --- HTTP requests --------------------------------------------------------------------------
 
 

@@ -104,12 +104,19 @@ class AppProcess:
         return self.process is not None and self.process.poll() is None
 
     def kill(self, sig: signal.Signals = signal.SIGKILL) -> None:
-        """Send ``sig`` to the process and its children; wait for the process to end."""
+        """Send ``sig`` to the process and its children; wait for all of them to end. Not
+        only the process: a child still dying (granian's worker) holds its connections open,
+        and a request the proxy sends on one meanwhile is lost with it."""
         if self.process is None:
             return
         with suppress(ProcessLookupError):
             os.killpg(self.process.pid, sig)
         self.process.wait(timeout=60)
+        deadline = time.monotonic() + 60
+        while _group_alive(self.process.pid):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name}'s children outlived it by 60 s")
+            time.sleep(0.01)
 
     def restart(self) -> None:
         self.kill()
@@ -239,6 +246,10 @@ class Topology:
         with self.primary.connect(DATABASE) as connection:
             return connection.execute(statement, parameters).fetchall()  # type: ignore[arg-type]
 
+    def ws_connections(self) -> dict[str, int]:
+        """WebSocket connections each ws process has accepted so far (Daphne's access log)."""
+        return {p.name: p.log_text().count("WSCONNECT /graphql/") for p in self.ws}
+
     def active_tasks(self) -> dict[str, list[dict[str, Any]]]:
         """What each worker is running now, by node name (Celery's remote control)."""
         inspect = _control(self.rabbitmq).inspect(timeout=2, limit=len(self.workers))
@@ -269,6 +280,17 @@ class Topology:
     def logs(self, lines: int = 40) -> str:
         """The tail of every process's log, for a failure report."""
         return "\n".join(f"--- {p.name}\n{p.log_tail(lines)}" for p in self.processes)
+
+
+def _group_alive(group: int) -> bool:
+    """Whether a process of process group ``group`` still runs (a zombie does not: its
+    sockets are closed; whoever adopted it may reap it late)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError):  # the process ended while we looked
+            state, _, pgrp = stat.read_text().rsplit(")", 1)[1].split()[:3]
+            if int(pgrp) == group and state != "Z":
+                return True
+    return False
 
 
 def _answer(request: urllib.request.Request, timeout: float) -> Answer:

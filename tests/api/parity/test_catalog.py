@@ -57,6 +57,28 @@ LIST_SCENARIOS: list[tuple[str, ProductQuery, Rule | None]] = [
         ProductQuery(search="trail", in_category="outdoor", sort="NAME", descending=True),
         None,
     ),
+    ("search_two_word_typo", ProductQuery(search="trai runer"), None),
+    ("search_prefix", ProductQuery(search="tra"), None),
+    (
+        "search_phrase",
+        ProductQuery(search='"trail runner"', sort="CREATED_AT", descending=True),
+        lambda w, p: p.name == "Trail runner",
+    ),
+    (
+        "search_exclusion",
+        ProductQuery(search="trail -boot -tent", sort="CREATED_AT", descending=True),
+        lambda w, p: p.name in {"Trail runner", "Trail prototype"},
+    ),
+    (
+        "search_or",
+        ProductQuery(search="kettle or pan", sort="CREATED_AT", descending=True),
+        lambda w, p: p.name in {"Kettle", "Pan"},
+    ),
+    (
+        "search_typo_found",
+        ProductQuery(search="kettel", sort="CREATED_AT", descending=True),
+        lambda w, p: p.name == "Kettle",
+    ),
     ("relevance_without_search", ProductQuery(sort="RELEVANCE"), None),
     ("inverted_price_range", ProductQuery(price_min="9", price_max="1"), None),
     ("search_without_words", ProductQuery(search="%%"), None),

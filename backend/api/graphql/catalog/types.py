@@ -323,8 +323,10 @@ class ProductFilter:
     )
     search: str | None = strawberry.field(
         default=None,
-        description="Full-text search on name, SKU and description, each word as a prefix; "
-        "falls back to similar names (typos) when nothing matches. At most 200 characters.",
+        description="Full-text search on name, SKU and description: every word must match, "
+        '"quoted phrases" as adjacent words, `-word` excludes, `or` joins alternatives; the '
+        "last word is a prefix; a misspelt word also matches the catalog's most similar "
+        "words. An exact SKU, then an exact name, ranks first. At most 200 characters.",
     )
 
 

@@ -97,8 +97,13 @@ def statements(gql: GraphQLClient, count_queries: Any, query: str, variables: An
 
 @pytest.mark.parametrize(
     "filter",
-    [{}, {"search": "lamp"}, {"inStock": True, "price": {"max": "100"}}],
-    ids=["everything", "search", "filters"],
+    [
+        {},
+        {"search": "lamp"},
+        {"search": 'brass lammp or "table" -stool'},
+        {"inStock": True, "price": {"max": "100"}},
+    ],
+    ids=["everything", "search", "search_syntax_and_typo", "filters"],
 )
 def test_facets_cost_exactly_one_statement_and_none_unselected(
     gql: GraphQLClient, shop: dict[str, Category], count_queries: Any, filter: dict[str, Any]
@@ -198,6 +203,16 @@ def test_search_results_highlight_the_matches_escaping_the_rest(
         "name": "<mark>Lamp</mark> &lt;b&gt;table&lt;/b&gt; &amp; stool",
         "description": "",
     }
+
+
+def test_a_corrected_search_page_with_highlights_is_one_statement(
+    gql: GraphQLClient, shop: dict[str, Category], count_queries: Any
+) -> None:
+    """The typo's correction and the highlights are parts of the page's own statement."""
+    variables = {"search": "brass lammp"}
+    assert statements(gql, count_queries, SEARCH % HIGHLIGHT, variables) == 1
+    nodes = gql.data(SEARCH % HIGHLIGHT, variables)["products"]["nodes"]
+    assert [node["highlight"]["name"] for node in nodes] == ["<mark>Brass</mark> <mark>lamp</mark>"]
 
 
 def test_highlight_is_null_without_a_search(gql: GraphQLClient, shop: dict[str, Category]) -> None:
