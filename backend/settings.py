@@ -87,8 +87,10 @@ INSTALLED_APPS = [
 # middleware (and WhiteNoise), as subclasses that run on the event loop under ASGI instead of
 # hopping to a thread for every hook: backend/core/middleware.py.
 MIDDLEWARE = [
-    "backend.core.middleware.request_id_middleware",
-    "backend.core.metrics.metrics_middleware",  # its duration covers all that follows
+    # The request's span, only in a process that traces (backend/core/tracing.py).
+    "backend.core.tracing.ServerSpanMiddleware",
+    # Request id, log context and request metrics; its duration covers all that follows.
+    "backend.core.middleware.request_signals_middleware",
     # /metrics, whatever the Host: Prometheus scrapes pod and service addresses.
     "backend.core.metrics.scrape_middleware",
     "backend.core.proxy.forwarded_for_middleware",
@@ -537,7 +539,7 @@ WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 0)
 # One handler on the root logger, to stderr: every logger propagates to it, Django's and
 # Celery's included (backend/celery.py). "json": one JSON object per line, for a collector;
 # "text": readable lines for a terminal (the default with DEBUG on, so under `make run`).
-# Records carry the request id (X-Request-ID, backend.core.middleware.request_id_middleware),
+# Records carry the request id (X-Request-ID, backend.core.middleware.request_signals_middleware),
 # trace and span ids, the user, the GraphQL operation and the Celery task when known.
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json").lower()

@@ -4,19 +4,25 @@ Answers one scenario of ``bench/scenarios.py`` (default (a), the product list pa
 variables ``make bench`` uses, in one process through the WSGI application production serves
 (``--interface asgi``: the ASGI one Daphne serves): Django's handler, the middleware, the view,
 execution and the scenario's statements, without an HTTP server.
-Run it under callgrind twice, with 0 and with N measured requests after the same warm-up; the
-difference of the two totals divided by N is the cost of one request, and it repeats to within
-a fraction of a percent whatever else the machine is doing:
+The measured requests run between two calls of ``os.getppid()`` (``MEASURED_MARK``), which
+nothing else calls, so callgrind can cut its count there: the second part is the measured
+requests alone, without the start-up (whose count varies from run to run, by far more than a
+request's on the first run of a fresh tree, which compiles its ``.pyc`` files). Divided by N,
+it is the cost of one request, and it repeats to within a fraction of a percent whatever else
+the machine is doing:
 
-    DATABASE_URL=postgres://... valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
-        .venv/bin/python bench/instructions.py --requests 0
-    DATABASE_URL=postgres://... valgrind --tool=callgrind --callgrind-out-file=/dev/null \\
-        .venv/bin/python bench/instructions.py --requests 100
+    DATABASE_URL=postgres://... valgrind --tool=callgrind --dump-before=os_getppid \\
+        --callgrind-out-file=/tmp/cg.out .venv/bin/python bench/instructions.py --requests 60
+    grep summary /tmp/cg.out.2    # the measured requests' instructions
 
-(``--scenario e`` for another scenario; each run prints ``Collected : <instructions>``). Tracing
-starts as in the servers' entry points, so the ``OTEL_*`` variables turn it on (an OTLP
-endpoint: ``bench/otlp_sink.py``). The
-database must be seeded (``make bench`` or ``manage.py seed``). Kernel work (thread starts,
+(``--scenario e`` for another scenario). With tracing at a sampling ratio, which requests are
+sampled is random: count ``OTEL_TRACES_SAMPLER=parentbased_always_off`` and
+``parentbased_always_on`` and weigh them by the ratio for an exact figure. The spans of the
+measured requests are exported (``force_flush``) before the second mark; with
+``OTEL_BSP_SCHEDULE_DELAY=600000`` the export thread sends nothing else meanwhile, so the count
+does not depend on how long the run took. Tracing starts as in the servers' entry points, so
+the ``OTEL_*`` variables turn it on (an OTLP endpoint: ``bench/otlp_sink.py``). The database
+must be seeded (``make bench`` or ``manage.py seed``). Kernel work (thread starts,
 socket I/O) is not counted.
 """
 
@@ -40,12 +46,15 @@ django.setup(set_prefix=False)
 
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
+from opentelemetry import trace  # noqa: E402
 
-from backend.core.tracing import tracing_start  # noqa: E402
+from backend.core.tracing import tracing_active, tracing_start  # noqa: E402
 from bench.catalog import scenario_variables  # noqa: E402
 from bench.scenarios import SCENARIOS  # noqa: E402
 
 WARM_UP_REQUESTS = 20
+# Called right before and right after the measured requests: callgrind's --dump-before cuts there.
+MEASURED_MARK = os.getppid
 SCOPE = {
     "type": "http",
     "asgi": {"version": "3.0"},
@@ -105,14 +114,33 @@ def wsgi_request(application: WSGIHandler, body: bytes) -> None:
 
 async def asgi_main(requests: int, body: bytes) -> None:
     application = ASGIHandler()
-    for _ in range(WARM_UP_REQUESTS + requests):
+    for _ in range(WARM_UP_REQUESTS):
         await asgi_request(application, body)
+    spans_export()
+    MEASURED_MARK()
+    for _ in range(requests):
+        await asgi_request(application, body)
+    spans_export()
+    MEASURED_MARK()
 
 
 def wsgi_main(requests: int, body: bytes) -> None:
     application = WSGIHandler()
-    for _ in range(WARM_UP_REQUESTS + requests):
+    for _ in range(WARM_UP_REQUESTS):
         wsgi_request(application, body)
+    spans_export()
+    MEASURED_MARK()
+    for _ in range(requests):
+        wsgi_request(application, body)
+    spans_export()
+    MEASURED_MARK()
+
+
+def spans_export() -> None:
+    """When tracing, export the spans queued so far: the measured requests' export is counted
+    with them, and the warm-up's is not."""
+    if tracing_active():
+        trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

@@ -17,8 +17,7 @@ from backend.api.graphql.catalog.schema import CatalogQuery
 from backend.api.graphql.execution import CompilingExecutor
 from backend.api.graphql.ids import NodesLimitExtension
 from backend.api.graphql.limits import OffLoopRequestLimits, RequestLimits, limit_extensions
-from backend.api.graphql.logs import OperationLogContext
-from backend.api.graphql.metrics import GraphQLMetrics
+from backend.api.graphql.metrics import OperationSignals, StreamedOperationSignals
 from backend.api.graphql.money import DECIMAL_SCALAR
 from backend.api.graphql.optimizer import QuerySetOptimizer
 from backend.api.graphql.orders.schema import OrdersMutation, OrdersQuery
@@ -73,8 +72,7 @@ schema = NexusSchema(
     subscription=Subscription,
     # Factories, not instances: an instance would be shared by concurrent requests.
     extensions=[
-        GraphQLMetrics,  # first: it records the result once the others are done with it
-        OperationLogContext,
+        OperationSignals,  # first: it records the result once the others are done with it
         *limit_extensions(),
         lambda: AddValidationRules([NoNulInStrings]),
         DocumentValidationCache,
@@ -83,7 +81,9 @@ schema = NexusSchema(
     execution_context_class=CompilingExecutor,
     # On an event loop (every WebSocket operation), parsing and validating a document not seen
     # yet run in a worker thread: a large one never stalls the other sockets of the process.
+    # Only there can an operation be a subscription, which the metrics count while it lasts.
     off_loop_extensions={
+        OperationSignals: StreamedOperationSignals,
         RequestLimits: OffLoopRequestLimits,
         DocumentValidationCache: OffLoopDocumentValidationCache,
     },

@@ -4,16 +4,17 @@ One ``LogContext`` per HTTP request, WebSocket connection or Celery task, held i
 variable so every record logged while it runs carries its fields (``backend.core.logs``).
 It is mutable on purpose: the user becomes known after it is bound (a WebSocket's
 ``connection_init`` runs in a task of its own) and every task started from the connection
-shares the one object. The GraphQL operation name is a separate variable, set per operation:
-one WebSocket runs several at once.
+shares the one object. The GraphQL operation is a separate variable, set per operation: one
+WebSocket runs several at once.
 """
 
+import os
 import re
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
+from typing import Protocol
 
 # What an incoming X-Request-ID may be to be kept: a UUID, a hex or base64 id, a load
 # balancer's trace id. Anything longer or holding other characters is replaced.
@@ -28,15 +29,23 @@ class LogContext:
     task_id: str | None = None
 
 
+class NamedOperation(Protocol):
+    """An operation whose name may become known while it runs (a GraphQL execution context:
+    the name the client sent, else, once the document is parsed, that of its operation)."""
+
+    @property
+    def operation_name(self) -> str | None: ...
+
+
 _context: ContextVar[LogContext | None] = ContextVar("nexus_log_context", default=None)
-_operation_name: ContextVar[str | None] = ContextVar("nexus_log_operation_name", default=None)
+_operation: ContextVar[NamedOperation | None] = ContextVar("nexus_log_operation", default=None)
 
 
 def request_id_from(incoming: str | None) -> str:
-    """``incoming`` when it is a sane id, else a new one."""
+    """``incoming`` when it is a sane id, else a new one (32 random hex digits)."""
     if incoming and REQUEST_ID_PATTERN.fullmatch(incoming):
         return incoming
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def current_log_context() -> LogContext | None:
@@ -49,7 +58,8 @@ def current_request_id() -> str | None:
 
 
 def current_operation_name() -> str | None:
-    return _operation_name.get()
+    operation = _operation.get()
+    return operation.operation_name if operation is not None else None
 
 
 def log_context_token_set(context: LogContext) -> Token[LogContext | None]:
@@ -79,16 +89,11 @@ def log_context_user_set(user_id: object) -> None:
         context.user_id = str(user_id)
 
 
-@contextmanager
-def operation_named(name: str | None) -> Iterator[None]:
-    """Records logged in the block name the GraphQL operation ``name``."""
-    token = _operation_name.set(name)
-    try:
-        yield
-    finally:
-        _operation_name.reset(token)
+def operation_token_set(operation: NamedOperation) -> Token[NamedOperation | None]:
+    """Records logged until ``operation_token_reset`` with the token name ``operation``, by
+    the name it has when each is logged."""
+    return _operation.set(operation)
 
 
-def operation_name_set(name: str | None) -> None:
-    """Names the operation once its document says which it is (inside ``operation_named``)."""
-    _operation_name.set(name)
+def operation_token_reset(token: Token[NamedOperation | None]) -> None:
+    _operation.reset(token)

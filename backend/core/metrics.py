@@ -25,7 +25,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from pathlib import Path
 from typing import Any
 
@@ -199,49 +199,33 @@ def _transport(route: str) -> str:
     return transport
 
 
-def _request_record(request: HttpRequest, response: HttpResponseBase, started: float) -> None:
+def request_measure_start() -> tuple[float, Token[list[int] | None]]:
+    """Start timing a request and counting its SQL statements; returns what
+    ``request_measure_end`` takes. Called by ``request_signals_middleware``, first in
+    MIDDLEWARE after the tracing span, so the time includes every other middleware."""
+    return time.perf_counter(), _statements.set([0])
+
+
+def request_measure_end(
+    request: HttpRequest,
+    response: HttpResponseBase | None,
+    measure: tuple[float, Token[list[int] | None]],
+) -> None:
+    """Stop counting the request's statements and, when it was answered, record its count,
+    duration and status by URL pattern."""
+    started, token = measure
+    statements = _statements.get()
+    _statements.reset(token)
+    if response is None:
+        return
     elapsed = time.perf_counter() - started
     method = request.method if request.method in HTTP_METHODS else "other"
     match = request.resolver_match
     route = match.route if match is not None else UNMATCHED_ROUTE
     _request_counters(method, route, response.status_code).inc()
     _request_timers(method, route).observe(elapsed)
-    statements = _statements.get()
     if statements is not None:
         _statement_histograms(_transport(route)).observe(statements[0])
-
-
-@sync_and_async_middleware
-def metrics_middleware(
-    get_response: Callable[[HttpRequest], HttpResponseBase | Awaitable[HttpResponseBase]],
-) -> Callable[[HttpRequest], object]:
-    """Counts and times every request by its URL pattern, with the SQL statements it sent.
-    First in MIDDLEWARE, so the time includes every other middleware."""
-    if iscoroutinefunction(get_response):
-
-        async def middleware_async(request: HttpRequest) -> HttpResponseBase:
-            started = time.perf_counter()
-            token = _statements.set([0])
-            try:
-                response: HttpResponseBase = await get_response(request)  # type: ignore[misc]
-                _request_record(request, response, started)
-            finally:
-                _statements.reset(token)
-            return response
-
-        return middleware_async
-
-    def middleware(request: HttpRequest) -> HttpResponseBase:
-        started = time.perf_counter()
-        token = _statements.set([0])
-        try:
-            response: HttpResponseBase = get_response(request)  # type: ignore[assignment]
-            _request_record(request, response, started)
-        finally:
-            _statements.reset(token)
-        return response
-
-    return middleware
 
 
 def _statement_count(
@@ -390,7 +374,7 @@ def scrape_middleware(
     ALLOWED_HOSTS: Prometheus addresses a target by a pod's IP or a service's name, neither of
     them a host name clients use. Safe to skip for this one path: it still needs the token, and
     nothing in its answer comes from the Host (what ALLOWED_HOSTS guards: URLs built from it).
-    After metrics_middleware, which counts the scrape under its URL pattern as before."""
+    After request_signals_middleware, which counts the scrape under its URL pattern as before."""
     if iscoroutinefunction(get_response):
 
         async def middleware_async(request: HttpRequest) -> HttpResponseBase:

@@ -7,6 +7,7 @@ import logging
 import re
 import subprocess
 from datetime import datetime
+from types import SimpleNamespace
 
 import pytest
 from django.test import AsyncClient, Client
@@ -17,7 +18,8 @@ from backend.accounts.tasks import throttle_buckets_purge
 from backend.core.log_context import (
     LogContext,
     log_context_bound,
-    operation_named,
+    operation_token_reset,
+    operation_token_set,
 )
 from backend.core.task_logs import request_id_header
 from tests.log_capture import JsonLog
@@ -28,8 +30,12 @@ GENERATED_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def test_a_record_is_one_json_line_with_its_context_and_extra(json_log: JsonLog) -> None:
-    with log_context_bound(LogContext(request_id="req-1", user_id="7")), operation_named("Shop"):
-        logger.info("order %s placed\nsecond line", "#12", extra={"lines": 3})
+    operation = operation_token_set(SimpleNamespace(operation_name="Shop"))
+    try:
+        with log_context_bound(LogContext(request_id="req-1", user_id="7")):
+            logger.info("order %s placed\nsecond line", "#12", extra={"lines": 3})
+    finally:
+        operation_token_reset(operation)
     (line,) = json_log.text().splitlines()
     record = json.loads(line)
     assert record == {

@@ -19,6 +19,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from backend.core.tracing import tracer_provider_create
 
 # Prints what the process set up: provider, instrumentation, middleware, schema extensions.
+# ``ServerSpanMiddleware`` raises MiddlewareNotUsed when Django loads it in a process that
+# does not trace.
 PROBE = """
 import json, sys
 import psycopg
@@ -33,12 +35,20 @@ else:
     worker_process_init.send(sender=None)
 
 from django.conf import settings
+from django.core.exceptions import MiddlewareNotUsed
 from opentelemetry import trace
 from opentelemetry.instrumentation.celery import CeleryInstrumentor
 from opentelemetry.instrumentation.django import DjangoInstrumentor
 from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
 
 from backend.api.schema import schema
+from backend.core.tracing import ServerSpanMiddleware
+
+try:
+    ServerSpanMiddleware(lambda request: None)
+    server_spans = True
+except MiddlewareNotUsed:
+    server_spans = False
 
 provider = trace.get_tracer_provider()
 print(json.dumps({
@@ -50,11 +60,12 @@ print(json.dumps({
     "sampler": getattr(getattr(provider, "sampler", None), "get_description", lambda: None)(),
     "instrumented": [
         bool(instrumentor.is_instrumented_by_opentelemetry)
-        for instrumentor in (DjangoInstrumentor(), PsycopgInstrumentor(), CeleryInstrumentor())
+        for instrumentor in (PsycopgInstrumentor(), CeleryInstrumentor())
     ],
+    "django_instrumented": bool(DjangoInstrumentor().is_instrumented_by_opentelemetry),
     "psycopg_connect_wrapped": hasattr(psycopg.Connection.connect, "__wrapped__"),
     "otel_middleware": [m for m in settings.MIDDLEWARE if m.startswith("opentelemetry.")],
-    "first_middleware": settings.MIDDLEWARE[0],
+    "server_spans": server_spans,
     "extensions": [type(extension).__name__ for extension in schema.get_extensions(sync=True)],
 }))
 """
@@ -87,9 +98,9 @@ def test_without_an_endpoint_or_the_setting_nothing_is_traced_or_patched(start: 
 
     assert process["sdk_imported"] is False
     assert process["provider"] == "ProxyTracerProvider"  # the API's no-op
-    assert process["instrumented"] == [False, False, False]
+    assert process["instrumented"] == [False, False]
     assert process["psycopg_connect_wrapped"] is False
-    assert process["otel_middleware"] == []
+    assert process["server_spans"] is False  # the middleware leaves the chain
     assert "OperationTracing" not in process["extensions"]
 
 
@@ -102,9 +113,12 @@ def test_an_otlp_endpoint_turns_tracing_on_with_the_default_sampler_and_service(
     assert process["provider"] == "TracerProvider"
     assert process["service_name"] == "nexus"
     assert str(process["sampler"]).startswith("ParentBased{root:TraceIdRatioBased{0.1},")
-    assert process["instrumented"] == [True, True, True]
+    assert process["instrumented"] == [True, True]
     assert process["psycopg_connect_wrapped"] is True
-    assert process["first_middleware"].startswith("opentelemetry.instrumentation.django")
+    # Nexus's own request span, not the Django instrumentation's middleware.
+    assert process["server_spans"] is True
+    assert process["django_instrumented"] is False
+    assert process["otel_middleware"] == []
     assert process["extensions"][0] == "OperationTracing"
 
 
@@ -128,7 +142,7 @@ def test_the_setting_turns_tracing_on_without_an_endpoint_and_off_despite_one() 
         "wsgi", TRACING_ENABLED="false", OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:4318"
     )
     assert off["provider"] == "ProxyTracerProvider"
-    assert off["instrumented"] == [False, False, False]
+    assert off["instrumented"] == [False, False]
 
 
 def test_the_sdk_switch_turns_tracing_off_despite_an_endpoint() -> None:

@@ -1,4 +1,5 @@
-"""What the GraphQL API logs: the operation's name on every record, and its errors by policy.
+"""What the GraphQL API logs: its errors, by policy (the operation's name on every record is
+``backend.api.graphql.metrics.OperationSignals``'s).
 
 An error written for the client (``client_error_code`` finds its code: invalid input, a
 refused document, a limit, a missing permission) is the client's business: one INFO record,
@@ -9,14 +10,12 @@ answers 503. docs/operating/logs.md.
 """
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
 
 from backend.api.graphql.limits import client_error_code
 from backend.core.databases import SERVICE_UNAVAILABLE
-from backend.core.log_context import operation_name_set, operation_named
 
 logger = logging.getLogger(__name__)
 
@@ -43,16 +42,3 @@ def errors_log(errors: Iterable[GraphQLError]) -> None:
                 error.message,
                 extra={"graphql_code": code, "graphql_path": path},
             )
-
-
-class OperationLogContext(SchemaExtension):
-    """Records logged while an operation runs name it (``operation_name``): the name the
-    client sent, else, once the document is parsed, that of its operation."""
-
-    def on_operation(self) -> Iterator[None]:
-        with operation_named(self.execution_context.operation_name):
-            yield
-
-    def on_validate(self) -> Iterator[None]:
-        operation_name_set(self.execution_context.operation_name)
-        yield

@@ -1,5 +1,6 @@
-"""GraphQL's Prometheus metrics, as a Strawberry schema extension (definitions and exposition:
-``backend.core.metrics``).
+"""GraphQL's Prometheus metrics and the operation's log context, as one Strawberry schema
+extension (definitions and exposition: ``backend.core.metrics``; log fields:
+``backend.core.log_context``).
 
 Per operation: its duration (queries and mutations; a subscription lasts as long as its client
 wants, so it is counted as active instead), the errors of its result by ``extensions.code``, and
@@ -24,6 +25,7 @@ from strawberry.types.graphql import OperationType
 
 from backend.api.graphql.errors import error_code_for
 from backend.api.graphql.limits import operation_type_name, requested_query_cost
+from backend.core.log_context import operation_token_reset, operation_token_set
 from backend.core.metrics import (
     GRAPHQL_ERRORS,
     GRAPHQL_OPERATION_DURATION,
@@ -63,29 +65,24 @@ def operation_name_label(name: str | None) -> str:
     return name
 
 
-class GraphQLMetrics(SchemaExtension):
-    """First among the schema's extensions: it sees the operation's result last, once every
-    error has its code (``ErrorPolicy``)."""
+class OperationSignals(SchemaExtension):
+    """Records logged while an operation runs name it (``operation_name``: the name the client
+    sent, else, once the document is parsed, that of its operation), and its metrics are
+    recorded when it ends. One extension with one hook, because every hook of every extension
+    costs each operation a context manager. First among the schema's extensions: it sees the
+    operation's result last, once every error has its code (``ErrorPolicy``)."""
 
-    def __init__(self) -> None:
-        self._subscription: Any = None
+    _subscription: Any = None
 
     def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        named = operation_token_set(context)  # read when a record is logged
         started = time.perf_counter()
         try:
             yield
         finally:
+            operation_token_reset(named)
             self._record(time.perf_counter() - started)
-
-    def on_execute(self) -> Iterator[None]:
-        context = self.execution_context
-        if context.operation_type is OperationType.SUBSCRIPTION:
-            operation = get_operation_ast(context.graphql_document, context.operation_name)  # type: ignore[arg-type]
-            root = operation.selection_set.selections[0] if operation else None
-            if isinstance(root, FieldNode):
-                self._subscription = _subscriptions(root.name.value)
-                self._subscription.inc()
-        yield
 
     def _record(self, elapsed: float) -> None:
         context = self.execution_context
@@ -98,6 +95,21 @@ class GraphQLMetrics(SchemaExtension):
         if (cost := requested_query_cost(context)) is not None:
             _costs(operation_type).observe(cost)
         errors_record(getattr(context.result, "errors", None) or (), operation_type)
+
+
+class StreamedOperationSignals(OperationSignals):
+    """``OperationSignals`` for operations over WebSockets (``NexusSchema.stream``), the only
+    ones that can be subscriptions: an active subscription is counted by its root field."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.operation_type is OperationType.SUBSCRIPTION:
+            operation = get_operation_ast(context.graphql_document, context.operation_name)  # type: ignore[arg-type]
+            root = operation.selection_set.selections[0] if operation else None
+            if isinstance(root, FieldNode):
+                self._subscription = _subscriptions(root.name.value)
+                self._subscription.inc()
+        yield
 
 
 def errors_record(errors: Iterable[GraphQLError], operation_type: str = UNKNOWN_TYPE) -> None:

@@ -62,7 +62,7 @@ from backend.api.graphql.documents import (
 )
 from backend.api.graphql.logs import errors_log
 from backend.api.graphql.metrics import errors_record
-from backend.core.tracing import tracing_active
+from backend.core.tracing import in_dropped_trace, tracing_active
 
 # Set while ``NexusSchema.stream`` builds a WebSocket operation's extensions.
 _streaming: ContextVar[bool] = ContextVar("nexus_graphql_streaming", default=False)
@@ -188,10 +188,12 @@ class NexusSchema(strawberry.Schema):
         **kwargs: Any,
     ) -> None:
         """``off_loop_extensions`` maps an extension class to the variant used for operations
-        over WebSockets (``stream``), which run on the server's loop: one that moves its work
-        off the loop. (An HTTP document with async fields is parsed before it reaches a loop,
-        by ``needs_event_loop``.) ``tracing_extensions`` run, before all others, only while
-        the process traces (``backend.core.tracing``): untraced, they cost nothing."""
+        over WebSockets (``stream``), which run on the server's loop and may be subscriptions:
+        one that moves its work off the loop, or that follows a subscription. (An HTTP
+        document with async fields is parsed before it reaches a loop, by
+        ``needs_event_loop``.) ``tracing_extensions`` run, before all others, only while
+        the process traces (``backend.core.tracing``) and the sampler kept the request's
+        trace: otherwise they cost nothing."""
         super().__init__(*args, **kwargs)
         self.off_loop_extensions = dict(off_loop_extensions or {})
         self.tracing_extensions = tuple(tracing_extensions)
@@ -254,7 +256,7 @@ class NexusSchema(strawberry.Schema):
 
     def get_extensions(self, sync: bool = False) -> list[SchemaExtension]:
         extensions = super().get_extensions(sync=sync)
-        if self.tracing_extensions and tracing_active():
+        if self.tracing_extensions and tracing_active() and not in_dropped_trace():
             extensions = [extension() for extension in self.tracing_extensions] + extensions
         if not _streaming.get():
             return extensions

@@ -17,7 +17,8 @@ one per GraphQL operation, and one on each side of a message through the channel
   on from a request or a Celery task to every subscriber's socket.
 
 Only while the process traces (``tracing_active``): otherwise the schema leaves the extension
-out and the two context managers do nothing.
+out and the two context managers do nothing. The schema also leaves it out of an operation
+whose request the sampler dropped (``in_dropped_trace``, nine requests in ten by default).
 """
 
 from collections.abc import Iterator, Mapping
@@ -59,8 +60,8 @@ class OperationTracing(SchemaExtension):
         with tracer.start_as_current_span(
             OPERATION_SPAN_NAME, record_exception=False, set_status_on_exception=False
         ) as span:
-            # A trace the sampler dropped (nine in ten by default) records nothing: skip
-            # working out what it would have said.
+            # A root the sampler dropped (an operation over a WebSocket) records nothing:
+            # skip working out what it would have said.
             self.recording = span.is_recording()
             try:
                 yield

@@ -450,7 +450,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     view = context.get("view")
     response = _problem(500, INTERNAL_ERROR, INTERNAL_ERROR_DETAIL)
     # Logged as Django logs a 500, once: log_response marks the response, so Django's handler
-    # (and request_id_middleware) do not log it again without the traceback.
+    # (and request_signals_middleware) do not log it again without the traceback.
     log_response(
         "Server fault in %s",
         type(view).__name__ if view else "a REST view",
