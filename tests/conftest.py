@@ -2,8 +2,11 @@
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
+from uuid import uuid4
 
+import kombu
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -45,6 +48,18 @@ def database_url(name: str) -> str:
     maintenance database, always exists."""
     server = urlsplit(service_url("DATABASE_URL"))
     return urlunsplit(server._replace(path=f"/{name}"))
+
+
+@contextmanager
+def broker_queue(prefix: str) -> Iterator[str]:
+    """The name of a RabbitMQ queue of the caller's own (``prefix`` and a random part), the
+    queue deleted from the real broker afterwards."""
+    name = f"{prefix}-{uuid4().hex}"
+    try:
+        yield name
+    finally:
+        with kombu.Connection(service_url("CELERY_BROKER_URL")) as connection:
+            connection.default_channel.queue_delete(name)
 
 
 class QueryCounter(CaptureQueriesContext):

@@ -21,14 +21,13 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-import kombu
 import kubernetes_validate
 import psycopg
 import pytest
 import yaml
 from django.http.request import validate_host
 
-from tests.conftest import ON_CI, database_url, service_url
+from tests.conftest import ON_CI, broker_queue, database_url, service_url
 from tests.live_server import free_port
 from tests.ops.deployment import (
     APP_REQUIRED_VARIABLES,
@@ -780,10 +779,8 @@ def probe_passes(probe: Mapping[str, Any], port: int, environment: dict[str, str
 @pytest.fixture
 def queue() -> Iterator[str]:
     """A queue of the test's own for the worker and beat, deleted afterwards."""
-    name = f"k8s-read-only-{uuid4().hex}"
-    yield name
-    with kombu.Connection(service_url("CELERY_BROKER_URL")) as connection:
-        connection.default_channel.queue_delete(name)
+    with broker_queue("k8s-read-only") as name:
+        yield name
 
 
 def test_every_process_serves_with_a_read_only_root_writing_only_to_its_volumes(

@@ -24,7 +24,7 @@ import pytest
 import redis
 
 from backend.core.beat import ScheduleLease, SingleBeatScheduler
-from tests.conftest import database_url, service_url
+from tests.conftest import broker_queue, database_url, service_url
 from tests.paths import REPO_ROOT
 
 pytestmark = pytest.mark.services
@@ -84,10 +84,8 @@ class Beat:
 @pytest.fixture
 def queue() -> Iterator[str]:
     """A queue of this test's own, deleted afterwards; the lease is named after it."""
-    name = f"beat-lease-{uuid4().hex}"
-    yield name
-    with kombu.Connection(service_url("CELERY_BROKER_URL")) as connection:
-        connection.default_channel.queue_delete(name)
+    with broker_queue("beat-lease") as name:
+        yield name
 
 
 @pytest.fixture
