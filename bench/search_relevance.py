@@ -39,6 +39,7 @@ from bench.search_features import execution_ms, statement, visible  # noqa: E402
 SEARCHES = {
     "frequent, 3 materials (or)": "steel or wool or oak",
     "frequent, one word": "wireless",
+    "every product (SKU prefix)": "seed",
     "rare, four words": "virtucon handmade steel candle",
     "one typo": "wireles",
     "two typos": "stel candel",

@@ -36,11 +36,12 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Collate, Lower
 from django.db.models.lookups import Exact
 
 from backend.accounts.policies import ViewerType
-from backend.catalog.models import Category, Product
+from backend.catalog.models import SEARCH_TIERS, Category, Product
 from backend.catalog.policies import unpublished_visible_to
 
 # --- Categories -----------------------------------------------------------------------------
@@ -200,11 +201,12 @@ def product_list(
 
 SEARCH_MAX_LENGTH = 200
 SEARCH_MAX_WORDS = 8  # the parts starting after this many words are ignored
-# The matches a search ranks: at most this many, read in the full-text index's order (the
-# table's), plus the exact SKU and name matches. A term matching more products is ranked
-# among these only: the price of a first page that does not grow with the matches
-# (docs/decisions/0028-search-relevance.md).
-SEARCH_CANDIDATES = 1000
+# The matches a search ranks: at most this many, read tier by tier (Product.search_tier), plus
+# the exact SKU and name matches. A term matching more products is ranked among these only:
+# the price of a first page that grows neither with the matches nor with how frequent the words
+# are (docs/decisions/0028-search-relevance.md, 0029-search-tiers.md). Ranking costs about
+# 5 microseconds a candidate.
+SEARCH_CANDIDATES = 300
 # Typo correction (catalog_search_word, migration 0004): a query word of at least
 # TYPO_MIN_LENGTH letters that no product name or SKU has is OR'd with its TYPO_CANDIDATES
 # most similar vocabulary words, those of trigram similarity TYPO_SIMILARITY or more.
@@ -338,12 +340,18 @@ def _product_search(products: QuerySet[Product], *, search: ProductSearch) -> Qu
     corrected = search.query(corrected=True)
     exact_sku = Q(sku__in=list(dict.fromkeys([search.text, search.text.upper()])))
     exact_name = Exact(_SUGGEST_KEY, search.text.lower())
-    # The candidates: up to SEARCH_CANDIDATES matches in the index's order, and the exact SKU
-    # and name matches wherever they are (by the SKU's and the name prefix's btrees).
+    # The candidates: the first SEARCH_CANDIDATES matches read tier by tier, the smallest
+    # sample of the catalog first, and the exact SKU and name matches wherever they are (by the
+    # SKU's and the name prefix's btrees). PostgreSQL stops reading tiers once it has enough,
+    # so a frequent word's long posting lists are never read. Each tier is a literal in the
+    # statement's text, not a parameter: a generic plan of the prepared statement must still
+    # prove the tier's partial index usable.
+    matches = products.filter(search_vector=corrected).order_by().values("pk")
+    by_tier = [matches.filter(search_tier=RawSQL(str(tier), ())) for tier in SEARCH_TIERS]
     candidates = (
-        products.filter(search_vector=corrected)
-        .order_by()
-        .values("pk")[:SEARCH_CANDIDATES]
+        by_tier[0]
+        .union(*by_tier[1:], all=True)
+        .order_by()[:SEARCH_CANDIDATES]
         .union(Product.objects.filter(exact_sku | Q(exact_name)).order_by().values("pk"))
     )
     return products.filter(pk__in=candidates).annotate(

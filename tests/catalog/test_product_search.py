@@ -2,11 +2,15 @@
 search corrects typos word by word, ranks an exact SKU then an exact name first, and reads
 phrases, exclusions and "or"."""
 
+import re
+
 import pytest
 from django.contrib.postgres.search import SearchQuery
+from django.db import connection, transaction
+from psycopg.types.numeric import Int2, Int4
 
 from backend.catalog import selectors
-from backend.catalog.models import Product, SearchWord
+from backend.catalog.models import SEARCH_TIER_BLOCK, SEARCH_TIERS, Product, SearchWord
 from tests.factories import product_create
 
 pytestmark = pytest.mark.django_db
@@ -128,6 +132,62 @@ def test_a_search_ranks_a_bounded_set_of_matches_and_the_exact_ones(
     # The last ones inserted, beyond the first two matches, exactly: still found, first.
     assert searched("LMP-4")[0] == "Lamp 4"
     assert searched("lamp 3")[0] == "Lamp 3"
+
+
+def _an_id_in_tier(tier: int) -> int:
+    """The first id of a block whose number is an odd multiple of 8**tier: in that tier."""
+    return 8**tier * (8 * 10**6 + 1) * SEARCH_TIER_BLOCK
+
+
+def test_a_frequent_terms_candidates_are_read_from_the_smallest_tier_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    category = product_create().category
+    for tier in SEARCH_TIERS:
+        product_create(id=_an_id_in_tier(tier), name=f"Lamp {tier}", category=category)
+    assert dict(
+        Product.objects.filter(name__startswith="Lamp ").values_list("name", "search_tier")
+    ) == {f"Lamp {tier}": tier for tier in SEARCH_TIERS}
+    monkeypatch.setattr(selectors, "SEARCH_CANDIDATES", 2)
+    assert sorted(searched("lamp")) == ["Lamp 2", "Lamp 3"]
+    monkeypatch.setattr(selectors, "SEARCH_CANDIDATES", 3)
+    assert sorted(searched("lamp")) == ["Lamp 1", "Lamp 2", "Lamp 3"]
+
+
+_SQL_TYPES = {
+    str: "text",
+    bool: "boolean",
+    int: "bigint",
+    Int2: "smallint",
+    Int4: "integer",
+    float: "double precision",
+}
+
+
+def test_every_tier_of_a_search_reads_its_own_index_even_in_a_generic_plan() -> None:
+    """Each tier's part of the statement can use that tier's partial index, also in the
+    generic plan PostgreSQL may switch a prepared statement to (where a parameter's value is
+    unknown, so a tier given as a parameter could not prove its index usable)."""
+    products = selectors.product_list(viewer=None, search="lamp")
+    sql, params = products.query.sql_with_params()
+    numbered = iter(range(1, len(params) + 1))
+    prepared = re.sub("%s", lambda _: f"${next(numbered)}", sql.replace("%%", "%"))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        types = ", ".join(_SQL_TYPES[type(value)] for value in params)
+        cursor.execute(f"PREPARE tiered ({types}) AS {prepared}")
+        try:
+            # Values inlined: this statement is EXPLAIN itself, not the prepared one.
+            cursor.execute(
+                "EXPLAIN EXECUTE tiered("
+                + ", ".join(connection.ops.compose_sql("%s", [value]) for value in params)
+                + ")"
+            )
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("DEALLOCATE tiered")
+    assert all(f"catalog_product_search_t{tier}_idx" in plan for tier in SEARCH_TIERS), plan
 
 
 def test_or_alone_or_at_the_start_is_a_word() -> None:
