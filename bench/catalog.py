@@ -386,7 +386,7 @@ def post(url: str, body: dict[str, Any]) -> dict[str, Any]:
         raise BenchError(f"{url} answered {error.code}: {error.read()[:500]!r}") from None
 
 
-def _nodes(data: dict[str, Any]) -> Any:
+def response_nodes(data: dict[str, Any]) -> Any:
     """The comparable content of a response: nodes without cursors (cursor encodings differ)."""
     if "products" in data:
         return [edge["node"] for edge in data["products"]["edges"]]
@@ -402,7 +402,7 @@ def check_responses(base: str, variables: dict[str, dict[str, Any]]) -> dict[str
         if api.get("errors") or not api.get("data"):
             raise BenchError(f"scenario {key} returns errors: {json.dumps(api)[:800]}")
         floor = post(f"{base}/bench/baseline/{key}", body)
-        same = _nodes(api["data"]) == _nodes(floor["data"])
+        same = response_nodes(api["data"]) == response_nodes(floor["data"])
         notes[key] = "same nodes" if same else "DIFFERENT nodes (see --check output)"
         if not same:
             print(f"scenario {key}: API and floor differ:\n{json.dumps(api['data'])[:1500]}\n"

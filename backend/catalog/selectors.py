@@ -345,14 +345,29 @@ def _product_search(products: QuerySet[Product], *, search: ProductSearch) -> Qu
     # SKU's and the name prefix's btrees). PostgreSQL stops reading tiers once it has enough,
     # so a frequent word's long posting lists are never read. Each tier is a literal in the
     # statement's text, not a parameter: a generic plan of the prepared statement must still
-    # prove the tier's partial index usable.
-    matches = products.filter(search_vector=corrected).order_by().values("pk")
-    by_tier = [matches.filter(search_tier=RawSQL(str(tier), ())) for tier in SEARCH_TIERS]
-    candidates = (
-        by_tier[0]
-        .union(*by_tier[1:], all=True)
-        .order_by()[:SEARCH_CANDIDATES]
-        .union(Product.objects.filter(exact_sku | Q(exact_name)).order_by().values("pk"))
+    # prove the tier's partial index usable. The matches are compiled once, and the
+    # candidates are SQL text from then on: as querysets, the five subqueries were copied
+    # again by every later clone (the page, the cursor, the optimizer's columns), a larger
+    # share of a search request's CPU than the statement itself (docs/performance.md).
+    try:
+        matches, params = (
+            products.filter(search_vector=corrected)
+            .order_by()
+            .values("pk", "search_tier")
+            .query.sql_with_params()
+        )
+    except EmptyResultSet:  # a filter that cannot match (an empty subtree): no statement
+        return products.none().annotate(search_rank=Value(0.0, output_field=FloatField()))
+    exact, exact_params = (
+        Product.objects.filter(exact_sku | Q(exact_name)).order_by().values("pk").query
+    ).sql_with_params()
+    by_tier = " UNION ALL ".join(
+        f"(SELECT pk FROM ({matches}) AS matches WHERE search_tier = {tier})"
+        for tier in SEARCH_TIERS
+    )
+    candidates = RawSQL(
+        f"({by_tier} LIMIT {SEARCH_CANDIDATES}) UNION ({exact})",
+        (*params * len(SEARCH_TIERS), *exact_params),
     )
     return products.filter(pk__in=candidates).annotate(
         # double precision, not ts_rank's real: a real read back as text loses digits, and

@@ -3,6 +3,8 @@ search corrects typos word by word, ranks an exact SKU then an exact name first,
 phrases, exclusions and "or"."""
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.contrib.postgres.search import SearchQuery
@@ -188,6 +190,15 @@ def test_every_tier_of_a_search_reads_its_own_index_even_in_a_generic_plan() -> 
         finally:
             cursor.execute("DEALLOCATE tiered")
     assert all(f"catalog_product_search_t{tier}_idx" in plan for tier in SEARCH_TIERS), plan
+
+
+def test_a_search_in_a_category_that_does_not_exist_finds_nothing_without_a_search_statement(
+    django_assert_num_queries: Callable[..., Any],
+) -> None:
+    product_create(name="Lamp")
+    with django_assert_num_queries(1):  # the subtree's ids only
+        products = selectors.product_list(viewer=None, search="lamp", in_category_id=0)
+        assert list(products.order_by(*selectors.MOST_RELEVANT_FIRST.order_by)) == []
 
 
 def test_or_alone_or_at_the_start_is_a_word() -> None:

@@ -1,0 +1,191 @@
+"""The search box over HTTP, against the targets of the search issue: a search's first page for
+a frequent term, a rare term and a typo; the same page with facets; as-you-type suggestions.
+
+    DATABASE_URL=... .venv/bin/python bench/search_targets.py [--rounds 3] [--duration 10]
+
+Run against a seeded catalog (``manage.py seed --products 1000000 --categories 200``, then
+``VACUUM ANALYZE``). The seed's words are all frequent (the rarest is in 2.5 % of the
+products), so the bench adds the rare term itself: RARE_PRODUCTS products named with
+``RARE_WORD`` (SKUs ``BENCH-RARE-<n>``, added once). Serves Nexus as ``bench/catalog.py`` does
+(granian, 2 processes, the floors in the same process) and drives each request with ``wrk``:
+16 connections, then one; every case once per round, interleaved, each after a warm-up run.
+The search pages' floor is scenario (d)'s (``bench/scenarios.py``): the same statement as
+the selector's, aggregated to JSON by PostgreSQL in one round trip. Facets and suggestions
+have no HTTP floor here; ``bench/search_features.py`` gives their statements' PostgreSQL time.
+
+Not part of ``make test``: speed is measured here, never asserted in tests.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script
+
+from bench.catalog import (
+    SERVERS,
+    BenchError,
+    Load,
+    load_average,
+    post,
+    response_nodes,
+    run_wrk,
+    server_environment,
+    start_server,
+    stop_server,
+)
+from bench.scenarios import SEARCH_QUERY
+
+RARE_WORD = "theremin"
+RARE_PRODUCTS = 5
+FACETS_QUERY = SEARCH_QUERY.replace(
+    "pageInfo {",
+    "facets { categories { category { id name } count } priceRanges { min max count }"
+    " inStock { count } }\n    pageInfo {",
+)
+SUGGEST_QUERY = "query ProductSuggest($prefix: String!) { productSuggest(prefix: $prefix) }"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    query: str
+    variables: dict[str, Any]
+    floor: bool  # whether scenario (d)'s floor serves the same page
+
+
+CASES = (
+    Case('frequent: "seed" (in every SKU)', SEARCH_QUERY, {"first": 20, "search": "seed"}, True),
+    Case('frequent: "wireless" (4 %)', SEARCH_QUERY, {"first": 20, "search": "wireless"}, True),
+    Case(f'rare: "{RARE_WORD}"', SEARCH_QUERY, {"first": 20, "search": RARE_WORD}, True),
+    Case('typo: "headphnes"', SEARCH_QUERY, {"first": 20, "search": "headphnes"}, True),
+    Case('"wireless" with facets', FACETS_QUERY, {"first": 20, "search": "wireless"}, False),
+    Case('suggest "wir"', SUGGEST_QUERY, {"prefix": "wir"}, False),
+)
+
+
+def parse_arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=10, help="Seconds per run.")
+    parser.add_argument("--warmup", type=int, default=2, help="Seconds of warm-up per run.")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads.")
+    parser.add_argument("--server", choices=sorted(SERVERS), default="granian")
+    parser.add_argument("--port", type=int, default=8782)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    return parser.parse_args()
+
+
+def rare_products_ensure() -> int:
+    """Add the rare term's products once; the number of products in the catalog."""
+    from backend.catalog.models import Category, Product
+
+    category = Category.objects.filter(slug__startswith="seed-").order_by("id").first()
+    if category is None:
+        raise BenchError("no seed categories; run `manage.py seed` first.")
+    for n in range(RARE_PRODUCTS):
+        Product.objects.get_or_create(
+            sku=f"BENCH-RARE-{n}",
+            defaults={
+                "name": f"{RARE_WORD.title()} kit {n}",
+                "slug": f"bench-rare-{n}",
+                "description": f"A {RARE_WORD} to build, model {n}.",
+                "price": 100 + n,
+                "category": category,
+            },
+        )
+    return Product.objects.count()
+
+
+def check(base: str) -> None:
+    """Every case answers without errors; each floor returns the same nodes."""
+    for case in CASES:
+        body = {"query": case.query, "variables": case.variables}
+        api = post(f"{base}/graphql/", body)
+        if api.get("errors") or not api.get("data"):
+            raise BenchError(f"{case.name}: errors: {json.dumps(api)[:800]}")
+        if case.floor:
+            floor = post(f"{base}/bench/baseline/d", body)
+            if response_nodes(api["data"]) != response_nodes(floor["data"]):
+                raise BenchError(f"{case.name}: the API and the floor answer different nodes")
+
+
+def median(loads: list[Load], attribute: str) -> float:
+    return statistics.median(getattr(load, attribute) for load in loads)
+
+
+def main() -> None:
+    arguments = parse_arguments()
+    env = server_environment(arguments)
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    products = rare_products_ensure()
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM (ANALYZE) catalog_product")
+    connection.close()
+    base = f"http://127.0.0.1:{arguments.port}"
+    runs: dict[tuple[str, str, int], list[Load]] = {}
+    load_before = load_average()
+    with tempfile.TemporaryDirectory(prefix="nexus-search-bench-") as scratch:
+        log = Path(scratch) / "server.log"
+        server = start_server(arguments, env, log)
+        try:
+            check(base)
+            for round_number in range(1, arguments.rounds + 1):
+                print(f"round {round_number} of {arguments.rounds}", flush=True)
+                for case in CASES:
+                    body = {"query": case.query, "variables": case.variables}
+                    targets = [("graphql", f"{base}/graphql/")]
+                    if case.floor:
+                        targets.append(("floor", f"{base}/bench/baseline/d"))
+                    for connections in (arguments.connections, 1):
+                        for target, url in targets:
+                            options: dict[str, Any] = {
+                                "connections": connections,
+                                "threads": arguments.threads,
+                                "script_dir": Path(scratch),
+                                "server_pid": server.pid,
+                            }
+                            run_wrk(url, body, seconds=arguments.warmup, **options)
+                            load = run_wrk(url, body, seconds=arguments.duration, **options)
+                            if load.errors:
+                                raise BenchError(f"{case.name} {target}: {load.errors} errors")
+                            print(f"  {case.name} {target} c{connections}: {load}", flush=True)
+                            runs.setdefault((case.name, target, connections), []).append(load)
+        except BenchError:
+            print("server log tail:\n" + log.read_text()[-3000:], flush=True)
+            raise
+        finally:
+            stop_server(server)
+    print(f"\n{products:,} products; load average {load_before} before, {load_average()} after")
+    print(
+        f"| request | | req/s ({arguments.connections} conns) | p50 ms | p99 ms "
+        "| single client p50 ms | single client p99 ms |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for case in CASES:
+        for target in ("graphql", "floor") if case.floor else ("graphql",):
+            many = runs[(case.name, target, arguments.connections)]
+            one = runs[(case.name, target, 1)]
+
+            print(
+                f"| {case.name} | {target} | {median(many, 'requests_per_second'):,.0f} "
+                f"| {median(many, 'p50_ms'):.1f} | {median(many, 'p99_ms'):.1f} "
+                f"| {median(one, 'p50_ms'):.2f} | {median(one, 'p99_ms'):.2f} |"
+            )
+
+
+if __name__ == "__main__":
+    main()
