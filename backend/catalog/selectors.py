@@ -18,6 +18,7 @@ from django.contrib.postgres.search import (
     SearchHeadline,
     SearchQuery,
     SearchRank,
+    SearchVectorExact,
 )
 from django.core.exceptions import EmptyResultSet, PermissionDenied, ValidationError
 from django.db import connections
@@ -38,7 +39,7 @@ from django.db.models import (
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Collate, Lower
-from django.db.models.lookups import Exact
+from django.db.models.lookups import Exact, In
 
 from backend.accounts.policies import ViewerType
 from backend.catalog.models import SEARCH_TIERS, Category, Product
@@ -338,7 +339,9 @@ def product_search(*, text: str) -> ProductSearch:
 
 def _product_search(products: QuerySet[Product], *, search: ProductSearch) -> QuerySet[Product]:
     corrected = search.query(corrected=True)
-    exact_sku = Q(sku__in=list(dict.fromkeys([search.text, search.text.upper()])))
+    # Lookups rather than Q objects: resolving a Q builds a filter through the model's
+    # metadata, a cost a search paid on every request.
+    exact_sku = In(F("sku"), list(dict.fromkeys([search.text, search.text.upper()])))
     exact_name = Exact(_SUGGEST_KEY, search.text.lower())
     # The candidates: the first SEARCH_CANDIDATES matches read tier by tier, the smallest
     # sample of the catalog first, and the exact SKU and name matches wherever they are (by the
@@ -359,7 +362,7 @@ def _product_search(products: QuerySet[Product], *, search: ProductSearch) -> Qu
     except EmptyResultSet:  # a filter that cannot match (an empty subtree): no statement
         return products.none().annotate(search_rank=Value(0.0, output_field=FloatField()))
     exact, exact_params = (
-        Product.objects.filter(exact_sku | Q(exact_name)).order_by().values("pk").query
+        Product.objects.filter(Q(exact_sku) | Q(exact_name)).order_by().values("pk").query
     ).sql_with_params()
     by_tier = " UNION ALL ".join(
         f"(SELECT pk FROM ({matches}) AS matches WHERE search_tier = {tier})"
@@ -376,7 +379,10 @@ def _product_search(products: QuerySet[Product], *, search: ProductSearch) -> Qu
             Case(When(exact_sku, then=Value(_EXACT_SKU)), default=Value(0.0))
             + Case(When(exact_name, then=Value(_EXACT_NAME)), default=Value(0.0))
             + Case(
-                When(Q(search_vector=search.query(corrected=False)), then=Value(_AS_TYPED)),
+                When(
+                    SearchVectorExact(F("search_vector"), search.query(corrected=False)),
+                    then=Value(_AS_TYPED),
+                ),
                 default=Value(0.0),
             )
             # Normalisation 32: rank / (rank + 1), below 1 whatever the rank.
