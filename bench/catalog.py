@@ -250,6 +250,7 @@ def scenario_variables(products: int) -> dict[str, dict[str, Any]]:
         "c": {"first": 20, "after": cursor_encode(middle, order=order)},
         "d": {"first": 20, "search": "wireless"},
         "e": {"slug": detail.slug},
+        "s": {"prefix": "wir"},
     }  # fmt: skip
 
 

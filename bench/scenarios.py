@@ -40,6 +40,7 @@ SEARCH_QUERY = (
     "query ProductSearch($first: Int!, $search: String!) {\n"
     "  products(first: $first, filter: { search: $search }) {" + _PRODUCT_CARD + "  }\n}\n"
 )
+SUGGEST_QUERY = "query ProductSuggest($prefix: String!) { productSuggest(prefix: $prefix) }"
 DETAIL_QUERY = """query ProductDetail($slug: String!) {
   product(slug: $slug) {
     id name slug sku description
@@ -181,6 +182,25 @@ def _search_sql() -> str:
     )
 
 
+def _suggest_params(variables: dict[str, Any]) -> dict[str, Any]:
+    return {"prefix": variables["prefix"].lower()}
+
+
+# As backend.catalog.selectors.product_suggest reads them: the name prefix index from the
+# prefix on, one name per lower-case form, 5 by default.
+SUGGEST_SQL = """
+SELECT json_build_object('data', json_build_object('productSuggest',
+  COALESCE(json_agg(name ORDER BY key), '[]')))::text
+FROM (
+  SELECT DISTINCT ON (lower(name) COLLATE "C") lower(name) COLLATE "C" AS key, name
+  FROM catalog_product
+  WHERE is_published AND lower(name) COLLATE "C" LIKE %(prefix)s || '%%'
+  ORDER BY lower(name) COLLATE "C"
+  LIMIT 5
+) AS suggestions
+"""
+
+
 def _detail_params(variables: dict[str, Any]) -> dict[str, Any]:
     return {"slug": variables["slug"]}
 
@@ -268,6 +288,13 @@ SCENARIOS: dict[str, Scenario] = {
             query=DETAIL_QUERY,
             baseline_sql=DETAIL_SQL,
             baseline_params=_detail_params,
+        ),
+        Scenario(
+            key="s",
+            title="as-you-type suggestions (5 names)",
+            query=SUGGEST_QUERY,
+            baseline_sql=SUGGEST_SQL,
+            baseline_params=_suggest_params,
         ),
     )
 }

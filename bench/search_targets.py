@@ -9,9 +9,10 @@ products), so the bench adds the rare term itself: RARE_PRODUCTS products named 
 ``RARE_WORD`` (SKUs ``BENCH-RARE-<n>``, added once). Serves Nexus as ``bench/catalog.py`` does
 (granian, 2 processes, the floors in the same process) and drives each request with ``wrk``:
 16 connections, then one; every case once per round, interleaved, each after a warm-up run.
-The search pages' floor is scenario (d)'s (``bench/scenarios.py``): the same statement as
-the selector's, aggregated to JSON by PostgreSQL in one round trip. Facets and suggestions
-have no HTTP floor here; ``bench/search_features.py`` gives their statements' PostgreSQL time.
+The floors (``bench/scenarios.py``): for the search pages scenario (d)'s, the same statement as
+the selector's, aggregated to JSON by PostgreSQL in one round trip; for suggestions scenario
+(s)'s. Facets have no HTTP floor; ``bench/search_features.py`` gives their statement's
+PostgreSQL time.
 
 Not part of ``make test``: speed is measured here, never asserted in tests.
 """
@@ -40,7 +41,7 @@ from bench.catalog import (
     start_server,
     stop_server,
 )
-from bench.scenarios import SEARCH_QUERY
+from bench.scenarios import SEARCH_QUERY, SUGGEST_QUERY
 
 RARE_WORD = "theremin"
 RARE_PRODUCTS = 5
@@ -49,7 +50,6 @@ FACETS_QUERY = SEARCH_QUERY.replace(
     "facets { categories { category { id name } count } priceRanges { min max count }"
     " inStock { count } }\n    pageInfo {",
 )
-SUGGEST_QUERY = "query ProductSuggest($prefix: String!) { productSuggest(prefix: $prefix) }"
 
 
 @dataclass(frozen=True)
@@ -57,16 +57,16 @@ class Case:
     name: str
     query: str
     variables: dict[str, Any]
-    floor: bool  # whether scenario (d)'s floor serves the same page
+    floor: str | None  # the bench/scenarios.py scenario whose floor answers the same
 
 
 CASES = (
-    Case('frequent: "seed" (in every SKU)', SEARCH_QUERY, {"first": 20, "search": "seed"}, True),
-    Case('frequent: "wireless" (4 %)', SEARCH_QUERY, {"first": 20, "search": "wireless"}, True),
-    Case(f'rare: "{RARE_WORD}"', SEARCH_QUERY, {"first": 20, "search": RARE_WORD}, True),
-    Case('typo: "headphnes"', SEARCH_QUERY, {"first": 20, "search": "headphnes"}, True),
-    Case('"wireless" with facets', FACETS_QUERY, {"first": 20, "search": "wireless"}, False),
-    Case('suggest "wir"', SUGGEST_QUERY, {"prefix": "wir"}, False),
+    Case('frequent: "seed" (in every SKU)', SEARCH_QUERY, {"first": 20, "search": "seed"}, "d"),
+    Case('frequent: "wireless" (4 %)', SEARCH_QUERY, {"first": 20, "search": "wireless"}, "d"),
+    Case(f'rare: "{RARE_WORD}"', SEARCH_QUERY, {"first": 20, "search": RARE_WORD}, "d"),
+    Case('typo: "headphnes"', SEARCH_QUERY, {"first": 20, "search": "headphnes"}, "d"),
+    Case('"wireless" with facets', FACETS_QUERY, {"first": 20, "search": "wireless"}, None),
+    Case('suggest "wir"', SUGGEST_QUERY, {"prefix": "wir"}, "s"),
 )
 
 
@@ -113,7 +113,7 @@ def check(base: str) -> None:
         if api.get("errors") or not api.get("data"):
             raise BenchError(f"{case.name}: errors: {json.dumps(api)[:800]}")
         if case.floor:
-            floor = post(f"{base}/bench/baseline/d", body)
+            floor = post(f"{base}/bench/baseline/{case.floor}", body)
             if response_nodes(api["data"]) != response_nodes(floor["data"]):
                 raise BenchError(f"{case.name}: the API and the floor answer different nodes")
 
@@ -149,7 +149,7 @@ def main() -> None:
                     body = {"query": case.query, "variables": case.variables}
                     targets = [("graphql", f"{base}/graphql/")]
                     if case.floor:
-                        targets.append(("floor", f"{base}/bench/baseline/d"))
+                        targets.append(("floor", f"{base}/bench/baseline/{case.floor}"))
                     for connections in (arguments.connections, 1):
                         for target, url in targets:
                             options: dict[str, Any] = {

@@ -44,6 +44,7 @@ from django.db.models.lookups import Exact, In
 from backend.accounts.policies import ViewerType
 from backend.catalog.models import SEARCH_TIERS, Category, Product
 from backend.catalog.policies import unpublished_visible_to
+from backend.core.postgres.compiler import preparable
 
 # --- Categories -----------------------------------------------------------------------------
 
@@ -208,6 +209,14 @@ SEARCH_MAX_WORDS = 8  # the parts starting after this many words are ignored
 # are (docs/decisions/0028-search-relevance.md, 0029-search-tiers.md). Ranking costs about
 # 5 microseconds a candidate.
 SEARCH_CANDIDATES = 300
+# What a search text means, for the transports to document their search parameter with.
+SEARCH_SYNTAX = (
+    'every word must match, "quoted phrases" as adjacent words, `-word` excludes, `or` joins '
+    "alternatives; the last word is a prefix; a misspelt word also matches the catalog's most "
+    "similar words. An exact SKU, then an exact name, ranks first. A search matching more than "
+    f"{SEARCH_CANDIDATES} products ranks {SEARCH_CANDIDATES} of them and the exact matches: the "
+    f"list, its count and its facets hold those. At most {SEARCH_MAX_LENGTH} characters."
+)
 # Typo correction (catalog_search_word, migration 0004): a query word of at least
 # TYPO_MIN_LENGTH letters that no product name or SKU has is OR'd with its TYPO_CANDIDATES
 # most similar vocabulary words, those of trigram similarity TYPO_SIMILARITY or more.
@@ -372,7 +381,10 @@ def _product_search(products: QuerySet[Product], *, search: ProductSearch) -> Qu
         f"({by_tier} LIMIT {SEARCH_CANDIDATES}) UNION ({exact})",
         (*params * len(SEARCH_TIERS), *exact_params),
     )
-    return products.filter(pk__in=candidates).annotate(
+    # Prepared on its connection: planning the five parts cost more than running a rare
+    # search, and its generic plan is its custom one (the corrected query, the one estimate
+    # that matters, is an InitPlan in both).
+    ranked = products.filter(pk__in=candidates).annotate(
         # double precision, not ts_rank's real: a real read back as text loses digits, and
         # keyset cursors must compare equal to the stored rank.
         search_rank=Cast(
@@ -390,6 +402,7 @@ def _product_search(products: QuerySet[Product], *, search: ProductSearch) -> Qu
             FloatField(),
         )
     )
+    return preparable(ranked)
 
 
 # --- Products: ordering ---------------------------------------------------------------------

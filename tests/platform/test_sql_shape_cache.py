@@ -219,9 +219,10 @@ def test_verification_catches_a_cached_statement_that_differs_from_djangos(
         compiled(product_page(Decimal("2.00")))
 
 
-def test_statements_of_cached_shapes_are_prepared_and_no_others() -> None:
-    """A search statement's generic plan was three times slower than its custom plans
-    (decision 0016): only plain SELECTs of cached shapes are prepared."""
+def test_statements_of_cached_shapes_and_preparable_ones_are_prepared_and_no_others() -> None:
+    """A generic plan is chosen on estimates (decision 0016): only plain SELECTs of cached
+    shapes and the statements of querysets marked ``preparable`` (a search's page, whose
+    estimates do not depend on its parameters: decision 0029) are prepared."""
     from django.contrib.auth.models import AnonymousUser
 
     from backend.catalog.selectors import product_list
@@ -230,10 +231,12 @@ def test_statements_of_cached_shapes_are_prepared_and_no_others() -> None:
     for _ in range(7):
         list(product_page(Decimal("1.00")))
         list(product_list(viewer=AnonymousUser(), search="wireless")[:5])
+        Product.objects.filter(name__icontains="wireless").count()
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [statement for (statement,) in cursor.fetchall()]
 
     assert any('"catalog_product"."price" >= $1' in statement for statement in prepared)
-    assert not any("to_tsquery" in statement for statement in prepared)
+    assert any("search_tier = 3" in statement for statement in prepared), prepared
+    assert not any("COUNT(*)" in statement for statement in prepared), prepared

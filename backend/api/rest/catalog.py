@@ -666,13 +666,9 @@ class PriceFilter(django_filters.Filter):
         # Unicode classes, not \w: in the document's regex dialect (ECMA-262) \w is ASCII,
         # while a search's words are Unicode ("café", "日本"), as Python's \w reads them.
         "pattern": r"^$|[\p{L}\p{N}_]",
-        "description": "Full-text search over name, SKU and description: every word must "
-        'match, "quoted phrases" as adjacent words, `-word` excludes, `or` joins alternatives; '
-        "the last word is a prefix; a misspelt word also matches the catalog's most similar "
-        "words. An exact SKU, then an exact name, ranks first. At most "
-        f"{selectors.SEARCH_MAX_LENGTH} characters, with at least "
-        "one letter or digit (or empty: no search). Orders by relevance unless `ordering` "
-        "says otherwise.",
+        "description": "Full-text search over name, SKU and description: "
+        f"{selectors.SEARCH_SYNTAX} It must hold a letter or digit, or be empty (no search). "
+        "Orders by relevance unless `ordering` says otherwise.",
     }
 )
 class SearchFilter(django_filters.CharFilter):

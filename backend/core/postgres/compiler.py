@@ -32,7 +32,7 @@ from django.db.backends.postgresql.compiler import (
     SQLUpdateCompiler,
 )
 from django.db.backends.postgresql.compiler import SQLCompiler as PostgresSQLCompiler
-from django.db.models import F
+from django.db.models import F, Model, QuerySet
 from django.db.models.expressions import OrderBy
 
 __all__ = [
@@ -64,6 +64,22 @@ _shapes: dict[tuple[Any, ...], _Shape] = {}
 # A shape has several (an IN list of each length), hence a larger bound than the shapes'.
 PREPARABLE_STATEMENTS_SIZE = SHAPE_CACHE_SIZE * 4
 preparable_statements: set[str] = set()
+
+
+def preparable[M: Model](queryset: QuerySet[M]) -> QuerySet[M]:
+    """``queryset``, whose statements psycopg may prepare from their fifth run, as a cached
+    shape's (decision 0016): for a statement that costs more to plan than to run, and whose
+    generic plan PostgreSQL estimates as well as its custom ones, because no estimate in it
+    depends on a parameter's value. Only with ``NEXUS_FAST_PATHS`` on."""
+    queryset = queryset.all()
+    queryset.query.preparable = True  # kept by every clone: Query.clone copies its __dict__
+    return queryset
+
+
+def _preparable_add(sql: str) -> None:
+    if len(preparable_statements) >= PREPARABLE_STATEMENTS_SIZE:
+        preparable_statements.clear()
+    preparable_statements.add(sql)
 
 
 def _frozen(select_related: Any) -> Any:
@@ -149,7 +165,10 @@ class SQLCompiler(PostgresSQLCompiler):
     ) -> tuple[str, tuple[Any, ...]]:
         key = shape_key(self, with_limits, with_col_aliases) if settings.NEXUS_FAST_PATHS else None
         if key is None:
-            return super().as_sql(with_limits, with_col_aliases)
+            sql, params = super().as_sql(with_limits, with_col_aliases)
+            if settings.NEXUS_FAST_PATHS and getattr(self.query, "preparable", False):
+                _preparable_add(sql)
+            return sql, params
         shape = _shapes.get(key)
         if shape is None:
             sql, params = super().as_sql(with_limits, with_col_aliases)
@@ -169,9 +188,7 @@ class SQLCompiler(PostgresSQLCompiler):
         self.has_extra_select = False
         sql = f"{shape.before_where} WHERE {where_sql}{shape.after_where}"
         params = tuple(where_params)
-        if len(preparable_statements) >= PREPARABLE_STATEMENTS_SIZE:
-            preparable_statements.clear()
-        preparable_statements.add(sql)
+        _preparable_add(sql)
         if VERIFY_HITS:
             self._verify(sql, params, with_limits, with_col_aliases)
         return sql, params

@@ -323,10 +323,7 @@ class ProductFilter:
     )
     search: str | None = strawberry.field(
         default=None,
-        description="Full-text search on name, SKU and description: every word must match, "
-        '"quoted phrases" as adjacent words, `-word` excludes, `or` joins alternatives; the '
-        "last word is a prefix; a misspelt word also matches the catalog's most similar "
-        "words. An exact SKU, then an exact name, ranks first. At most 200 characters.",
+        description=f"Full-text search on name, SKU and description: {selectors.SEARCH_SYNTAX}",
     )
 
 
