@@ -12,7 +12,8 @@ products), so the bench adds the rare term itself: RARE_PRODUCTS products named 
 The floors (``bench/scenarios.py``): for the search pages scenario (d)'s, the same statement as
 the selector's, aggregated to JSON by PostgreSQL in one round trip; for suggestions scenario
 (s)'s. Facets have no HTTP floor; ``bench/search_features.py`` gives their statement's
-PostgreSQL time.
+PostgreSQL time. "errors" counts, over every run of a case, non-200 answers, answers holding
+``errors`` and wrk's socket errors.
 
 Not part of ``make test``: speed is measured here, never asserted in tests.
 """
@@ -160,8 +161,6 @@ def main() -> None:
                             }
                             run_wrk(url, body, seconds=arguments.warmup, **options)
                             load = run_wrk(url, body, seconds=arguments.duration, **options)
-                            if load.errors:
-                                raise BenchError(f"{case.name} {target}: {load.errors} errors")
                             print(f"  {case.name} {target} c{connections}: {load}", flush=True)
                             runs.setdefault((case.name, target, connections), []).append(load)
         except BenchError:
@@ -172,9 +171,9 @@ def main() -> None:
     print(f"\n{products:,} products; load average {load_before} before, {load_average()} after")
     print(
         f"| request | | req/s ({arguments.connections} conns) | p50 ms | p99 ms "
-        "| single client p50 ms | single client p99 ms |"
+        "| single client p50 ms | single client p99 ms | errors |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for case in CASES:
         for target in ("graphql", "floor") if case.floor else ("graphql",):
             many = runs[(case.name, target, arguments.connections)]
@@ -183,7 +182,8 @@ def main() -> None:
             print(
                 f"| {case.name} | {target} | {median(many, 'requests_per_second'):,.0f} "
                 f"| {median(many, 'p50_ms'):.1f} | {median(many, 'p99_ms'):.1f} "
-                f"| {median(one, 'p50_ms'):.2f} | {median(one, 'p99_ms'):.2f} |"
+                f"| {median(one, 'p50_ms'):.2f} | {median(one, 'p99_ms'):.2f} "
+                f"| {sum(load.errors for load in many + one)} |"
             )
 
 

@@ -206,8 +206,8 @@ SEARCH_MAX_WORDS = 8  # the parts starting after this many words are ignored
 # The matches a search ranks: at most this many, read tier by tier (Product.search_tier), plus
 # the exact SKU and name matches. A term matching more products is ranked among these only:
 # the price of a first page that grows neither with the matches nor with how frequent the words
-# are (docs/decisions/0028-search-relevance.md, 0029-search-tiers.md). Ranking costs about
-# 5 microseconds a candidate.
+# are (docs/decisions/0028-search-relevance.md, 0029-search-tiers.md). Once reading is bounded,
+# ranking the candidates is most of a frequent term's cost.
 SEARCH_CANDIDATES = 300
 # What a search text means, for the transports to document their search parameter with.
 SEARCH_SYNTAX = (
@@ -358,9 +358,8 @@ def _product_search(products: QuerySet[Product], *, search: ProductSearch) -> Qu
     # so a frequent word's long posting lists are never read. Each tier is a literal in the
     # statement's text, not a parameter: a generic plan of the prepared statement must still
     # prove the tier's partial index usable. The matches are compiled once, and the
-    # candidates are SQL text from then on: as querysets, the five subqueries were copied
-    # again by every later clone (the page, the cursor, the optimizer's columns), a larger
-    # share of a search request's CPU than the statement itself (docs/performance.md).
+    # candidates are SQL text from then on: as querysets, the five subqueries would be copied
+    # again by every later clone (the page, the cursor, the optimizer's columns).
     try:
         matches, params = (
             products.filter(search_vector=corrected)
@@ -381,7 +380,7 @@ def _product_search(products: QuerySet[Product], *, search: ProductSearch) -> Qu
         f"({by_tier} LIMIT {SEARCH_CANDIDATES}) UNION ({exact})",
         (*params * len(SEARCH_TIERS), *exact_params),
     )
-    # Prepared on its connection: planning the five parts cost more than running a rare
+    # Prepared on its connection: planning the five parts costs more than running a rare
     # search, and its generic plan is its custom one (the corrected query, the one estimate
     # that matters, is an InitPlan in both).
     ranked = products.filter(pk__in=candidates).annotate(
