@@ -82,6 +82,9 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8782)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
+    parser.add_argument(
+        "--cases", default="", help="Only the cases whose name holds this text, e.g. wireless."
+    )
     return parser.parse_args()
 
 
@@ -106,9 +109,9 @@ def rare_products_ensure() -> int:
     return Product.objects.count()
 
 
-def check(base: str) -> None:
+def check(base: str, cases: list[Case]) -> None:
     """Every case answers without errors; each floor returns the same nodes."""
-    for case in CASES:
+    for case in cases:
         body = {"query": case.query, "variables": case.variables}
         api = post(f"{base}/graphql/", body)
         if api.get("errors") or not api.get("data"):
@@ -125,6 +128,7 @@ def median(loads: list[Load], attribute: str) -> float:
 
 def main() -> None:
     arguments = parse_arguments()
+    cases = [case for case in CASES if arguments.cases in case.name]
     env = server_environment(arguments)
     os.environ.update(env)
     import django
@@ -143,10 +147,10 @@ def main() -> None:
         log = Path(scratch) / "server.log"
         server = start_server(arguments, env, log)
         try:
-            check(base)
+            check(base, cases)
             for round_number in range(1, arguments.rounds + 1):
                 print(f"round {round_number} of {arguments.rounds}", flush=True)
-                for case in CASES:
+                for case in cases:
                     body = {"query": case.query, "variables": case.variables}
                     targets = [("graphql", f"{base}/graphql/")]
                     if case.floor:
@@ -174,7 +178,7 @@ def main() -> None:
         "| single client p50 ms | single client p99 ms | errors |"
     )
     print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for case in CASES:
+    for case in cases:
         for target in ("graphql", "floor") if case.floor else ("graphql",):
             many = runs[(case.name, target, arguments.connections)]
             one = runs[(case.name, target, 1)]

@@ -44,7 +44,7 @@ from django.db.models.lookups import Exact, In
 from backend.accounts.policies import ViewerType
 from backend.catalog.models import SEARCH_TIERS, Category, Product
 from backend.catalog.policies import unpublished_visible_to
-from backend.core.postgres.compiler import preparable
+from backend.core.postgres.compiler import preparable, preparable_around
 
 # --- Categories -----------------------------------------------------------------------------
 
@@ -566,6 +566,7 @@ def product_facets(*, products: QuerySet[Product]) -> ProductFacets:
         ranked_columns=", ".join(columns),
         categories=FACET_CATEGORIES_MAX,
     )
+    preparable_around(products, sql)  # a search's facets: prepared as its page is
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()

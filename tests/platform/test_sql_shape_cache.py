@@ -221,16 +221,19 @@ def test_verification_catches_a_cached_statement_that_differs_from_djangos(
 
 def test_statements_of_cached_shapes_and_preparable_ones_are_prepared_and_no_others() -> None:
     """A generic plan is chosen on estimates (decision 0016): only plain SELECTs of cached
-    shapes and the statements of querysets marked ``preparable`` (a search's page, whose
-    estimates do not depend on its parameters: decision 0029) are prepared."""
+    shapes and the statements of querysets marked ``preparable`` (a search's page and its
+    facets, whose estimates do not depend on their parameters: decision 0029) are prepared;
+    a list's facets are not."""
     from django.contrib.auth.models import AnonymousUser
 
-    from backend.catalog.selectors import product_list
+    from backend.catalog.selectors import product_facets, product_list
 
     product_create(name="Wireless mouse")
     for _ in range(7):
         list(product_page(Decimal("1.00")))
         list(product_list(viewer=AnonymousUser(), search="wireless")[:5])
+        product_facets(products=product_list(viewer=AnonymousUser(), search="wireless"))
+        product_facets(products=product_list(viewer=AnonymousUser(), price_min=Decimal(1)))
         Product.objects.filter(name__icontains="wireless").count()
 
     with connection.cursor() as cursor:
@@ -239,4 +242,6 @@ def test_statements_of_cached_shapes_and_preparable_ones_are_prepared_and_no_oth
 
     assert any('"catalog_product"."price" >= $1' in statement for statement in prepared)
     assert any("search_tier = 3" in statement for statement in prepared), prepared
+    facets = [statement for statement in prepared if "GROUPING SETS" in statement]
+    assert len(facets) == 1 and "search_tier = 3" in facets[0], prepared
     assert not any("COUNT(*)" in statement for statement in prepared), prepared

@@ -76,6 +76,13 @@ def preparable[M: Model](queryset: QuerySet[M]) -> QuerySet[M]:
     return queryset
 
 
+def preparable_around(queryset: QuerySet[Any], sql: str) -> None:
+    """Let psycopg prepare ``sql``, a statement written around ``queryset``'s own SQL, when
+    ``queryset`` is ``preparable``: its estimates are as independent of the parameters."""
+    if settings.NEXUS_FAST_PATHS and getattr(queryset.query, "preparable", False):
+        _preparable_add(sql)
+
+
 def _preparable_add(sql: str) -> None:
     if len(preparable_statements) >= PREPARABLE_STATEMENTS_SIZE:
         preparable_statements.clear()
