@@ -242,6 +242,6 @@ def test_statements_of_cached_shapes_and_preparable_ones_are_prepared_and_no_oth
 
     assert any('"catalog_product"."price" >= $1' in statement for statement in prepared)
     assert any("search_tier = 3" in statement for statement in prepared), prepared
-    facets = [statement for statement in prepared if "GROUPING SETS" in statement]
-    assert len(facets) == 1 and "search_tier = 3" in facets[0], prepared
+    [facets] = [statement for statement in prepared if "GROUPING SETS" in statement]
+    assert "search_tier = 3" in facets, prepared
     assert not any("COUNT(*)" in statement for statement in prepared), prepared
