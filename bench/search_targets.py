@@ -21,7 +21,6 @@ Not part of ``make test``: speed is measured here, never asserted in tests.
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from bench.catalog import (
     BenchError,
     Load,
     load_average,
+    median_of,
     post,
     response_nodes,
     run_wrk,
@@ -122,8 +122,51 @@ def check(base: str, cases: list[Case]) -> None:
                 raise BenchError(f"{case.name}: the API and the floor answer different nodes")
 
 
-def median(loads: list[Load], attribute: str) -> float:
-    return statistics.median(getattr(load, attribute) for load in loads)
+Runs = dict[tuple[str, str, int], list[Load]]  # (case, "graphql" or "floor", connections)
+
+
+def measure(arguments: argparse.Namespace, cases: list[Case], base: str, scratch: Path,
+            server_pid: int) -> Runs:  # fmt: skip
+    """Every case and its floor, with many connections then one, once per round."""
+    runs: Runs = {}
+    for round_number in range(1, arguments.rounds + 1):
+        print(f"round {round_number} of {arguments.rounds}", flush=True)
+        for case in cases:
+            body = {"query": case.query, "variables": case.variables}
+            targets = [("graphql", f"{base}/graphql/")]
+            if case.floor:
+                targets.append(("floor", f"{base}/bench/baseline/{case.floor}"))
+            for connections in (arguments.connections, 1):
+                for target, url in targets:
+                    options: dict[str, Any] = {
+                        "connections": connections,
+                        "threads": arguments.threads,
+                        "script_dir": scratch,
+                        "server_pid": server_pid,
+                    }
+                    run_wrk(url, body, seconds=arguments.warmup, **options)
+                    load = run_wrk(url, body, seconds=arguments.duration, **options)
+                    print(f"  {case.name} {target} c{connections}: {load}", flush=True)
+                    runs.setdefault((case.name, target, connections), []).append(load)
+    return runs
+
+
+def report(arguments: argparse.Namespace, cases: list[Case], runs: Runs) -> None:
+    print(
+        f"| request | | req/s ({arguments.connections} conns) | p50 ms | p99 ms "
+        "| single client p50 ms | single client p99 ms | errors |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for case in cases:
+        for target in ("graphql", "floor") if case.floor else ("graphql",):
+            many = runs[(case.name, target, arguments.connections)]
+            one = runs[(case.name, target, 1)]
+            print(
+                f"| {case.name} | {target} | {median_of(many, 'requests_per_second'):,.0f} "
+                f"| {median_of(many, 'p50_ms'):.1f} | {median_of(many, 'p99_ms'):.1f} "
+                f"| {median_of(one, 'p50_ms'):.2f} | {median_of(one, 'p99_ms'):.2f} "
+                f"| {sum(load.errors for load in many + one)} |"
+            )
 
 
 def main() -> None:
@@ -141,54 +184,20 @@ def main() -> None:
         cursor.execute("VACUUM (ANALYZE) catalog_product")
     connection.close()
     base = f"http://127.0.0.1:{arguments.port}"
-    runs: dict[tuple[str, str, int], list[Load]] = {}
     load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="nexus-search-bench-") as scratch:
         log = Path(scratch) / "server.log"
         server = start_server(arguments, env, log)
         try:
             check(base, cases)
-            for round_number in range(1, arguments.rounds + 1):
-                print(f"round {round_number} of {arguments.rounds}", flush=True)
-                for case in cases:
-                    body = {"query": case.query, "variables": case.variables}
-                    targets = [("graphql", f"{base}/graphql/")]
-                    if case.floor:
-                        targets.append(("floor", f"{base}/bench/baseline/{case.floor}"))
-                    for connections in (arguments.connections, 1):
-                        for target, url in targets:
-                            options: dict[str, Any] = {
-                                "connections": connections,
-                                "threads": arguments.threads,
-                                "script_dir": Path(scratch),
-                                "server_pid": server.pid,
-                            }
-                            run_wrk(url, body, seconds=arguments.warmup, **options)
-                            load = run_wrk(url, body, seconds=arguments.duration, **options)
-                            print(f"  {case.name} {target} c{connections}: {load}", flush=True)
-                            runs.setdefault((case.name, target, connections), []).append(load)
+            runs = measure(arguments, cases, base, Path(scratch), server.pid)
         except BenchError:
             print("server log tail:\n" + log.read_text()[-3000:], flush=True)
             raise
         finally:
             stop_server(server)
     print(f"\n{products:,} products; load average {load_before} before, {load_average()} after")
-    print(
-        f"| request | | req/s ({arguments.connections} conns) | p50 ms | p99 ms "
-        "| single client p50 ms | single client p99 ms | errors |"
-    )
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for case in cases:
-        for target in ("graphql", "floor") if case.floor else ("graphql",):
-            many = runs[(case.name, target, arguments.connections)]
-            one = runs[(case.name, target, 1)]
-
-            print(
-                f"| {case.name} | {target} | {median(many, 'requests_per_second'):,.0f} "
-                f"| {median(many, 'p50_ms'):.1f} | {median(many, 'p99_ms'):.1f} "
-                f"| {median(one, 'p50_ms'):.2f} | {median(one, 'p99_ms'):.2f} "
-                f"| {sum(load.errors for load in many + one)} |"
-            )
+    report(arguments, cases, runs)
 
 
 if __name__ == "__main__":
