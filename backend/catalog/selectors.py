@@ -13,33 +13,28 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from itertools import accumulate
+from typing import Any
 
 from django.contrib.postgres.search import (
     SearchHeadline,
     SearchQuery,
-    SearchRank,
-    SearchVectorExact,
 )
 from django.core.exceptions import EmptyResultSet, PermissionDenied, ValidationError
 from django.db import connections
 from django.db.models import (
-    Case,
     Count,
     F,
     FloatField,
     Func,
     IntegerField,
     OuterRef,
-    Q,
     QuerySet,
     Subquery,
     TextField,
     Value,
-    When,
 )
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Cast, Collate, Lower
-from django.db.models.lookups import Exact, In
+from django.db.models.functions import Collate, Lower
 
 from backend.accounts.policies import ViewerType
 from backend.catalog.models import SEARCH_TIERS, Category, Product
@@ -253,6 +248,12 @@ class ProductSearch:
     text: str  # the text as given, without surrounding spaces and quotes
     alternatives: tuple[tuple[_SearchClause, ...], ...]  # OR of ANDs
 
+    @property
+    def exact_params(self) -> tuple[str, str, str]:
+        """What an exact match compares: the SKU as typed and in capitals, the name in lower
+        case (the name prefix index's key)."""
+        return (self.text, self.text.upper(), self.text.lower())
+
     def query(self, *, corrected: bool) -> SearchQuery:
         """The tsquery, ``corrected`` or not: corrected, each word that no product name or
         SKU has also matches its most similar words (``catalog_search_word``). Computed once
@@ -346,62 +347,73 @@ def product_search(*, text: str) -> ProductSearch:
     )
 
 
+class _SearchRank(Func):
+    """A search's rank (``product_list``): an exact SKU, an exact name (ignoring case), the words
+    as typed, each a bonus over ``ts_rank`` of the corrected query. One node over the three
+    columns it reads, so a request resolves and compiles three columns and a template, not a
+    tree of a dozen expressions."""
+
+    output_field = FloatField()
+
+    def __init__(self, search: ProductSearch) -> None:
+        super().__init__(F("sku"), F("name"), F("search_vector"))
+        self.search = search
+
+    def as_sql(
+        self, compiler: Any, connection: Any, **extra_context: Any
+    ) -> tuple[str, tuple[object, ...]]:
+        # Columns: their SQL has no parameters.
+        sku, name, vector = (compiler.compile(column)[0] for column in self.source_expressions)
+        as_typed, corrected = self.search.query(corrected=False), self.search.query(corrected=True)
+        # double precision, not ts_rank's real: a real read back as text loses digits, and
+        # keyset cursors must compare equal to the stored rank. Normalisation 32: rank /
+        # (rank + 1), below 1 whatever the rank.
+        sql = (
+            f"(CASE WHEN {sku} IN (%s, %s) THEN {_EXACT_SKU}::float8 ELSE 0::float8 END"
+            f' + CASE WHEN lower({name}) COLLATE "C" = %s THEN {_EXACT_NAME}::float8'
+            " ELSE 0::float8 END"
+            f" + CASE WHEN {vector} @@ {as_typed.sql} THEN {_AS_TYPED}::float8 ELSE 0::float8 END"
+            f" + ts_rank({vector}, {corrected.sql}, 32))"
+        )
+        return sql, (*self.search.exact_params, *as_typed.params, *corrected.params)
+
+
+# The exact matches, wherever they are: by the SKU's btree and the name prefix index.
+_EXACT_SQL = (
+    'SELECT "id" FROM "catalog_product" WHERE "sku" IN (%s, %s) OR lower("name") COLLATE "C" = %s'
+)
+
+
 def _product_search(products: QuerySet[Product], *, search: ProductSearch) -> QuerySet[Product]:
-    corrected = search.query(corrected=True)
-    # Lookups rather than Q objects: resolving a Q builds a filter through the model's
-    # metadata, a cost a search paid on every request.
-    exact_sku = In(F("sku"), list(dict.fromkeys([search.text, search.text.upper()])))
-    exact_name = Exact(_SUGGEST_KEY, search.text.lower())
     # The candidates: the first SEARCH_CANDIDATES matches read tier by tier, the smallest
-    # sample of the catalog first, and the exact SKU and name matches wherever they are (by the
-    # SKU's and the name prefix's btrees). PostgreSQL stops reading tiers once it has enough,
-    # so a frequent word's long posting lists are never read. Each tier is a literal in the
-    # statement's text, not a parameter: a generic plan of the prepared statement must still
-    # prove the tier's partial index usable. The matches are compiled once, and the
-    # candidates are SQL text from then on: as querysets, the five subqueries would be copied
-    # again by every later clone (the page, the cursor, the optimizer's columns).
+    # sample of the catalog first, and the exact SKU and name matches. PostgreSQL stops reading
+    # tiers once it has enough, so a frequent word's long posting lists are never read. Each
+    # tier is a literal in the statement's text, not a parameter: a generic plan of the
+    # prepared statement must still prove the tier's partial index usable. The matches are
+    # compiled once, and the candidates are SQL text from then on: as querysets, the five
+    # subqueries would be copied again by every later clone (the page, the cursor, the
+    # optimizer's columns).
     try:
         matches, params = (
-            products.filter(search_vector=corrected)
+            products.filter(search_vector=search.query(corrected=True))
             .order_by()
             .values("pk", "search_tier")
             .query.sql_with_params()
         )
     except EmptyResultSet:  # a filter that cannot match (an empty subtree): no statement
         return products.none().annotate(search_rank=Value(0.0, output_field=FloatField()))
-    exact, exact_params = (
-        Product.objects.filter(Q(exact_sku) | Q(exact_name)).order_by().values("pk").query
-    ).sql_with_params()
     by_tier = " UNION ALL ".join(
         f"(SELECT pk FROM ({matches}) AS matches WHERE search_tier = {tier})"
         for tier in SEARCH_TIERS
     )
     candidates = RawSQL(
-        f"({by_tier} LIMIT {SEARCH_CANDIDATES}) UNION ({exact})",
-        (*params * len(SEARCH_TIERS), *exact_params),
+        f"({by_tier} LIMIT {SEARCH_CANDIDATES}) UNION ({_EXACT_SQL})",
+        (*params * len(SEARCH_TIERS), *search.exact_params),
     )
     # Prepared on its connection: planning the five parts costs more than running a rare
     # search, and its generic plan is its custom one (the corrected query, the one estimate
     # that matters, is an InitPlan in both).
-    ranked = products.filter(pk__in=candidates).annotate(
-        # double precision, not ts_rank's real: a real read back as text loses digits, and
-        # keyset cursors must compare equal to the stored rank.
-        search_rank=Cast(
-            Case(When(exact_sku, then=Value(_EXACT_SKU)), default=Value(0.0))
-            + Case(When(exact_name, then=Value(_EXACT_NAME)), default=Value(0.0))
-            + Case(
-                When(
-                    SearchVectorExact(F("search_vector"), search.query(corrected=False)),
-                    then=Value(_AS_TYPED),
-                ),
-                default=Value(0.0),
-            )
-            # Normalisation 32: rank / (rank + 1), below 1 whatever the rank.
-            + SearchRank(F("search_vector"), corrected, normalization=Value(32)),
-            FloatField(),
-        )
-    )
-    return preparable(ranked)
+    return preparable(products.filter(pk__in=candidates).annotate(search_rank=_SearchRank(search)))
 
 
 # --- Products: ordering ---------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The shape cache (``backend/core/postgres/compiler.py``) gives Django's own statement.
 
-A shape is compiled once; later queries of that shape compile only their WHERE clause. Each test
+A shape is compiled once; later queries of that shape compile only their WHERE clause and
+annotations. Each test
 compiles a shape with some values, then the same shape with other values, and compares the
 second statement, its parameters and its rows with what Django's own compiler gives.
 """
@@ -10,12 +11,15 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.backends.postgresql.compiler import SQLCompiler as DjangoSQLCompiler
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Value, Window
+from django.db.models.functions import Concat, Lower, RowNumber, Upper
 
 from backend.api.graphql.pagination import KeysetBound
 from backend.catalog.models import Category, Product
+from backend.catalog.selectors import product_list
 from backend.core.postgres import compiler as shape_compiler
 from backend.orders.models import OrderItem
 from tests.factories import category_create, order_create, product_create
@@ -68,7 +72,7 @@ def product_page(value: Any) -> QuerySet[Product]:
 
 
 SHAPES: dict[str, tuple[Callable[[Any], QuerySet[Any]], Any, Any]] = {
-    "product page": (product_page, Decimal("1.00"), Decimal("15.00")),
+    "product page": (product_page, Decimal("1.00"), Decimal("12.00")),
     "page after a cursor": (
         lambda pk: (
             Product.objects.filter(KeysetBound(["price", "id"], ">", (Decimal(0), pk)))
@@ -79,9 +83,9 @@ SHAPES: dict[str, tuple[Callable[[Any], QuerySet[Any]], Any, Any]] = {
         2,
     ),
     "IN lists of other lengths": (
-        lambda ids: Product.objects.filter(category_id__in=ids).order_by("name", "id"),
-        [1],
-        [1, 2, 3],
+        lambda prices: Product.objects.filter(price__in=prices).order_by("name", "id"),
+        [Decimal("10.00")],
+        [Decimal("10.00"), Decimal("11.00"), Decimal("12.00")],
     ),
     "a filter through a join": (
         lambda slug: Product.objects.filter(category__slug=slug).select_related("category"),
@@ -94,20 +98,51 @@ SHAPES: dict[str, tuple[Callable[[Any], QuerySet[Any]], Any, Any]] = {
             .select_related("order", "product__category")
             .order_by("-id")
         ),
-        1,
         2,
+        1,
     ),
     "a model's default order": (lambda name: Category.objects.filter(name=name), "A", "B"),
+    "values()": (
+        lambda price: Product.objects.filter(price__gte=price).values("pk", "name").order_by("pk"),
+        Decimal("1.00"),
+        Decimal("12.00"),
+    ),
+    "an annotation with a value, ordered by it": (
+        lambda suffix: (
+            Product.objects.filter(price__gte=1)
+            .annotate(label=Concat(F("name"), Value(suffix)))
+            .select_related("category")
+            .order_by(F("label").desc(), F("id").desc())[:3]
+        ),
+        " (a)",
+        " (b)",
+    ),
+    "a search page": (
+        lambda text: (
+            product_list(viewer=AnonymousUser(), search=text)
+            .select_related("category")
+            .order_by(F("search_rank").desc(), F("id").desc())[:3]
+        ),
+        "product",
+        "produ",
+    ),
 }
+
+
+def plain(row: Any) -> Any:
+    """A row to compare: a ``values()`` dict, or a model instance's attributes."""
+    return row if isinstance(row, dict) else vars(row).copy() | {"_state": None}
 
 
 @pytest.fixture
 def catalog() -> None:
     first = category_create(slug="first", name="A")
     second = category_create(slug="second", name="B")
-    for index in range(4):
+    products = [
         product_create(category=first if index % 2 else second, price=f"{10 + index}.00")
-    order_create()
+        for index in range(4)
+    ]
+    order_create(products=[(products[0], 1), (products[1], 3)])
 
 
 @pytest.mark.usefixtures("catalog")
@@ -122,13 +157,14 @@ def test_a_shape_is_compiled_once_and_later_values_give_djangos_statement_and_ro
     later = build(second_value)
     assert compiled(later) == compiled_by_django(later)
     assert len(full_compilations) == compilations + 1  # Django's, for the comparison
-    rows = [vars(row).copy() | {"_state": None} for row in build(second_value)]
+    rows = [plain(row) for row in build(second_value)]
     assert len(full_compilations) == compilations + 1  # the cached statement ran the rows
     expected = build(second_value)
     expected.query.get_compiler = lambda *args, **kwargs: DjangoSQLCompiler(  # type: ignore[method-assign]
         expected.query, connection, DEFAULT_DB_ALIAS
     )
-    assert rows == [vars(row).copy() | {"_state": None} for row in expected]
+    assert rows
+    assert rows == [plain(row) for row in expected]
 
 
 def test_a_select_related_row_brings_its_related_object_on_a_cached_shape() -> None:
@@ -155,12 +191,21 @@ VARIANTS: dict[str, Callable[[], QuerySet[Product]]] = {
     "an offset": lambda: unsliced_page()[5:26],
     "no slice": lambda: unsliced_page(),
     "another join": lambda: unsliced_page().filter(category__name="A")[:21],
+    # The annotated page below is a shape too: its annotation's SQL is compiled every time.
+    "another annotation under the same name": (
+        lambda: unsliced_page().annotate(label=Upper("name"))[:21]
+    ),
+    "an annotation under another name": (
+        lambda: unsliced_page().annotate(other_label=Lower("name"))[:21]
+    ),
+    "only some columns, as values()": lambda: unsliced_page().values("pk", "name")[:21],
 }
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=list(VARIANTS))
 def test_a_query_differing_in_anything_but_values_is_another_shape(variant: str) -> None:
     compiled(unsliced_page()[:21])
+    compiled(unsliced_page().annotate(label=Lower("name"))[:21])
 
     other = VARIANTS[variant]()
 
@@ -168,8 +213,12 @@ def test_a_query_differing_in_anything_but_values_is_another_shape(variant: str)
 
 
 LEFT_TO_DJANGO: dict[str, Callable[[], QuerySet[Any]]] = {
-    "annotations": lambda: Category.objects.filter(pk=1).annotate(product_total=Count("products")),
-    "values": lambda: Product.objects.filter(pk=1).values_list("name"),
+    "an aggregate": lambda: Category.objects.filter(pk=1).annotate(product_total=Count("products")),
+    "a window function": lambda: Product.objects.filter(pk=1).annotate(row=Window(RowNumber())),
+    # An annotation only ORDER BY names is written out there, with its values.
+    "an annotation left out of the select list": lambda: (
+        Product.objects.filter(pk=1).alias(doubled=F("price") * 2).order_by("doubled")
+    ),
     "distinct": lambda: Product.objects.filter(pk=1).distinct(),
     "an expression in ORDER BY": lambda: Product.objects.filter(pk=1).order_by(F("price") * 2),
     "locking": lambda: Product.objects.filter(pk=1).select_for_update(),
@@ -207,8 +256,8 @@ def test_verification_catches_a_cached_statement_that_differs_from_djangos(
     [key] = shape_compiler._shapes
     shape = shape_compiler._shapes[key]
     shape_compiler._shapes[key] = shape_compiler._Shape(
-        before_where=shape.before_where.replace('"name"', '"slug"', 1),
-        after_where=shape.after_where,
+        texts=(shape.texts[0].replace('"name"', '"slug"', 1), *shape.texts[1:]),
+        annotations=shape.annotations,
         select=shape.select,
         klass_info=shape.klass_info,
         annotation_col_map=shape.annotation_col_map,

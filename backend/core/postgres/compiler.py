@@ -1,4 +1,4 @@
-"""A SELECT compiler that compiles each query shape once, and its WHERE clause every time.
+"""A SELECT compiler that compiles each query shape once, and its values every time.
 
 Compiling a product page's SELECT was a large share of the request's CPU (decision 0015; the
 share in docs/performance.md, "Levers"): the select list with its ``select_related`` columns,
@@ -6,15 +6,19 @@ the joins and the ORDER BY are worked out from the model's metadata on every req
 they only depend on the query's shape, which a storefront repeats. The WHERE clause carries the
 request's values, and it is cheap.
 
-So the SQL around the WHERE clause is kept per shape: the model, the joins with their reference
-counts, the loaded columns (``only``/``defer``), ``select_related``, the order, the slice and the
-compile options. Every value lives in the WHERE clause, which is compiled anew for each query,
-so a shape never carries a value from one query to another. Only shapes proven to split
-cleanly are kept: all the statement's parameters come from its WHERE clause, which occurs in it
-exactly once. Anything else (annotations, ``values()``, ``extra()``, DISTINCT, GROUP BY,
-subqueries, locking, expressions in ORDER BY other than a column name, an empty or always-true
-WHERE) is compiled by Django as usual, and so is every query with ``NEXUS_FAST_PATHS`` off
-(decision 0020).
+So the SQL around the parts that carry values is kept per shape: the model, the joins with
+their reference counts, the loaded columns (``only``/``defer``, ``values()``), the names and
+places of the selected annotations, ``select_related``, the order, the slice and the compile
+options. The values live in the WHERE clause and in the annotations' own SQL (a search's rank,
+its highlights), which are compiled anew for each query, so a shape never carries a value
+from one query to another. Only shapes proven to split cleanly are kept: the statement is its
+select list, then the rest, and all its parameters come from the annotations and the WHERE
+clause, which occurs in it exactly once. An annotation is referred to by its position in
+ORDER BY, so its own SQL occurs once too. Anything else (aggregates, window functions,
+annotations left out of the select list, ``extra()``, DISTINCT, GROUP BY, subqueries, locking,
+expressions in ORDER BY other than a column or annotation name, an empty or always-true WHERE
+or annotation) is compiled by Django as usual, and so is every query with
+``NEXUS_FAST_PATHS`` off (decision 0020).
 
 With ``VERIFY_HITS`` set (the test suite sets it, ``tests/conftest.py``), every hit is also
 compiled by Django's compiler and must give the same statement, parameters and columns.
@@ -50,10 +54,12 @@ VERIFY_HITS = False
 
 @dataclass(frozen=True, slots=True)
 class _Shape:
-    """A compiled statement minus its WHERE clause, and the compiler state its rows need."""
+    """A compiled statement minus its annotations and WHERE clause, and the compiler state its
+    rows need. ``texts`` are the SQL between them: before each annotation (``annotations``,
+    their names and places in the select list), then before and after the WHERE clause."""
 
-    before_where: str
-    after_where: str
+    texts: tuple[str, ...]
+    annotations: tuple[tuple[str, int], ...]
     select: list[Any]
     klass_info: dict[str, Any] | None
     annotation_col_map: dict[str, int]
@@ -108,26 +114,34 @@ def _ordering_key(order_by: tuple[Any, ...]) -> tuple[Any, ...] | None:
 
 
 def shape_key(compiler: PostgresSQLCompiler, with_limits: bool, with_col_aliases: bool) -> Any:
-    """Everything but the WHERE clause that the statement's text depends on; None for a query
-    this cache leaves to Django."""
+    """Everything but the values that the statement's text depends on; None for a query this
+    cache leaves to Django."""
     query = compiler.query
     if (
         query.model is None
         or query.subquery
         or query.combinator
-        or query.annotations
         or query.extra
         or query.extra_tables
         or query.extra_order_by
         or query.distinct
         or query.group_by is not None
         or query.select_for_update
-        or query.values_select
         or query.explain_info
         or query.external_aliases
         or query._filtered_relations
         or query.where.contains_aggregate
         or query.where.contains_over_clause
+    ):
+        return None
+    annotations = query.annotation_select
+    if query.annotations and (
+        # One left out of the select list would be written out where ORDER BY names it.
+        len(annotations) != len(query.annotations)
+        or any(
+            annotation.contains_aggregate or annotation.contains_over_clause
+            for annotation in annotations.values()
+        )
     ):
         return None
     ordering = _ordering_key(query.order_by)
@@ -154,6 +168,8 @@ def shape_key(compiler: PostgresSQLCompiler, with_limits: bool, with_col_aliases
         query.alias_cols,
         query.default_cols,
         tuple(query.select),
+        None if query.selected is None else tuple(query.selected.items()),
+        tuple(annotations),
         _frozen(query.select_related),
         query.max_depth,
         frozenset(deferred_names),
@@ -180,42 +196,89 @@ class SQLCompiler(PostgresSQLCompiler):
         if shape is None:
             sql, params = super().as_sql(with_limits, with_col_aliases)
             self._remember(key, sql, tuple(params))
+            if getattr(self.query, "preparable", False):
+                _preparable_add(sql)
             return sql, params
+        select = shape.select
+        parts: list[str] = []
+        params: list[Any] = []
         try:
+            if shape.annotations:
+                select = list(select)  # the rows' converters come from this query's annotations
+                annotations = self.query.annotation_select
+                for text, (name, position) in zip(shape.texts, shape.annotations, strict=False):
+                    expression = annotations[name]
+                    annotation_sql, annotation_params = expression.select_format(
+                        self, *self.compile(expression)
+                    )
+                    select[position] = (expression, (annotation_sql, annotation_params), name)
+                    parts += (text, annotation_sql)
+                    params += annotation_params
             where_sql, where_params = self.compile(self.query.where)
         except (EmptyResultSet, FullResultSet):
-            # Django's own path knows what an empty or always-true WHERE compiles to.
+            # Django's own path knows what an empty or always-true part compiles to.
             return super().as_sql(with_limits, with_col_aliases)
+        parts += (shape.texts[-2], where_sql, shape.texts[-1])
+        params += where_params
         # The state pre_sql_setup leaves for the row iterators (no HAVING: no aggregates).
         self.where, self.having, self.qualify = self.query.where, None, None
-        self.select = shape.select
+        self.select = select
         self.klass_info = shape.klass_info
         self.annotation_col_map = shape.annotation_col_map
-        self.col_count = len(shape.select)
+        self.col_count = len(select)
         self.has_extra_select = False
-        sql = f"{shape.before_where} WHERE {where_sql}{shape.after_where}"
-        params = tuple(where_params)
-        _preparable_add(sql)
+        sql = "".join(parts)
+        # A plain SELECT's estimates do not depend on its values; an annotated one is prepared
+        # only when its queryset says so (decision 0016).
+        if not shape.annotations or getattr(self.query, "preparable", False):
+            _preparable_add(sql)
         if VERIFY_HITS:
-            self._verify(sql, params, with_limits, with_col_aliases)
-        return sql, params
+            self._verify(sql, tuple(params), with_limits, with_col_aliases)
+        return sql, tuple(params)
 
     def _remember(self, key: tuple[Any, ...], sql: str, params: tuple[Any, ...]) -> None:
+        """Keep ``sql``'s shape if it splits into literal text, annotations and WHERE clause,
+        which hold all of ``params``."""
         if self.has_extra_select or self.where is not self.query.where:
             return
         try:
             where_sql, where_params = self.compile(self.where)
         except (EmptyResultSet, FullResultSet):
             return
+        annotations = self.query.annotation_select
+        quote_name = self.connection.ops.quote_name
+        texts: list[str] = []  # the literal SQL before each annotation
+        places: list[tuple[str, int]] = []
+        text = "SELECT "  # the literal SQL since the last annotation
+        columns: list[str] = []
+        expected_params: list[Any] = []
+        for position, (expression, (column_sql, column_params), alias) in enumerate(self.select):
+            columns.append(column_sql if alias is None else f"{column_sql} AS {quote_name(alias)}")
+            text += ", " if position else ""
+            if alias in annotations and expression is annotations[alias]:
+                texts.append(text)
+                places.append((alias, position))
+                expected_params += column_params
+                text = f" AS {quote_name(alias)}"
+            elif column_params:
+                return
+            else:
+                text += columns[-1]
+        select_sql = "SELECT " + ", ".join(columns)
+        rest = sql[len(select_sql) :]
         marker = f" WHERE {where_sql}"
-        if tuple(where_params) != params or sql.count(marker) != 1:
+        if (
+            not sql.startswith(select_sql)
+            or rest.count(marker) != 1
+            or (*expected_params, *where_params) != params
+        ):
             return
-        start = sql.index(marker)
+        start = rest.index(marker)
         if len(_shapes) >= SHAPE_CACHE_SIZE:
             _shapes.clear()
         _shapes[key] = _Shape(
-            before_where=sql[:start],
-            after_where=sql[start + len(marker) :],
+            texts=(*texts, text + rest[:start] + " WHERE ", rest[start + len(marker) :]),
+            annotations=tuple(places),
             select=self.select,
             klass_info=self.klass_info,
             annotation_col_map=self.annotation_col_map,
