@@ -117,6 +117,15 @@ SHAPES: dict[str, tuple[Callable[[Any], QuerySet[Any]], Any, Any]] = {
         " (a)",
         " (b)",
     ),
+    "a search's facet columns (values() leaving its rank out)": (
+        lambda text: (
+            product_list(viewer=AnonymousUser(), search=text)
+            .order_by()
+            .values("category_id", "price", "stock_quantity")
+        ),
+        "product",
+        "produ",
+    ),
     "a search page": (
         lambda text: (
             product_list(viewer=AnonymousUser(), search=text)

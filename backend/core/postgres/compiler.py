@@ -14,10 +14,10 @@ its highlights), which are compiled anew for each query, so a shape never carrie
 from one query to another. Only shapes proven to split cleanly are kept: the statement is its
 select list, then the rest, and all its parameters come from the annotations and the WHERE
 clause, which occurs in it exactly once. An annotation is referred to by its position in
-ORDER BY, so its own SQL occurs once too. Anything else (aggregates, window functions,
-annotations left out of the select list, ``extra()``, DISTINCT, GROUP BY, subqueries, locking,
-expressions in ORDER BY other than a column or annotation name, an empty or always-true WHERE
-or annotation) is compiled by Django as usual, and so is every query with
+ORDER BY, so its own SQL occurs once too. Anything else is compiled by Django as usual:
+aggregates, window functions, ORDER BY an annotation left out of the select list, ``extra()``,
+DISTINCT, GROUP BY, subqueries, locking, expressions in ORDER BY other than a column or
+annotation name, an empty or always-true WHERE clause or annotation, and every query with
 ``NEXUS_FAST_PATHS`` off (decision 0020).
 
 With ``VERIFY_HITS`` set (the test suite sets it, ``tests/conftest.py``), every hit is also
@@ -113,6 +113,16 @@ def _ordering_key(order_by: tuple[Any, ...]) -> tuple[Any, ...] | None:
     return tuple(key)
 
 
+def _names_annotation(ordering: tuple[Any, ...], names: set[str]) -> bool:
+    """Whether an item of ``ordering`` (``_ordering_key``'s) is one of the annotations
+    ``names``, or goes through one."""
+    for item in ordering:
+        name = item[0] if isinstance(item, tuple) else item.removeprefix("-")
+        if name.split("__", 1)[0] in names:
+            return True
+    return False
+
+
 def shape_key(compiler: PostgresSQLCompiler, with_limits: bool, with_col_aliases: bool) -> Any:
     """Everything but the values that the statement's text depends on; None for a query this
     cache leaves to Django."""
@@ -134,18 +144,19 @@ def shape_key(compiler: PostgresSQLCompiler, with_limits: bool, with_col_aliases
         or query.where.contains_over_clause
     ):
         return None
-    annotations = query.annotation_select
-    if query.annotations and (
-        # One left out of the select list would be written out where ORDER BY names it.
-        len(annotations) != len(query.annotations)
-        or any(
-            annotation.contains_aggregate or annotation.contains_over_clause
-            for annotation in annotations.values()
-        )
-    ):
-        return None
     ordering = _ordering_key(query.order_by)
     if ordering is None:
+        return None
+    annotations = query.annotation_select
+    if query.annotations and (
+        any(
+            annotation.contains_aggregate or annotation.contains_over_clause
+            for annotation in query.annotations.values()
+        )
+        # One left out of the select list is written out, values and all, where ORDER BY
+        # names it (elsewhere only in the WHERE clause, compiled every time).
+        or _names_annotation(ordering, query.annotations.keys() - annotations.keys())
+    ):
         return None
     joins = tuple(
         (
