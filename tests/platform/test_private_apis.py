@@ -151,6 +151,8 @@ QUERY_ATTRIBUTES = [
     "alias_refcount",
     "alias_prefix",
     "alias_cols",
+    "annotation_select",
+    "annotations",
     "combinator",
     "default_cols",
     "default_ordering",
@@ -168,9 +170,9 @@ QUERY_ATTRIBUTES = [
     "select",
     "select_for_update",
     "select_related",
+    "selected",
     "standard_ordering",
     "subquery",
-    "values_select",
     "_filtered_relations",
 ]
 COMPILER_STATE = [
