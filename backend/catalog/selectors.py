@@ -347,6 +347,19 @@ def product_search(*, text: str) -> ProductSearch:
     )
 
 
+def _exact_match_sql(*, sku: str, name: str) -> tuple[str, str]:
+    """What an exact SKU match and an exact name match test, given the SQL of the two columns;
+    their parameters are ``ProductSearch.exact_params``. The name is compared as the name
+    prefix index holds it (``_SUGGEST_KEY``), so the candidates' lookup can use that index."""
+    return f"{sku} IN (%s, %s)", f'lower({name}) COLLATE "C" = %s'
+
+
+# The exact matches, wherever they are: by the SKU's btree and the name prefix index.
+_EXACT_SQL = 'SELECT "id" FROM "catalog_product" WHERE {} OR {}'.format(
+    *_exact_match_sql(sku='"sku"', name='"name"')
+)
+
+
 class _SearchRank(Func):
     """A search's rank (``product_list``): an exact SKU, an exact name (ignoring case), the words
     as typed, each a bonus over ``ts_rank`` of the corrected query. One node over the three
@@ -368,20 +381,14 @@ class _SearchRank(Func):
         # double precision, not ts_rank's real: a real read back as text loses digits, and
         # keyset cursors must compare equal to the stored rank. Normalisation 32: rank /
         # (rank + 1), below 1 whatever the rank.
+        exact_sku, exact_name = _exact_match_sql(sku=sku, name=name)
         sql = (
-            f"(CASE WHEN {sku} IN (%s, %s) THEN {_EXACT_SKU}::float8 ELSE 0::float8 END"
-            f' + CASE WHEN lower({name}) COLLATE "C" = %s THEN {_EXACT_NAME}::float8'
-            " ELSE 0::float8 END"
+            f"(CASE WHEN {exact_sku} THEN {_EXACT_SKU}::float8 ELSE 0::float8 END"
+            f" + CASE WHEN {exact_name} THEN {_EXACT_NAME}::float8 ELSE 0::float8 END"
             f" + CASE WHEN {vector} @@ {as_typed.sql} THEN {_AS_TYPED}::float8 ELSE 0::float8 END"
             f" + ts_rank({vector}, {corrected.sql}, 32))"
         )
         return sql, (*self.search.exact_params, *as_typed.params, *corrected.params)
-
-
-# The exact matches, wherever they are: by the SKU's btree and the name prefix index.
-_EXACT_SQL = (
-    'SELECT "id" FROM "catalog_product" WHERE "sku" IN (%s, %s) OR lower("name") COLLATE "C" = %s'
-)
 
 
 def _product_search(products: QuerySet[Product], *, search: ProductSearch) -> QuerySet[Product]:

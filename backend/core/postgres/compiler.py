@@ -217,6 +217,7 @@ class SQLCompiler(PostgresSQLCompiler):
             if shape.annotations:
                 select = list(select)  # the rows' converters come from this query's annotations
                 annotations = self.query.annotation_select
+                # texts holds two more entries, around the WHERE clause.
                 for text, (name, position) in zip(shape.texts, shape.annotations, strict=False):
                     expression = annotations[name]
                     annotation_sql, annotation_params = expression.select_format(
