@@ -111,6 +111,27 @@ def test_facets_of_a_subtree_reuse_its_category_ids(
     assert statements(gql, count_queries, PAGE.replace("totalCount", "") % FACETS, variables) == 3
 
 
+SEARCH_PAGE = """query($filter: ProductFilter, $first: Int, $last: Int, $after: String) {
+  products(first: $first, last: $last, after: $after, filter: $filter) {
+    nodes { name } pageInfo { endCursor } %s } }"""
+
+
+def test_a_search_counts_the_same_facets_on_every_page_in_either_direction(
+    gql: GraphQLClient, shop: dict[str, Category]
+) -> None:
+    """Facets count the whole list: the first page, the last and a page after a cursor of the
+    same search agree."""
+    search = {"filter": {"search": "lamp or chair"}}
+    first = gql.data(SEARCH_PAGE % FACETS, {**search, "first": 2})["products"]
+    last = gql.data(SEARCH_PAGE % FACETS, {**search, "last": 2})["products"]
+    after = {"first": 2, "after": first["pageInfo"]["endCursor"]}
+    later = gql.data(SEARCH_PAGE % FACETS, {**search, **after})["products"]
+    assert first["facets"] == last["facets"] == later["facets"]
+    assert [facet["count"] for facet in first["facets"]["categories"]] == [3, 2]
+    assert first["facets"]["inStock"] == {"count": 3}
+    assert sum(price_range["count"] for price_range in first["facets"]["priceRanges"]) == 5
+
+
 def test_facet_categories_resolve_like_any_category(
     gql: GraphQLClient, shop: dict[str, Category], count_queries: Any
 ) -> None:
