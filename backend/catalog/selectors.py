@@ -20,7 +20,7 @@ from django.contrib.postgres.search import (
     SearchQuery,
 )
 from django.core.exceptions import EmptyResultSet, PermissionDenied, ValidationError
-from django.db import connections
+from django.db import connections, router
 from django.db.models import (
     Count,
     F,
@@ -719,12 +719,42 @@ def product_suggest(*, viewer: ViewerType, prefix: str, first: int = SUGGEST_DEF
     prefix = prefix.lstrip()
     if not prefix:
         return []
+    database = router.db_for_read(Product)
+    key = (database, unpublished_visible_to(viewer), first)
+    sql = _suggest_statements.get(key)
+    if sql is None:
+        sql = _suggest_statements[key] = suggest_statement(viewer, database=database, first=first)
+    with connections[database].cursor() as cursor:
+        cursor.execute(sql, (suggest_pattern(prefix, database=database),))
+        return [name for _, name in cursor.fetchall()]
+
+
+# The statement of each (database, whether the viewer sees unpublished products, first): the
+# only value in it is the prefix's pattern. Built by the ORM once, instead of on every
+# keystroke of every shopper, which was most of a suggestion's own CPU (docs/performance.md).
+_suggest_statements: dict[tuple[str, bool, int], str] = {}
+_SUGGEST_PATTERN_PLACEHOLDER = "\x00"
+
+
+def suggest_statement(viewer: ViewerType, *, database: str, first: int) -> str:
+    """The SQL of ``product_suggest`` for ``viewer`` (``products_visible_to``'s rule) and
+    ``first``, with one parameter, ``suggest_pattern``'s. Never prepared: a generic plan does
+    not know the pattern's fixed prefix, the bounds of the index scan."""
     names = (
         products_visible_to(viewer)
         .annotate(suggest_key=_SUGGEST_KEY)
-        .filter(suggest_key__startswith=prefix.lower())
+        .filter(suggest_key__startswith=_SUGGEST_PATTERN_PLACEHOLDER)
         .order_by("suggest_key")
         .distinct("suggest_key")
         .values_list("suggest_key", "name")
-    )
-    return [name for _, name in names[:first]]
+    )[:first]
+    sql, params = names.query.get_compiler(database).as_sql()
+    if params != (suggest_pattern(_SUGGEST_PATTERN_PLACEHOLDER, database=database),):
+        raise AssertionError(f"the suggestion statement has other parameters: {params!r}")
+    return sql
+
+
+def suggest_pattern(prefix: str, *, database: str) -> str:
+    """The LIKE pattern of the names starting with ``prefix`` in lower case, as Django's
+    ``startswith`` escapes it."""
+    return connections[database].ops.prep_for_like_query(prefix.lower()) + "%"

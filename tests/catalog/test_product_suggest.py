@@ -5,7 +5,11 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection
+from django.db.models import QuerySet
+from django.db.models.functions import Collate, Lower
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from backend.catalog import selectors
 from tests.factories import product_create, user_create
@@ -107,3 +111,53 @@ def test_the_statement_reads_the_name_prefix_index_in_order(count_queries: Any) 
     assert "Index Scan using catalog_prod_name_prefix_idx" in plan
     assert "Index Cond" in plan
     assert "Sort" not in plan
+
+
+def reference_suggestions(viewer: Any, prefix: str, first: int) -> QuerySet[Any]:
+    """What a suggestion is, in the ORM's words: the visible names starting with ``prefix``
+    ignoring case, one per lower-case form, in its order."""
+    return (
+        selectors.products_visible_to(viewer)
+        .annotate(suggest_key=Collate(Lower("name"), "C"))
+        .filter(suggest_key__startswith=prefix.lower())
+        .order_by("suggest_key")
+        .distinct("suggest_key")
+        .values_list("suggest_key", "name")
+    )[:first]
+
+
+@pytest.fixture
+def tricky_names() -> None:
+    for name in ["50% off", "5_0 off", "a\\b", "A\\B lamp", "Ölkanne", "ölkanne", "x", "X-ray",
+                 "Lamp", "lamp", "LAMPE", "ß-set", "Ärmel", "_under", "%pct"]:  # fmt: skip
+        product_create(name=name)
+    product_create(name="Lampion", is_published=False)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    prefix=st.text(
+        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+        min_size=1,
+        max_size=6,
+    )
+    | st.sampled_from(["5", "50%", "5_", "a\\", "%", "_", "öl", "LA", "lamp", "x"]),
+    first=st.integers(min_value=1, max_value=selectors.SUGGEST_MAX),
+    staff=st.booleans(),
+)
+def test_the_statement_built_once_is_the_one_the_orm_builds_for_every_prefix(
+    tricky_names: None, prefix: str, first: int, staff: bool
+) -> None:
+    """The statement kept per viewer kind and count, with the prefix's pattern as its one
+    parameter, is the statement and parameter Django compiles for the suggestion's queryset,
+    and answers the same, whatever the prefix (LIKE's wildcards and escape, other scripts)."""
+    viewer = user_create(is_staff=True) if staff else None
+    reference = reference_suggestions(viewer, prefix.lstrip(), first)
+    sql, params = reference.query.get_compiler(DEFAULT_DB_ALIAS).as_sql()
+    kept = selectors.suggest_statement(viewer, database=DEFAULT_DB_ALIAS, first=first)
+    assert kept == sql
+    assert (selectors.suggest_pattern(prefix.lstrip(), database=DEFAULT_DB_ALIAS),) == params
+    expected = [name for _, name in reference] if prefix.strip() else []
+    assert selectors.product_suggest(viewer=viewer, prefix=prefix, first=first) == expected
