@@ -388,6 +388,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0 * 60,
         "options": {"expires": 60.0 * 55},
     },
+    # Daily: a renamed or deleted product's words only cost a typo a candidate slot until then,
+    # and the prune reads every product (catalog.services.search_words_prune).
+    "catalog-search-words-prune": {
+        "task": "catalog.search_words_prune",
+        "schedule": 60.0 * 60 * 24,
+        "options": {"expires": 60.0 * 60 * 23},
+    },
 }
 
 # --- Orders and payments --------------------------------------------------------------------

@@ -202,9 +202,9 @@ class SearchWord(models.Model):
     corrected against (``selectors.product_list``).
 
     Written by PostgreSQL triggers on every product insert and every rename (migration 0004),
-    so bulk loads and raw SQL keep it current too. Words are only added: a word whose last
-    product was renamed or deleted stays, and at worst takes one of a typo's few candidates
-    (which then matches nothing).
+    so bulk loads and raw SQL keep it current too. They only add words: a word whose last
+    product was renamed or deleted stays until the daily ``services.search_words_prune``, and
+    meanwhile at worst takes one of a typo's few candidates (which then matches nothing).
     """
 
     # "C" collation: byte order, so the primary key's btree also serves prefix lookups.

@@ -361,3 +361,37 @@ def product_stock_adjust(*, product_id: int, delta: int) -> int:
             field="delta",
             available_quantity=available,
         )
+
+
+# Words of the vocabulary (``SearchWord``) that no product's name or SKU holds any more, the
+# same words migration 0004's triggers add.
+_SEARCH_WORDS_PRUNE_SQL = """
+DELETE FROM catalog_searchword AS vocabulary
+WHERE NOT EXISTS (
+    SELECT FROM (
+        SELECT DISTINCT word
+        FROM catalog_product, catalog_search_words(catalog_product.name, catalog_product.sku)
+            AS word
+    ) AS held
+    WHERE held.word = vocabulary.word
+)
+"""
+
+
+@transaction.atomic
+def search_words_prune() -> int:
+    """Delete the search vocabulary's words that no product's name or SKU holds any more (a
+    product renamed or deleted), so a typo's few corrections go to words that find something;
+    the number deleted.
+
+    One statement reading every product's name and SKU (seconds at a million products). The
+    vocabulary is locked against writers first (SHARE ROW EXCLUSIVE): a product inserted or
+    renamed meanwhile adds its words through a trigger, which waits until this commits, and one
+    that was adding words when this began is waited for and seen, so a word a product holds is
+    never deleted. Only product inserts and renames wait; stock and price updates do not touch
+    the vocabulary.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("LOCK TABLE catalog_searchword IN SHARE ROW EXCLUSIVE MODE")
+        cursor.execute(_SEARCH_WORDS_PRUNE_SQL)
+        return cursor.rowcount
