@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from backend.accounts import tasks, throttling
 from backend.accounts.models import ThrottleBucket
-from backend.celery import app
 from tests.accounts.conftest import FakeClock
+from tests.beat import assert_beat_runs
 
 TTL = throttling.COUNTER_TTL_SECONDS
 
@@ -89,10 +89,7 @@ def test_the_beat_task_purges(clock: FakeClock) -> None:
 
 
 def test_beat_runs_the_purge_task() -> None:
-    scheduled = {entry["task"] for entry in django_settings.CELERY_BEAT_SCHEDULE.values()}
-    assert "accounts.throttle_buckets_purge" in scheduled
-    app.loader.import_default_modules()
-    assert "accounts.throttle_buckets_purge" in app.tasks
+    assert_beat_runs("accounts.throttle_buckets_purge")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -5,12 +5,11 @@ corrects to words that find something."""
 import threading
 
 import pytest
-from django.conf import settings as django_settings
 from django.db import connection, transaction
 
 from backend.catalog import selectors, services, tasks
 from backend.catalog.models import Product, SearchWord
-from backend.celery import app
+from tests.beat import assert_beat_runs
 from tests.factories import product_create
 
 
@@ -58,10 +57,7 @@ def test_the_beat_task_prunes() -> None:
 
 
 def test_beat_runs_the_prune_task() -> None:
-    scheduled = {entry["task"] for entry in django_settings.CELERY_BEAT_SCHEDULE.values()}
-    assert "catalog.search_words_prune" in scheduled
-    app.loader.import_default_modules()
-    assert "catalog.search_words_prune" in app.tasks
+    assert_beat_runs("catalog.search_words_prune")
 
 
 @pytest.mark.django_db(transaction=True)
