@@ -16,26 +16,19 @@ Not part of ``make test``: speed is measured here, never asserted in tests.
 """
 
 import argparse
-import os
 import random
 import statistics
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings")
-os.environ.setdefault("DEBUG", "false")
-os.environ.setdefault("SECRET_KEY", "bench-only")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script
 
-import django
+# Sets Django up, as a bench of the same statements' execution times.
+from bench.search_features import execution_ms, statement, visible  # noqa: I001
+from django.db import connection
 
-django.setup()
-
-from django.db import connection  # noqa: E402
-
-from backend.catalog import selectors  # noqa: E402
-from backend.catalog.models import SearchWord  # noqa: E402
-from bench.search_features import execution_ms, statement, visible  # noqa: E402
+from backend.catalog import selectors
+from backend.catalog.models import SearchWord
 
 SEARCHES = ("headphnes", "speker", "wireless speker", "portable spek", "wireless", "theremin")
 WORDS_SEED = 20
