@@ -392,8 +392,9 @@ class _SearchRank(Func):
 
 
 # The corrected query, as the candidates' tiers read it: computed once for all of them (a
-# MATERIALIZED common table expression), not once per tier read. Correcting a misspelt word
-# searches the whole vocabulary's trigrams (about 10 ms at 300,000 words).
+# MATERIALIZED common table expression), not once per tier read: correcting a misspelt word
+# searches the whole vocabulary's trigrams (docs/performance.md, "Typos against a large
+# vocabulary").
 _CORRECTED_ONCE = _SqlSearchQuery("(SELECT query FROM corrected)", ())
 
 
