@@ -1,5 +1,6 @@
 """Typo searches against a large vocabulary: PostgreSQL's execution time of a search page's
-statement and of its facets statement, for misspelt, correct and rare terms.
+statement, plain and highlighted, and of its facets statement, for misspelt, correct and rare
+terms.
 
     DATABASE_URL=... .venv/bin/python bench/search_vocabulary.py [--words 300000] [--rounds 5]
 
@@ -61,6 +62,12 @@ def main() -> None:
         products = visible(search=search)
         page = products.order_by(*selectors.MOST_RELEVANT_FIRST.order_by)[:21]
         statements[f'page "{search}"'] = statement(lambda page=page: list(page))
+        highlighted = selectors.product_highlights(products, search=search).order_by(
+            *selectors.MOST_RELEVANT_FIRST.order_by
+        )[:21]
+        statements[f'  page "{search}", highlighted'] = statement(
+            lambda highlighted=highlighted: list(highlighted)
+        )
         statements[f'  facets "{search}"'] = statement(
             lambda products=products: selectors.product_facets(products=products)
         )

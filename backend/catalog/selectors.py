@@ -39,7 +39,7 @@ from django.db.models.functions import Collate, Lower
 from backend.accounts.policies import ViewerType
 from backend.catalog.models import SEARCH_TIERS, Category, Product
 from backend.catalog.policies import unpublished_visible_to
-from backend.core.postgres.compiler import preparable, preparable_around
+from backend.core.postgres.compiler import preparable, preparable_around, with_common_table
 
 # --- Categories -----------------------------------------------------------------------------
 
@@ -360,6 +360,22 @@ _EXACT_SQL = 'SELECT "id" FROM "catalog_product" WHERE {} OR {}'.format(
 )
 
 
+# A search's corrected query, as its statement's parts read it (the candidates' tiers, the
+# rank, the highlights): from a MATERIALIZED common table expression (``_with_corrected``), so
+# it is computed once per statement, not once per part. Correcting a misspelt word searches the
+# whole vocabulary's trigrams (docs/performance.md, "Typos against a large vocabulary").
+_CORRECTED = _SqlSearchQuery("(SELECT query FROM corrected)", ())
+
+
+def _with_corrected(products: QuerySet[Product], search: ProductSearch) -> QuerySet[Product]:
+    """``products``, whose statements compute ``search``'s corrected query first, for
+    ``_CORRECTED``."""
+    corrected = search.query(corrected=True)
+    return with_common_table(
+        products, f"corrected AS MATERIALIZED (SELECT {corrected.sql} AS query)", corrected.params
+    )
+
+
 class _SearchRank(Func):
     """A search's rank (``product_list``): an exact SKU, an exact name (ignoring case), the words
     as typed, each a bonus over ``ts_rank`` of the corrected query. One node over the three
@@ -377,7 +393,7 @@ class _SearchRank(Func):
     ) -> tuple[str, tuple[object, ...]]:
         # Columns: their SQL has no parameters.
         sku, name, vector = (compiler.compile(column)[0] for column in self.source_expressions)
-        as_typed, corrected = self.search.query(corrected=False), self.search.query(corrected=True)
+        as_typed = self.search.query(corrected=False)
         # double precision, not ts_rank's real: a real read back as text loses digits, and
         # keyset cursors must compare equal to the stored rank. Normalisation 32: rank /
         # (rank + 1), below 1 whatever the rank.
@@ -386,16 +402,9 @@ class _SearchRank(Func):
             f"(CASE WHEN {exact_sku} THEN {_EXACT_SKU}::float8 ELSE 0::float8 END"
             f" + CASE WHEN {exact_name} THEN {_EXACT_NAME}::float8 ELSE 0::float8 END"
             f" + CASE WHEN {vector} @@ {as_typed.sql} THEN {_AS_TYPED}::float8 ELSE 0::float8 END"
-            f" + ts_rank({vector}, {corrected.sql}, 32))"
+            f" + ts_rank({vector}, {_CORRECTED.sql}, 32))"
         )
-        return sql, (*self.search.exact_params, *as_typed.params, *corrected.params)
-
-
-# The corrected query, as the candidates' tiers read it: computed once for all of them (a
-# MATERIALIZED common table expression), not once per tier read: correcting a misspelt word
-# searches the whole vocabulary's trigrams (docs/performance.md, "Typos against a large
-# vocabulary").
-_CORRECTED_ONCE = _SqlSearchQuery("(SELECT query FROM corrected)", ())
+        return sql, (*self.search.exact_params, *as_typed.params)
 
 
 def _product_search(products: QuerySet[Product], *, search: ProductSearch) -> QuerySet[Product]:
@@ -409,7 +418,7 @@ def _product_search(products: QuerySet[Product], *, search: ProductSearch) -> Qu
     # optimizer's columns).
     try:
         matches, params = (
-            products.filter(search_vector=_CORRECTED_ONCE)
+            products.filter(search_vector=_CORRECTED)
             .order_by()
             .values("pk", "search_tier")
             .query.sql_with_params()
@@ -420,16 +429,15 @@ def _product_search(products: QuerySet[Product], *, search: ProductSearch) -> Qu
         f"(SELECT pk FROM ({matches}) AS matches WHERE search_tier = {tier})"
         for tier in SEARCH_TIERS
     )
-    corrected = search.query(corrected=True)
     candidates = RawSQL(
-        f"(WITH corrected AS MATERIALIZED (SELECT {corrected.sql} AS query)"
-        f" {by_tier} LIMIT {SEARCH_CANDIDATES}) UNION ({_EXACT_SQL})",
-        (*corrected.params, *params * len(SEARCH_TIERS), *search.exact_params),
+        f"({by_tier} LIMIT {SEARCH_CANDIDATES}) UNION ({_EXACT_SQL})",
+        (*params * len(SEARCH_TIERS), *search.exact_params),
     )
     # Prepared on its connection: planning the five parts costs more than running a rare
     # search, and its generic plan is its custom one (the corrected query, the one estimate
     # that matters, is an InitPlan in both).
-    return preparable(products.filter(pk__in=candidates).annotate(search_rank=_SearchRank(search)))
+    searched = products.filter(pk__in=candidates).annotate(search_rank=_SearchRank(search))
+    return preparable(_with_corrected(searched, search))
 
 
 # --- Products: ordering ---------------------------------------------------------------------
@@ -668,7 +676,7 @@ def product_highlights(products: QuerySet[Product], *, search: str) -> QuerySet[
     after the sort and the limit, so a page pays ``ts_headline`` for its own rows only. The
     words a typo was corrected to are marked as the typed ones are.
     """
-    query = product_search(text=search).query(corrected=True)
+    query = _CORRECTED
 
     def headline(column: str, **options: object) -> SearchHeadline:
         text = Func(
@@ -687,10 +695,11 @@ def product_highlights(products: QuerySet[Product], *, search: str) -> QuerySet[
             **options,
         )
 
-    return products.annotate(
+    highlighted = products.annotate(
         highlight_name=headline("name", highlight_all=True),
         highlight_description=headline("description", **_DESCRIPTION_HIGHLIGHT),
     )
+    return _with_corrected(highlighted, product_search(text=search))
 
 
 def highlighted_html(headline: str) -> str:

@@ -208,14 +208,20 @@ def test_or_alone_or_at_the_start_is_a_word() -> None:
     assert searched("nugget or") == ["Gold nugget"]
 
 
-def test_a_misspelt_word_is_corrected_once_for_every_tier_the_candidates_read() -> None:
-    """Correcting a word searches the whole vocabulary's trigrams (about 10 ms at 300,000
-    words): the candidates compute the corrected query once (a materialized common table
-    expression), and the statement holds it twice, there and in the rank, however many tiers
-    it reads (each occurrence is an InitPlan, evaluated at most once)."""
-    sql, _ = selectors.product_list(viewer=None, search="lampz").query.sql_with_params()
-    assert sql.count("catalog_search_word(") == 2
-    assert "WITH corrected AS MATERIALIZED" in sql
+def test_a_misspelt_word_is_corrected_once_per_statement() -> None:
+    """Correcting a word searches the whole vocabulary's trigrams: a statement computes the
+    corrected query once, in a materialized common table expression that the candidates'
+    tiers, the rank and the highlights all read, however many of them it holds."""
+    products = selectors.product_list(viewer=None, search="lampz")
+    highlighted = selectors.product_highlights(products, search="lampz")
+    for queryset in (products, highlighted, highlighted.order_by("-search_rank")[:3]):
+        sql, _ = queryset.query.sql_with_params()
+        assert sql.startswith("WITH corrected AS MATERIALIZED (SELECT")
+        assert sql.count("catalog_search_word(") == 1
+    product_create(name="Desk lamp")
+    [row] = highlighted
+    assert selectors.highlighted_html(row.highlight_name) == "Desk <mark>lamp</mark>"
+    assert highlighted.count() == 1
 
 
 @pytest.mark.parametrize(

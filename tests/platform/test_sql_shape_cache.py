@@ -15,6 +15,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.backends.postgresql.compiler import SQLCompiler as DjangoSQLCompiler
 from django.db.models import Count, F, Q, QuerySet, Value, Window
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Concat, Lower, RowNumber, Upper
 
 from backend.api.graphql.pagination import KeysetBound
@@ -56,9 +57,20 @@ def compiled(queryset: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
     return sql, tuple(params)
 
 
+class DjangoCompiler(DjangoSQLCompiler):
+    """Django's compiler, with the query's common table before its statement
+    (``with_common_table``'s, which Django does not know of)."""
+
+    def as_sql(self, *args: Any, **kwargs: Any) -> tuple[str, tuple[Any, ...]]:
+        sql, params = super().as_sql(*args, **kwargs)
+        common_table = getattr(self.query, "common_table", None)
+        if common_table is not None:
+            return f"WITH {common_table[0]} {sql}", (*common_table[1], *params)
+        return sql, tuple(params)
+
+
 def compiled_by_django(queryset: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
-    sql, params = DjangoSQLCompiler(queryset.query.clone(), connection, DEFAULT_DB_ALIAS).as_sql()
-    return sql, tuple(params)
+    return DjangoCompiler(queryset.query.clone(), connection, DEFAULT_DB_ALIAS).as_sql()
 
 
 def product_page(value: Any) -> QuerySet[Product]:
@@ -169,7 +181,7 @@ def test_a_shape_is_compiled_once_and_later_values_give_djangos_statement_and_ro
     rows = [plain(row) for row in build(second_value)]
     assert len(full_compilations) == compilations + 1  # the cached statement ran the rows
     expected = build(second_value)
-    expected.query.get_compiler = lambda *args, **kwargs: DjangoSQLCompiler(  # type: ignore[method-assign]
+    expected.query.get_compiler = lambda *args, **kwargs: DjangoCompiler(  # type: ignore[method-assign]
         expected.query, connection, DEFAULT_DB_ALIAS
     )
     assert rows
@@ -303,3 +315,27 @@ def test_statements_of_cached_shapes_and_preparable_ones_are_prepared_and_no_oth
     [facets] = [statement for statement in prepared if "GROUPING SETS" in statement]
     assert "search_tier = 3" in facets, prepared
     assert not any("COUNT(*)" in statement for statement in prepared), prepared
+
+
+@pytest.mark.django_db
+def test_a_common_table_comes_before_the_statement_cached_or_not_and_in_subqueries() -> None:
+    """``with_common_table``: the statement begins with it, on a shape's first compile and on
+    its hits, with its parameters first; clones keep it; a statement holding the queryset as a
+    subquery holds it there, and PostgreSQL runs both."""
+    product_create(name="Lamp", price="10.00")
+    product_create(name="Sofa", price="900.00")
+    tabled = shape_compiler.with_common_table(
+        Product.objects.filter(is_published=True).only("name").order_by("-id"),
+        "bound AS (SELECT %s::numeric AS price)",
+        [Decimal("20")],
+    )
+    cheap = tabled.filter(price__lt=RawSQL("(SELECT price FROM bound)", ()))[:5]
+    for _ in range(2):  # the shape's first compile, then a hit
+        sql, params = compiled(cheap)
+        assert sql.startswith("WITH bound AS (SELECT %s::numeric AS price) SELECT ")
+        assert params[0] == Decimal("20")
+        assert [product.name for product in cheap.all()] == ["Lamp"]
+    outer = Product.objects.filter(pk__in=tabled.filter(price__lt=RawSQL(
+        "(SELECT price FROM bound)", ())).values("pk"))  # fmt: skip
+    assert "(WITH bound AS" in compiled(outer)[0]
+    assert outer.count() == 1

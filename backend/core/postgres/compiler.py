@@ -82,6 +82,16 @@ def preparable[M: Model](queryset: QuerySet[M]) -> QuerySet[M]:
     return queryset
 
 
+def with_common_table[M: Model](queryset: QuerySet[M], sql: str, params: Any) -> QuerySet[M]:
+    """``queryset``, whose statements begin ``WITH <sql>`` (one common table expression, with
+    ``params``), so its expressions can read a value computed once per statement however many
+    parts of it need it (a search's corrected query). A statement that holds it as a subquery
+    holds the expression there: PostgreSQL accepts ``WITH`` in a subquery."""
+    queryset = queryset.all()
+    queryset.query.common_table = (sql, tuple(params))  # kept by every clone, as preparable
+    return queryset
+
+
 def preparable_around(queryset: QuerySet[Any], sql: str) -> None:
     """Let psycopg prepare ``sql``, a statement written around ``queryset``'s own SQL, when
     ``queryset`` is ``preparable``: its estimates are as independent of the parameters."""
@@ -197,19 +207,29 @@ class SQLCompiler(PostgresSQLCompiler):
     def as_sql(
         self, with_limits: bool = True, with_col_aliases: bool = False
     ) -> tuple[str, tuple[Any, ...]]:
+        sql, params, prepare = self._select(with_limits, with_col_aliases)
+        common_table = getattr(self.query, "common_table", None)
+        if common_table is not None:
+            sql, params = f"WITH {common_table[0]} {sql}", (*common_table[1], *params)
+        if prepare:
+            _preparable_add(sql)
+        return sql, tuple(params)
+
+    def _select(
+        self, with_limits: bool, with_col_aliases: bool
+    ) -> tuple[str, tuple[Any, ...], bool]:
+        """The SELECT, from its cached shape where there is one, and whether psycopg may
+        prepare it."""
         key = shape_key(self, with_limits, with_col_aliases) if settings.NEXUS_FAST_PATHS else None
+        preparable = getattr(self.query, "preparable", False)
         if key is None:
             sql, params = super().as_sql(with_limits, with_col_aliases)
-            if settings.NEXUS_FAST_PATHS and getattr(self.query, "preparable", False):
-                _preparable_add(sql)
-            return sql, params
+            return sql, tuple(params), settings.NEXUS_FAST_PATHS and preparable
         shape = _shapes.get(key)
         if shape is None:
             sql, params = super().as_sql(with_limits, with_col_aliases)
             self._remember(key, sql, tuple(params))
-            if getattr(self.query, "preparable", False):
-                _preparable_add(sql)
-            return sql, params
+            return sql, tuple(params), preparable
         select = shape.select
         parts: list[str] = []
         params: list[Any] = []
@@ -229,7 +249,8 @@ class SQLCompiler(PostgresSQLCompiler):
             where_sql, where_params = self.compile(self.query.where)
         except (EmptyResultSet, FullResultSet):
             # Django's own path knows what an empty or always-true part compiles to.
-            return super().as_sql(with_limits, with_col_aliases)
+            sql, django_params = super().as_sql(with_limits, with_col_aliases)
+            return sql, tuple(django_params), False
         parts += (shape.texts[-2], where_sql, shape.texts[-1])
         params += where_params
         # The state pre_sql_setup leaves for the row iterators (no HAVING: no aggregates).
@@ -240,13 +261,11 @@ class SQLCompiler(PostgresSQLCompiler):
         self.col_count = len(select)
         self.has_extra_select = False
         sql = "".join(parts)
-        # A plain SELECT's estimates do not depend on its values; an annotated one is prepared
-        # only when its queryset says so (decision 0016).
-        if not shape.annotations or getattr(self.query, "preparable", False):
-            _preparable_add(sql)
         if VERIFY_HITS:
             self._verify(sql, tuple(params), with_limits, with_col_aliases)
-        return sql, tuple(params)
+        # A plain SELECT's estimates do not depend on its values; an annotated one is prepared
+        # only when its queryset says so (decision 0016).
+        return sql, tuple(params), not shape.annotations or preparable
 
     def _remember(self, key: tuple[Any, ...], sql: str, params: tuple[Any, ...]) -> None:
         """Keep ``sql``'s shape if it splits into literal text, annotations and WHERE clause,
