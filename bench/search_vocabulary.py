@@ -19,6 +19,7 @@ Not part of ``make test``: speed is measured here, never asserted in tests.
 import argparse
 import random
 import statistics
+import string
 import sys
 from pathlib import Path
 
@@ -38,9 +39,8 @@ WORDS_SEED = 20
 def vocabulary_grow(words: int) -> int:
     """Add ``words`` random words to the vocabulary (fewer where they exist); its size."""
     generator = random.Random(WORDS_SEED)
-    letters = "abcdefghijklmnopqrstuvwxyz"
     added = {
-        "".join(generator.choice(letters) for _ in range(generator.randint(4, 12)))
+        "".join(generator.choice(string.ascii_lowercase) for _ in range(generator.randint(4, 12)))
         for _ in range(words)
     }
     SearchWord.objects.bulk_create(

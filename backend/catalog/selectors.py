@@ -676,7 +676,6 @@ def product_highlights(products: QuerySet[Product], *, search: str) -> QuerySet[
     after the sort and the limit, so a page pays ``ts_headline`` for its own rows only. The
     words a typo was corrected to are marked as the typed ones are.
     """
-    query = _CORRECTED
 
     def headline(column: str, **options: object) -> SearchHeadline:
         text = Func(
@@ -688,7 +687,7 @@ def product_highlights(products: QuerySet[Product], *, search: str) -> QuerySet[
         )
         return SearchHeadline(
             text,
-            query,
+            _CORRECTED,
             config="english",
             start_sel=_MATCH_START,
             stop_sel=_MATCH_END,

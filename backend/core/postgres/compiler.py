@@ -22,6 +22,10 @@ annotation name, an empty or always-true WHERE clause or annotation, and every q
 
 With ``VERIFY_HITS`` set (the test suite sets it, ``tests/conftest.py``), every hit is also
 compiled by Django's compiler and must give the same statement, parameters and columns.
+
+Django has no ``WITH``: a queryset marked by ``with_common_table`` gets its common table
+expression written before the statement here, whether the SELECT came from a shape or from
+Django, fast paths on or off.
 """
 
 from dataclasses import dataclass
