@@ -40,6 +40,7 @@ from backend.accounts.policies import ViewerType
 from backend.catalog.models import SEARCH_TIERS, Category, Product
 from backend.catalog.policies import unpublished_visible_to
 from backend.core.postgres.compiler import preparable, preparable_around, with_common_table
+from backend.core.rows import row_builder
 
 # --- Categories -----------------------------------------------------------------------------
 
@@ -607,12 +608,13 @@ def product_facets(*, products: QuerySet[Product]) -> ProductFacets:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     names = [field.attname for field in Category._meta.concrete_fields]
+    category_from_db = row_builder(Category)
     categories: list[CategoryFacet] = []
     price_steps: dict[int, int] = {}
     in_stock = 0
     for price_step, count, in_stock_count, *category in rows:
         if category[0] is not None:
-            categories.append(CategoryFacet(Category.from_db(products.db, names, category), count))
+            categories.append(CategoryFacet(category_from_db(products.db, names, category), count))
         elif price_step is not None:
             price_steps[price_step] = count
         else:

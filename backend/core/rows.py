@@ -8,7 +8,8 @@ setting them is all ``__init__`` would do for a row; a fresh instance has no cac
 for ``ForeignKey``'s attribute setter to clear.
 
 Models stay plain Django models: only a queryset given ``DirectLoadIterable`` (the GraphQL
-read path's page fetch, ``backend/api/graphql/rows.py``) loads this way. Django's path is taken
+read path's page fetch, ``backend/api/graphql/rows.py``), and rows read outside a queryset
+through ``row_builder`` (a product list's facet categories), load this way. Django's path is taken
 whenever it could differ: a model that overrides ``__init__`` or ``from_db``, any
 ``pre_init``/``post_init`` receiver in the process (``ImageField``, audit-trail packages), or a
 queryset with known related objects (a related manager's). The loop mirrors Django 6.1's
@@ -21,7 +22,8 @@ from functools import partial
 from typing import Any
 from weakref import ref as weak_ref
 
-from django.db.models import Model
+from django.conf import settings
+from django.db.models import FETCH_ONE, Model
 from django.db.models.base import ModelState
 from django.db.models.fetch_modes import FetchMode
 from django.db.models.query import ModelIterable, RelatedPopulator, get_related_populators
@@ -52,7 +54,7 @@ class DirectLoadIterable(ModelIterable):
         select_fields = klass_info["select_fields"]
         start, end = select_fields[0], select_fields[-1] + 1
         field_names = [column[0].target.attname for column in select[start:end]]
-        from_db = direct_from_db(model, fetch_mode) or partial(model.from_db, fetch_mode=fetch_mode)
+        from_db = row_builder(model, fetch_mode)
         related_populators = get_related_populators(klass_info, select, db, fetch_mode)
         _populate_directly(related_populators, fetch_mode)
         track_peers = fetch_mode.track_peers
@@ -68,6 +70,14 @@ class DirectLoadIterable(ModelIterable):
                 for name, position in annotation_col_map.items():
                     setattr(instance, name, row[position])
             yield instance
+
+
+def row_builder(model: type[Model], fetch_mode: FetchMode = FETCH_ONE) -> FromDb:
+    """What builds ``model``'s instances from rows of ``fetch_mode``: ``direct_from_db``'s
+    builder where it applies and ``NEXUS_FAST_PATHS`` is on, else ``model.from_db``. For rows
+    read outside a queryset too (the categories of a product list's facets)."""
+    direct = direct_from_db(model, fetch_mode) if settings.NEXUS_FAST_PATHS else None
+    return direct or partial(model.from_db, fetch_mode=fetch_mode)
 
 
 def direct_from_db(model: type[Model], fetch_mode: FetchMode) -> FromDb | None:

@@ -10,15 +10,20 @@ amount), a Relay id, or a ``query_free`` resolver of the row (``row_field``).
 
 ``CompilingExecutor`` compiles, once per (object type, field nodes of a cached document), an
 object's whole sub-selection into nested closures when EVERY field in it is such a read, and
-completes the object with them. Anything else leaves that object to graphql-core: a field with
-arguments, a resolver that takes ``info`` or may query, a field extension (a permission check),
-an interface or union, a directive (``@skip``, ``@include``, ``@defer``), resolver middleware (a
-tracing extension). The compiled reads are pure, so when one meets what it does not expect (a
-deferred column, a related row not joined, null in a non-null field, a value of another type,
-an exception), the object is completed again by graphql-core, which resolves it or reports the
-error exactly as it does without this module. Each such fallback is logged (with the
-object's path) and counted in ``COMPLETION_FALLBACKS``: a page whose objects keep falling back
-pays for both paths, so a count that grows says a plan is wrong.
+completes the object with them. The object graphql-core hands it (a field's value, not an item
+of a compiled list) may also hold fields that need their resolvers: a connection's
+``totalCount`` or ``facets`` beside its ``edges``. Those few go through graphql-core's own
+``execute_fields``, after the compiled reads of the others: selecting them does not cost the
+page its compiled completion. Anything else leaves that object to graphql-core: a
+field with arguments or a resolver below a compiled list or object, a resolver that takes
+``info`` or may query, a field extension (a permission check), an interface or union, a
+directive (``@skip``, ``@include``, ``@defer``), resolver middleware (a tracing extension). The
+compiled reads are pure, so when one meets what it does not expect (a deferred column, a
+related row not joined, null in a non-null field, a value of another type, an exception), the
+object is completed again by graphql-core, which resolves it or reports the error exactly as
+it does without this module; no resolver of the object has run by then. Each such fallback is
+logged (with the object's path) and counted in ``COMPLETION_FALLBACKS``: a page whose objects
+keep falling back pays for both paths, so a count that grows says a plan is wrong.
 ``tests/api/graphql/catalog/test_compiled_completion.py`` compares both paths response for response.
 
 A fast path of decision 0020: with ``NEXUS_FAST_PATHS`` off, graphql-core completes everything.
@@ -30,7 +35,8 @@ import types
 from base64 import b64encode
 from collections import Counter
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, overload
 
 from django.conf import settings
 from django.db.models import Manager, Model, QuerySet
@@ -52,7 +58,7 @@ from graphql import (
     Undefined,
     is_leaf_type,
 )
-from graphql.execution.collect_fields import FieldDetailsList
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path
 from strawberry import relay
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -86,13 +92,25 @@ class _UnexpectedValueError(Exception):
 _NODE_ID_RESOLVER = relay.Node.__dict__["_id"].__func__
 
 
+@dataclass(frozen=True, slots=True)
+class _FieldsPlan:
+    """An object's completion: the compiled reads of most of its fields, and the fields left to
+    their resolvers (``resolved``, in graphql-core's form), in the response's order (``keys``)."""
+
+    complete_reads: Complete
+    resolved: GroupedFieldSet
+    keys: tuple[str, ...]
+
+
 class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's execution context, completing objects of plain reads with compiled code."""
 
     # Off: graphql-core completes everything (the tests compare both paths).
     compiled_completion: ClassVar[bool] = True
 
-    _plans: ClassVar[dict[tuple[GraphQLObjectType, tuple[int, ...]], tuple[Any, ...]]] = {}
+    # Per (object type, field nodes, whether fields may be left to resolvers): the nodes (kept
+    # alive, see _object_plan) and the plan, None where graphql-core completes the object.
+    _plans: ClassVar[dict[tuple[GraphQLObjectType, tuple[int, ...], bool], tuple[Any, ...]]] = {}
 
     def complete_object_value(
         self,
@@ -110,35 +128,101 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
             self.compiled_completion
             and settings.NEXUS_FAST_PATHS
             and (middleware is None or not middleware.middlewares)
+            # Inside a deferred fragment graphql-core tracks what each field is delivered with.
+            and position_context is None
         ):
-            complete = self._object_plan(return_type, field_details_list)
-            if complete is not None:
+            plan = self._object_plan(return_type, field_details_list, resolving=True)
+            if plan is not None:
                 try:
-                    return complete(result)
+                    reads = plan.complete_reads(result)
                 except Exception as error:  # the reads are pure: graphql-core completes it anew
                     _record_fallback(return_type, path, error)
+                else:
+                    if not plan.resolved:
+                        return reads
+                    return self._with_resolved(return_type, result, path, plan, reads)
         return super().complete_object_value(
             return_type, field_details_list, info, path, result, position_context
         )
 
+    def _with_resolved(
+        self,
+        object_type: GraphQLObjectType,
+        source: Any,
+        path: Path,
+        plan: _FieldsPlan,
+        reads: dict[str, Any],
+    ) -> Any:
+        """``reads`` and the fields ``plan`` leaves to their resolvers, executed as graphql-core
+        executes any object's fields (errors, nulls and awaitables alike), in the response's
+        order."""
+        resolved = self.execute_fields(object_type, source, path, plan.resolved, None)
+
+        def merged(values: dict[str, Any]) -> dict[str, Any]:
+            # A resolved field graphql-core leaves out (Undefined) stays out.
+            return {
+                key: reads[key] if key in reads else values[key]
+                for key in plan.keys
+                if key in reads or key in values
+            }
+
+        if self.is_awaitable(resolved):
+
+            async def await_resolved() -> dict[str, Any]:
+                return merged(await resolved)
+
+            return await_resolved()
+        return merged(resolved)  # type: ignore[arg-type]
+
+    @overload
     def _object_plan(
-        self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
-    ) -> Complete | None:
+        self,
+        object_type: GraphQLObjectType,
+        field_details_list: FieldDetailsList,
+        *,
+        resolving: Literal[True],
+    ) -> _FieldsPlan | None: ...
+
+    @overload
+    def _object_plan(
+        self,
+        object_type: GraphQLObjectType,
+        field_details_list: FieldDetailsList,
+        *,
+        resolving: Literal[False],
+    ) -> Complete | None: ...
+
+    def _object_plan(
+        self,
+        object_type: GraphQLObjectType,
+        field_details_list: FieldDetailsList,
+        *,
+        resolving: bool,
+    ) -> _FieldsPlan | Complete | None:
+        """The object's plan: with ``resolving``, one that may leave fields to their resolvers
+        (for an object graphql-core hands over); without, a completion of plain reads only (for
+        an object inside a compiled plan, which has no path to execute a field at)."""
         # Field nodes come from the cached parsed document, so their identities are stable
         # across requests; the entry keeps them alive so an id is never reused meanwhile.
         nodes = tuple(details.node for details in field_details_list)
-        key = (object_type, tuple(map(id, nodes)))
+        key = (object_type, tuple(map(id, nodes)), resolving)
         entry = self._plans.get(key)
         if entry is None:
             if len(self._plans) >= PLAN_CACHE_SIZE:
                 self._plans.clear()
-            entry = (nodes, self._compile_object(object_type, field_details_list))
+            plan = self._compile_object(object_type, field_details_list, resolving=resolving)
+            # Without ``resolving`` a plan leaves no field to a resolver: its reads are all.
+            entry = (nodes, plan.complete_reads if plan and not resolving else plan)
             self._plans[key] = entry
         return entry[1]
 
     def _compile_object(
-        self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
-    ) -> Complete | None:
+        self,
+        object_type: GraphQLObjectType,
+        field_details_list: FieldDetailsList,
+        *,
+        resolving: bool,
+    ) -> _FieldsPlan | None:
         for details in field_details_list:
             if details.defer_usage is not None or details.fragment_variable_values is not None:
                 return None
@@ -150,19 +234,25 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         if new_defer_usages:
             return None
         entries: list[tuple[str, Read, Complete]] = []
+        resolved: GroupedFieldSet = {}
         for response_key, sub_details in grouped_field_set.items():
             field_name = sub_details[0].node.name.value
             if field_name == "__typename":
                 entries.append((response_key, _constant(object_type.name), _identity))
                 continue
             field_def = object_type.fields.get(field_name)
-            if field_def is None or field_def.args:
-                return None
-            read = _field_read(self.schema, object_type, field_def)
-            complete = self._compile_value(field_def.type, sub_details)
+            read = complete = None
+            if field_def is not None and not field_def.args:
+                read = _field_read(self.schema, object_type, field_def)
+                complete = self._compile_value(field_def.type, sub_details)
             if read is None or complete is None:
-                return None
+                if not resolving:
+                    return None
+                resolved[response_key] = sub_details
+                continue
             entries.append((response_key, read, complete))
+        if not entries:
+            return None  # nothing to compile: graphql-core's own path is no slower
         is_type_of = object_type.is_type_of
 
         def complete_object(source: Any) -> dict[str, Any]:
@@ -170,7 +260,7 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
                 raise _UnexpectedValueError
             return {key: complete(read(source)) for key, read, complete in entries}
 
-        return complete_object
+        return _FieldsPlan(complete_object, resolved, tuple(grouped_field_set))
 
     def _compile_value(
         self, value_type: GraphQLOutputType, field_details_list: FieldDetailsList
@@ -186,7 +276,7 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
         if is_leaf_type(value_type):
             return _leaf(value_type.coerce_output_value, non_null=False)  # type: ignore[union-attr]
         if isinstance(value_type, GraphQLObjectType):
-            complete_object = self._object_plan(value_type, field_details_list)
+            complete_object = self._object_plan(value_type, field_details_list, resolving=False)
             return None if complete_object is None else _nullable(complete_object)
         return None  # an interface or union: graphql-core resolves the runtime type
 

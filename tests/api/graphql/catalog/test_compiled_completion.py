@@ -16,6 +16,7 @@ from strawberry_django.optimizer import DjangoOptimizerExtension
 
 from backend.api.graphql.execution import COMPLETION_FALLBACKS, CompilingExecutor
 from backend.api.graphql.money import Money
+from backend.catalog import selectors as catalog_selectors
 from tests.api.graphql.catalog.test_catalog_queries import global_id
 from tests.api.graphql.contract.test_client_operations import (
     STOREFRONT_OPERATIONS,
@@ -97,6 +98,13 @@ SHAPES = {
     "an error beside data": """{ products(first: 2, after: "not-a-cursor") { nodes { name } } }""",
     "a nested connection": """{ categories(first: 5) { nodes { name
         children(first: 1) { totalCount nodes { name } } } } }""",
+    "a connection's resolved fields between its compiled ones": """{ products(first: 4) {
+        pageInfo { hasNextPage } totalCount edges { cursor node { name } }
+        facets { inStock { count } categories { category { id name } count } } nodes { slug }
+        } }""",
+    "a search's page with facets and highlights": """{ products(first: 3,
+        filter: { search: "lamp" }) { facets { priceRanges { min max count } }
+        edges { node { name highlight { name } } } totalCount } }""",
 }
 
 
@@ -143,6 +151,50 @@ def test_a_product_page_of_plain_reads_calls_only_the_root_resolver(
         CompilingExecutor.compiled_completion = True
     # 7 published products, each with name, slug, price, inStock, category and its name.
     assert resolver_calls() == 1 + 1 + 7 * 6
+
+
+def test_a_connection_s_resolved_fields_leave_its_rows_compiled(
+    catalog: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``totalCount`` and ``facets`` are the only fields graphql-core executes below the root:
+    the rows, the page info and the facets' counts beside them are read by compiled code, and
+    no object falls back."""
+    executed: list[str] = []
+    execute_field = CompilingExecutor.execute_field
+
+    def recording(
+        self: CompilingExecutor, parent_type: Any, source: Any, details: Any, path: Any, *rest: Any
+    ) -> Any:
+        executed.append(".".join(map(str, path.as_list())))
+        return execute_field(self, parent_type, source, details, path, *rest)
+
+    monkeypatch.setattr(CompilingExecutor, "execute_field", recording)
+    before = COMPLETION_FALLBACKS.copy()
+    document = PRODUCT_CARDS.replace(
+        "pageInfo {", "totalCount facets { inStock { count } } pageInfo {"
+    )
+    body = json.loads(post(Client(), document))
+    assert body["data"]["products"]["totalCount"] == 7
+    assert executed == ["products", "products.totalCount", "products.facets"]
+    assert before == COMPLETION_FALLBACKS
+
+
+def test_a_resolved_field_s_error_is_reported_as_graphql_core_reports_it(
+    catalog: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A resolver that fails beside compiled fields: the same error and the same nulls."""
+
+    def broken(**kwargs: Any) -> None:
+        raise RuntimeError("no facets today")
+
+    monkeypatch.setattr(catalog_selectors, "product_facets", broken)
+    body = json.loads(
+        both_ways(
+            Client(), "{ products(first: 2) { nodes { name } facets { inStock { count } } } }"
+        )
+    )
+    assert body["data"] is None
+    assert body["errors"][0]["path"] == ["products", "facets"]
 
 
 def test_a_related_row_the_optimizer_did_not_join_is_loaded_by_graphql_core(
