@@ -2,15 +2,17 @@
 only the querysets given it load that way: the models are plain Django models."""
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
 from django.db.models import FETCH_ONE, FETCH_PEERS, F, Manager, Model, QuerySet
 from django.db.models.query import ModelIterable
 from django.db.models.signals import post_init, pre_init
+from pytest_django.fixtures import Settings
 
 from backend.catalog.models import Category, Product
-from backend.core.rows import DirectLoadIterable
+from backend.core.rows import DirectLoadIterable, row_builder
 from backend.orders.models import Order, OrderEvent, OrderItem, OrderStatus
 from tests.factories import category_create, order_create, product_create
 
@@ -127,3 +129,27 @@ def test_the_models_are_plain_and_load_through_django_by_default() -> None:
         queryset = model._default_manager.all()
         assert queryset._iterable_class is ModelIterable, model
         assert queryset._fetch_mode is FETCH_ONE, model
+
+
+@pytest.mark.fast_paths
+def test_row_builder_builds_the_instances_django_builds_from_a_row() -> None:
+    """A row read outside a queryset (a product list's facet categories) becomes the instance
+    ``Model.from_db`` builds from it; with the fast paths off it is ``Model.from_db``'s own."""
+    category_create(name="Lamps")
+    names = [field.attname for field in Category._meta.concrete_fields]
+    row = Category.objects.values_list(*names).get()
+    direct = row_builder(Category)
+    assert direct.__name__ == "from_db"
+    assert not isinstance(direct, partial)
+    assert snapshot(direct("default", names, row)) == snapshot(
+        Category.from_db("default", names, row, fetch_mode=FETCH_ONE)
+    )
+
+
+def test_row_builder_is_django_s_from_db_with_the_fast_paths_off(
+    settings: Settings,
+) -> None:
+    settings.NEXUS_FAST_PATHS = False
+    builder = row_builder(Category)
+    assert isinstance(builder, partial)
+    assert builder.func == Category.from_db
