@@ -128,11 +128,11 @@ class CompilingExecutor(StrawberryGraphQLCoreExecutionContext):
             self.compiled_completion
             and settings.NEXUS_FAST_PATHS
             and (middleware is None or not middleware.middlewares)
-            # Inside a deferred fragment graphql-core tracks what each field is delivered with.
-            and position_context is None
         ):
             plan = self._object_plan(return_type, field_details_list, resolving=True)
-            if plan is not None:
+            # Inside a deferred fragment graphql-core tracks what each executed field is
+            # delivered with: there, only an object of plain reads is compiled.
+            if plan is not None and (not plan.resolved or position_context is None):
                 try:
                     reads = plan.complete_reads(result)
                 except Exception as error:  # the reads are pure: graphql-core completes it anew
