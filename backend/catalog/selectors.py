@@ -39,7 +39,13 @@ from django.db.models.functions import Collate, Lower
 from backend.accounts.policies import ViewerType
 from backend.catalog.models import SEARCH_TIERS, Category, Product
 from backend.catalog.policies import unpublished_visible_to
-from backend.core.postgres.compiler import preparable, preparable_around, with_common_table
+from backend.core.postgres.compiler import (
+    RowsBeside,
+    preparable,
+    preparable_around,
+    read_beside,
+    with_common_table,
+)
 from backend.core.rows import row_builder
 
 # --- Categories -----------------------------------------------------------------------------
@@ -510,6 +516,7 @@ FACET_PRICE_GRID: tuple[Decimal, ...] = tuple(
         PRICE_BOUND_LIMIT,
     )
 )
+_FACET_PRICE_GRID_SQL = ",".join(str(step) for step in FACET_PRICE_GRID)
 
 
 @dataclass(frozen=True, slots=True)
@@ -540,13 +547,16 @@ class ProductFacets:
     in_stock: int  # matching products with at least one unit in stock
 
 
-# One statement over the list, however large. ``per_group`` reads each matching row once (the
-# list's own SELECT, inlined) and counts it by category and by step of the price grid
-# (``width_bucket``: step i holds prices from grid[i - 1] up to grid[i]); ``facets`` sums those
-# few groups by category, by price step and in total (the grouping set ``()``, present even
+# One statement over the list, however large. ``facets`` counts the matching rows (the list's
+# own SELECT, inlined) by category, by step of the price grid (``width_bucket``: step i holds
+# prices from grid[i - 1] up to grid[i]) and in total (the grouping set ``()``, present even
 # when nothing matches). The categories come back joined to their rows, the
-# FACET_CATEGORIES_MAX largest only.
-_FACETS_SQL = """
+# FACET_CATEGORIES_MAX largest only. A list of any size is first counted per category and
+# step in ``per_group``, one hash aggregate, whose few groups the grouping sets then sum:
+# grouping sets straight over the whole catalog's rows were slower (decision 0027). A search's
+# list is bounded, so its rows are grouped directly, sparing a second aggregate over about as
+# many groups as rows.
+_FACETS_PER_GROUP = """
 WITH per_group AS (
     SELECT category_id, width_bucket(price, '{{{grid}}}'::numeric[]) AS price_step,
         count(*) AS products, count(*) FILTER (WHERE stock_quantity > 0) AS in_stock
@@ -558,7 +568,15 @@ facets AS (
         sum(in_stock)::bigint AS in_stock
     FROM per_group
     GROUP BY GROUPING SETS ((category_id), (price_step), ())
-),
+),"""
+_FACETS_DIRECT = """
+WITH facets AS (
+    SELECT category_id, width_bucket(price, '{{{grid}}}'::numeric[]) AS price_step,
+        count(*) AS products, count(*) FILTER (WHERE stock_quantity > 0) AS in_stock
+    FROM ({matching}) AS matching
+    GROUP BY GROUPING SETS ((category_id), (2), ())
+),"""
+_FACETS_RANKED = """
 ranked AS (
     SELECT facets.*, {category_columns}, row_number() OVER (
         PARTITION BY facets.category_id IS NULL
@@ -574,17 +592,22 @@ ORDER BY category_id IS NULL, facet_rank
 """
 
 
-def product_facets(*, products: QuerySet[Product]) -> ProductFacets:
+def product_facets(
+    *, products: QuerySet[Product], read_with_page: RowsBeside | None = None
+) -> ProductFacets:
     """Counts over the whole of ``products`` (a ``product_list`` as ``products_visible_to``
     restricts it, before any ordering or page): by category, by price range and in stock.
 
     ONE statement, which reads every matching row once: its cost grows with the list, as a
-    ``COUNT`` does, not with a page. Price ranges split the matching products into at most
-    ``FACET_PRICE_RANGES`` parts of about equal size at steps of ``FACET_PRICE_GRID``
-    (``_price_ranges``); each range starts at its cheapest product's step and ends a cent below
-    the step after its dearest (prices have cents), so its bounds are filter values that
-    return exactly its count.
+    ``COUNT`` does, not with a page. None at all when a page's statement read them
+    (``read_with_page``, from ``product_pages_with_facets``). Price ranges split the matching
+    products into at most ``FACET_PRICE_RANGES`` parts of about equal size at steps of
+    ``FACET_PRICE_GRID`` (``_price_ranges``); each range starts at its cheapest product's step
+    and ends a cent below the step after its dearest (prices have cents), so its bounds are
+    filter values that return exactly its count.
     """
+    if read_with_page is not None and read_with_page.rows is not None:
+        return _facets_from_rows(read_with_page.rows, database=products.db)
     try:
         matching, params = (
             products.order_by()
@@ -593,20 +616,64 @@ def product_facets(*, products: QuerySet[Product]) -> ProductFacets:
         )
     except EmptyResultSet:  # a filter that cannot match (an empty subtree): no statement
         return ProductFacets(categories=[], price_ranges=[], in_stock=0)
-    connection = connections[products.db]
-    columns = [connection.ops.quote_name(f.column) for f in Category._meta.concrete_fields]
-    sql = _FACETS_SQL.format(
+    sql = _facets_sql(matching, database=products.db, bounded=_searched(products))
+    preparable_around(products, sql)  # a search's facets: prepared as its page is
+    with connections[products.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return _facets_from_rows(cursor.fetchall(), database=products.db)
+
+
+def product_pages_with_facets(
+    products: QuerySet[Product],
+) -> tuple[QuerySet[Product], RowsBeside] | None:
+    """The queryset to cut pages of ``products`` (a ``product_list``) from so that a page's
+    statement also reads the list's facets, and what ``product_facets`` then reads them from;
+    None where a page and its facets are better read apart.
+
+    For a search: PostgreSQL reads its bounded candidates in full for the page anyway, so the
+    page's statement keeps them (a ``MATERIALIZED`` common table) and counts them too, instead
+    of a second statement reading them again (decision 0027). Any other list is left alone:
+    its page stops early along an index, and its facets read every row.
+    """
+    if not _searched(products):
+        return None
+    matched = "matched_products"
+    return read_beside(
+        products,
+        table=matched,
+        sql=_facets_sql(
+            f"SELECT category_id, price, stock_quantity FROM {matched}",
+            database=products.db,
+            bounded=True,
+        ),
+        width=3 + len(Category._meta.concrete_fields),
+    )
+
+
+def _searched(products: QuerySet[Product]) -> bool:
+    """Whether ``products`` is a search's list: bounded, ``SEARCH_CANDIDATES`` and the exact
+    matches at most."""
+    return isinstance(products.query.annotations.get("search_rank"), _SearchRank)
+
+
+def _facets_sql(matching: str, *, database: str, bounded: bool) -> str:
+    """The facets' statement over ``matching``, a SELECT of the list's category_id, price and
+    stock_quantity; ``bounded`` for a search's list."""
+    quote_name = connections[database].ops.quote_name
+    columns = [quote_name(f.column) for f in Category._meta.concrete_fields]
+    head = _FACETS_DIRECT if bounded else _FACETS_PER_GROUP
+    return (head + _FACETS_RANKED).format(
         matching=matching,
-        grid=",".join(str(step) for step in FACET_PRICE_GRID),
+        grid=_FACET_PRICE_GRID_SQL,
         category_columns=", ".join(f"category.{column}" for column in columns),
-        category_table=connection.ops.quote_name(Category._meta.db_table),
+        category_table=quote_name(Category._meta.db_table),
         ranked_columns=", ".join(columns),
         categories=FACET_CATEGORIES_MAX,
     )
-    preparable_around(products, sql)  # a search's facets: prepared as its page is
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+
+
+def _facets_from_rows(rows: list[tuple[Any, ...]], *, database: str) -> ProductFacets:
+    """The facets from the rows of ``_facets_sql``'s statement."""
     names = [field.attname for field in Category._meta.concrete_fields]
     category_from_db = row_builder(Category)
     categories: list[CategoryFacet] = []
@@ -614,7 +681,7 @@ def product_facets(*, products: QuerySet[Product]) -> ProductFacets:
     in_stock = 0
     for price_step, count, in_stock_count, *category in rows:
         if category[0] is not None:
-            categories.append(CategoryFacet(category_from_db(products.db, names, category), count))
+            categories.append(CategoryFacet(category_from_db(database, names, category), count))
         elif price_step is not None:
             price_steps[price_step] = count
         else:

@@ -63,9 +63,9 @@ class DjangoCompiler(DjangoSQLCompiler):
 
     def as_sql(self, *args: Any, **kwargs: Any) -> tuple[str, tuple[Any, ...]]:
         sql, params = super().as_sql(*args, **kwargs)
-        common_table = getattr(self.query, "common_table", None)
-        if common_table is not None:
-            return f"WITH {common_table[0]} {sql}", (*common_table[1], *params)
+        with_tables = shape_compiler.common_tables_sql(self.query)
+        if with_tables is not None:
+            return f"{with_tables[0]} {sql}", (*with_tables[1], *params)
         return sql, tuple(params)
 
 
@@ -128,6 +128,29 @@ SHAPES: dict[str, tuple[Callable[[Any], QuerySet[Any]], Any, Any]] = {
         ),
         " (a)",
         " (b)",
+    ),
+    "no WHERE clause, a value in an annotation": (
+        lambda suffix: (
+            Product.objects.annotate(label=Concat(F("name"), Value(suffix)))
+            .select_related("category")
+            .order_by(F("label").desc(), F("id").desc())[:3]
+        ),
+        " (a)",
+        " (b)",
+    ),
+    "a search page read from its materialized candidates (read_beside)": (
+        lambda text: (
+            shape_compiler.read_beside(
+                product_list(viewer=AnonymousUser(), search=text),
+                table="matched",
+                sql="SELECT count(*) FROM matched",
+                width=1,
+            )[0]  # type: ignore[index]
+            .select_related("category")
+            .order_by(F("search_rank").desc(), F("id").desc())[:3]
+        ),
+        "product",
+        "produ",
     ),
     "a search's facet columns (values() leaving its rank out)": (
         lambda text: (
@@ -211,6 +234,7 @@ VARIANTS: dict[str, Callable[[], QuerySet[Product]]] = {
     "another page size": lambda: unsliced_page()[:5],
     "an offset": lambda: unsliced_page()[5:26],
     "no slice": lambda: unsliced_page(),
+    "no WHERE clause": lambda: Product.objects.select_related("category").order_by("-id")[:21],
     "another join": lambda: unsliced_page().filter(category__name="A")[:21],
     # The annotated page below is a shape too: its annotation's SQL is compiled every time.
     "another annotation under the same name": (
@@ -278,6 +302,7 @@ def test_verification_catches_a_cached_statement_that_differs_from_djangos(
     shape = shape_compiler._shapes[key]
     shape_compiler._shapes[key] = shape_compiler._Shape(
         texts=(shape.texts[0].replace('"name"', '"slug"', 1), *shape.texts[1:]),
+        where=shape.where,
         annotations=shape.annotations,
         select=shape.select,
         klass_info=shape.klass_info,

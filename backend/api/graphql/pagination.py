@@ -387,6 +387,9 @@ class KeysetConnection(relay.Connection[NodeType]):
     # The filtered list every page of a root connection is cut from (None for the pages of a
     # nested connection): what a field about the whole list, such as facets, reads.
     unpaginated: strawberry.Private[QuerySet[Any] | None]
+    # What the page's statement read beside the page (``page_source``), for a field about the
+    # whole list to read instead of running a statement of its own.
+    read_with_page: strawberry.Private[Any] = None
 
     fixed_order: ClassVar[KeysetOrder | None] = None
 
@@ -410,6 +413,13 @@ class KeysetConnection(relay.Connection[NodeType]):
         return cls.fixed_order
 
     @classmethod
+    def page_source(cls, nodes: QuerySet[Any], *, selected: set[str]) -> tuple[QuerySet[Any], Any]:
+        """The queryset a page of ``nodes`` is cut from, and what its statement reads beside
+        the page (``read_with_page``), given the fields ``selected`` on the connection:
+        ``nodes`` and nothing, unless a subclass reads more."""
+        return nodes, None
+
+    @classmethod
     def from_rows(
         cls,
         rows: Sequence[models.Model],
@@ -418,6 +428,7 @@ class KeysetConnection(relay.Connection[NodeType]):
         window: PageWindow,
         count_total: Callable[[], Awaitable[int]],
         unpaginated: QuerySet[Any] | None = None,
+        read_with_page: Any = None,
     ) -> Self:
         """Build the page from up to ``size + 1`` rows fetched in query order."""
         has_more = len(rows) > window.size
@@ -433,6 +444,7 @@ class KeysetConnection(relay.Connection[NodeType]):
             edges=edges,  # type: ignore[arg-type]
             count_total=count_total,
             unpaginated=unpaginated,
+            read_with_page=read_with_page,
             page_info=PageInfo(
                 has_next_page=has_more if not window.backward else window.before is not None,
                 has_previous_page=has_more if window.backward else window.after is not None,
@@ -465,11 +477,13 @@ class KeysetConnection(relay.Connection[NodeType]):
         async def count_total() -> int:
             return await unpaginated.order_by().acount()
 
-        if not requested_fields(info) & {"edges", "nodes", "pageInfo"}:
+        selected = requested_fields(info)
+        if not selected & {"edges", "nodes", "pageInfo"}:
             return cls.from_rows(
                 [], order=order, window=window, count_total=count_total, unpaginated=nodes
             )
-        page = keyset_page(nodes, order=order, window=window)
+        source, read_with_page = cls.page_source(nodes, selected=selected)
+        page = keyset_page(source, order=order, window=window)
 
         def fetch() -> Self:
             return cls.from_rows(
@@ -478,6 +492,7 @@ class KeysetConnection(relay.Connection[NodeType]):
                 window=window,
                 count_total=count_total,
                 unpaginated=nodes,
+                read_with_page=read_with_page,
             )
 
         return off_event_loop(fetch)

@@ -17,22 +17,28 @@ clause, which occurs in it exactly once. An annotation is referred to by its pos
 ORDER BY, so its own SQL occurs once too. Anything else is compiled by Django as usual:
 aggregates, window functions, ORDER BY an annotation left out of the select list, ``extra()``,
 DISTINCT, GROUP BY, subqueries, locking, expressions in ORDER BY other than a column or
-annotation name, an empty or always-true WHERE clause or annotation, and every query with
+annotation name, an always-true WHERE clause or annotation, and every query with
 ``NEXUS_FAST_PATHS`` off (decision 0020).
 
 With ``VERIFY_HITS`` set (the test suite sets it, ``tests/conftest.py``), every hit is also
 compiled by Django's compiler and must give the same statement, parameters and columns.
 
 Django has no ``WITH``: a queryset marked by ``with_common_table`` gets its common table
-expression written before the statement here, whether the SELECT came from a shape or from
+expressions written before the statement here, whether the SELECT came from a shape or from
 Django, fast paths on or off.
+
+Nor does Django read two kinds of rows from one statement. ``read_beside`` cuts a queryset's
+pages from a ``MATERIALIZED`` common table of its rows, and has the page's statement return, in
+the same result, the rows of another SELECT over that table (a list's facets): PostgreSQL
+reads the list once for both, and the client makes one round trip.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet, FullResultSet
+from django.db import connections
 from django.db.backends.postgresql.compiler import (
     SQLAggregateCompiler,
     SQLDeleteCompiler,
@@ -42,6 +48,9 @@ from django.db.backends.postgresql.compiler import (
 from django.db.backends.postgresql.compiler import SQLCompiler as PostgresSQLCompiler
 from django.db.models import F, Model, QuerySet
 from django.db.models.expressions import OrderBy
+from django.db.models.sql.constants import GET_ITERATOR_CHUNK_SIZE, MULTI
+from django.db.models.sql.datastructures import BaseTable
+from django.db.models.sql.where import WhereNode
 
 __all__ = [
     "SQLAggregateCompiler",
@@ -60,9 +69,11 @@ VERIFY_HITS = False
 class _Shape:
     """A compiled statement minus its annotations and WHERE clause, and the compiler state its
     rows need. ``texts`` are the SQL between them: before each annotation (``annotations``,
-    their names and places in the select list), then before and after the WHERE clause."""
+    their names and places in the select list), then before and after the WHERE clause (the
+    rest of the statement and nothing, for a query without one)."""
 
     texts: tuple[str, ...]
+    where: bool
     annotations: tuple[tuple[str, int], ...]
     select: list[Any]
     klass_info: dict[str, Any] | None
@@ -87,13 +98,81 @@ def preparable[M: Model](queryset: QuerySet[M]) -> QuerySet[M]:
 
 
 def with_common_table[M: Model](queryset: QuerySet[M], sql: str, params: Any) -> QuerySet[M]:
-    """``queryset``, whose statements begin ``WITH <sql>`` (one common table expression, with
-    ``params``), so its expressions can read a value computed once per statement however many
-    parts of it need it (a search's corrected query). A statement that holds it as a subquery
-    holds the expression there: PostgreSQL accepts ``WITH`` in a subquery."""
+    """``queryset``, whose statements begin ``WITH <sql>`` (a common table expression, ``name
+    AS ...``, with ``params``), so its expressions can read a value computed once per statement
+    however many parts of it need it (a search's corrected query). A statement that holds it as
+    a subquery holds the expression there: PostgreSQL accepts ``WITH`` in a subquery. Marked
+    again with another name, the statement holds both, the earlier first (the later may read
+    it); with the same name, the later replaces the earlier in its place."""
     queryset = queryset.all()
-    queryset.query.common_table = (sql, tuple(params))  # kept by every clone, as preparable
+    name = sql.split(maxsplit=1)[0]
+    # A new dict: clones share the old one (Query.clone copies __dict__), as they keep the mark.
+    queryset.query.common_tables = {**common_tables(queryset.query), name: (sql, tuple(params))}
     return queryset
+
+
+def common_tables(query: Any) -> dict[str, tuple[str, tuple[Any, ...]]]:
+    """The common table expressions ``with_common_table`` gave ``query``, by name, in order."""
+    return getattr(query, "common_tables", {})
+
+
+def common_tables_sql(query: Any) -> tuple[str, tuple[Any, ...]] | None:
+    """What ``query``'s statements begin with (``WITH ...``) and its parameters; None without
+    common tables."""
+    tables = common_tables(query).values()
+    if not tables:
+        return None
+    return (
+        "WITH " + ", ".join(sql for sql, _ in tables),
+        tuple(param for _, params in tables for param in params),
+    )
+
+
+@dataclass(slots=True)
+class RowsBeside:
+    """The rows of ``sql``, a SELECT of ``width`` columns over the common table ``read_beside``
+    names, read by the statement of a page; ``rows`` is None until that statement has run, and
+    stays None when it did not (an empty filter), so the reader runs its own statement."""
+
+    sql: str
+    width: int
+    rows: list[tuple[Any, ...]] | None = field(default=None)
+
+
+def read_beside[M: Model](
+    queryset: QuerySet[M], *, table: str, sql: str, width: int
+) -> tuple[QuerySet[M], RowsBeside] | None:
+    """The queryset to cut ``queryset``'s pages from, reading ``sql`` (a SELECT of ``width``
+    columns over ``table``) with each page; None where this does not apply.
+
+    ``table`` is a ``MATERIALIZED`` common table of ``queryset``'s rows, all their columns: the
+    page reads them from there (its FROM names ``table`` under the model's own alias, so every
+    column, annotation and join reads as before) with only its own WHERE (a cursor's bound),
+    and the statement returns ``sql``'s rows after the page's, in the same result. For a list
+    PostgreSQL reads in full anyway (a search's bounded candidates): materializing a list that
+    an index would cut at the page instead is a full read. Does not apply to a queryset with
+    joins in its WHERE (a join is not in ``table``'s columns) or that cannot match."""
+    query = queryset.query
+    alias = query.get_initial_alias()
+    if len(query.alias_map) != 1:
+        return None
+    listed = queryset.order_by().values_list("pk")
+    listed.query.common_tables = {}  # written once, before both
+    connection = connections[queryset.db]
+    try:
+        listed_sql, params = listed.query.get_compiler(connection=connection).as_sql()
+    except EmptyResultSet:
+        return None
+    quote_name = connection.ops.quote_name
+    key, _, rest = listed_sql.partition(" FROM ")
+    if key != f'SELECT {quote_name(alias)}.{quote_name(query.model._meta.pk.column)} AS "pk"':
+        raise AssertionError(f"read_beside: an unexpected select list: {listed_sql!r}")
+    table_sql = f"{table} AS MATERIALIZED (SELECT {quote_name(alias)}.* FROM {rest})"
+    source = with_common_table(queryset, table_sql, params)
+    source.query.where = WhereNode()
+    source.query.alias_map[alias] = BaseTable(table, alias)
+    beside = source.query.rows_beside = RowsBeside(sql=sql, width=width)
+    return source, beside
 
 
 def preparable_around(queryset: QuerySet[Any], sql: str) -> None:
@@ -204,20 +283,63 @@ def shape_key(compiler: PostgresSQLCompiler, with_limits: bool, with_col_aliases
         query.standard_ordering,
         query.low_mark,
         query.high_mark,
+        bool(query.where.children),
     )
 
 
 class SQLCompiler(PostgresSQLCompiler):
+    # Set while execute_sql runs the statement of a page that reads rows beside it.
+    _beside: RowsBeside | None = None
+
     def as_sql(
         self, with_limits: bool = True, with_col_aliases: bool = False
     ) -> tuple[str, tuple[Any, ...]]:
         sql, params, prepare = self._select(with_limits, with_col_aliases)
-        common_table = getattr(self.query, "common_table", None)
-        if common_table is not None:
-            sql, params = f"WITH {common_table[0]} {sql}", (*common_table[1], *params)
+        if self._beside is not None:
+            sql = self._with_rows_beside(sql, self._beside)
+        with_tables = common_tables_sql(self.query)
+        if with_tables is not None:
+            sql, params = f"{with_tables[0]} {sql}", (*with_tables[1], *params)
         if prepare:
             _preparable_add(sql)
         return sql, tuple(params)
+
+    def _with_rows_beside(self, sql: str, beside: RowsBeside) -> str:
+        """The page ``sql``, then a marker column (NULL on the page's rows), then the rows
+        beside it: every row has the columns of both, the other's NULL."""
+        width = len(self.select)
+        return (
+            f"(SELECT page.*, NULL AS beside{', NULL' * beside.width} FROM ({sql}) AS page)"
+            f" UNION ALL (SELECT {'NULL, ' * width}TRUE, beside.* FROM ({beside.sql}) AS beside)"
+        )
+
+    def execute_sql(
+        self,
+        result_type: Any = MULTI,
+        chunked_fetch: bool = False,
+        chunk_size: int = GET_ITERATOR_CHUNK_SIZE,
+    ) -> Any:
+        beside = getattr(self.query, "rows_beside", None)
+        if beside is None or result_type != MULTI:
+            return super().execute_sql(result_type, chunked_fetch, chunk_size)
+        self._beside = beside
+        try:  # a page is small: read at once, to split
+            chunks = super().execute_sql(MULTI, chunked_fetch=False, chunk_size=chunk_size)
+        finally:
+            self._beside = None
+        width = len(self.select)
+        page: list[tuple[Any, ...]] = []
+        rows: list[tuple[Any, ...]] = []
+        for chunk in chunks:
+            for row in chunk:
+                if row[width] is None:
+                    page.append(row[:width])
+                else:
+                    rows.append(row[width + 1 :])
+        # Not a list when the page cannot match (no statement): the reader runs its own.
+        if isinstance(chunks, list):
+            beside.rows = rows
+        return [page]
 
     def _select(
         self, with_limits: bool, with_col_aliases: bool
@@ -250,13 +372,16 @@ class SQLCompiler(PostgresSQLCompiler):
                     select[position] = (expression, (annotation_sql, annotation_params), name)
                     parts += (text, annotation_sql)
                     params += annotation_params
-            where_sql, where_params = self.compile(self.query.where)
+            if shape.where:
+                where_sql, where_params = self.compile(self.query.where)
+                parts += (shape.texts[-2], where_sql, shape.texts[-1])
+                params += where_params
+            else:
+                parts += shape.texts[-2:]
         except (EmptyResultSet, FullResultSet):
             # Django's own path knows what an empty or always-true part compiles to.
             sql, django_params = super().as_sql(with_limits, with_col_aliases)
             return sql, tuple(django_params), False
-        parts += (shape.texts[-2], where_sql, shape.texts[-1])
-        params += where_params
         # The state pre_sql_setup leaves for the row iterators (no HAVING: no aggregates).
         self.where, self.having, self.qualify = self.query.where, None, None
         self.select = select
@@ -276,8 +401,10 @@ class SQLCompiler(PostgresSQLCompiler):
         which hold all of ``params``."""
         if self.has_extra_select or self.where is not self.query.where:
             return
+        where_sql, where_params = "", []
         try:
-            where_sql, where_params = self.compile(self.where)
+            if self.where.children:
+                where_sql, where_params = self.compile(self.where)
         except (EmptyResultSet, FullResultSet):
             return
         annotations = self.query.annotation_select
@@ -301,18 +428,23 @@ class SQLCompiler(PostgresSQLCompiler):
                 text += columns[-1]
         select_sql = "SELECT " + ", ".join(columns)
         rest = sql[len(select_sql) :]
-        marker = f" WHERE {where_sql}"
+        marker = f" WHERE {where_sql}" if where_sql else " WHERE "
         if (
             not sql.startswith(select_sql)
-            or rest.count(marker) != 1
+            or rest.count(marker) != (1 if where_sql else 0)
             or (*expected_params, *where_params) != params
         ):
             return
-        start = rest.index(marker)
+        if where_sql:
+            start = rest.index(marker)
+            around_where = (text + rest[:start] + " WHERE ", rest[start + len(marker) :])
+        else:
+            around_where = (text + rest, "")
         if len(_shapes) >= SHAPE_CACHE_SIZE:
             _shapes.clear()
         _shapes[key] = _Shape(
-            texts=(*texts, text + rest[:start] + " WHERE ", rest[start + len(marker) :]),
+            texts=(*texts, *around_where),
+            where=bool(where_sql),
             annotations=tuple(places),
             select=self.select,
             klass_info=self.klass_info,

@@ -403,17 +403,28 @@ class ProductFacets:
 class ProductConnection(KeysetConnection[ProductType]):
     @strawberry.field(
         description="Counts over the whole filtered list, for refining it (categories, price "
-        "ranges, stock). One aggregate statement over every product of the list, run only when "
-        f"selected; it adds {FACETS_COST} to the query cost."
+        "ranges, stock). Computed only when selected: beside a search's page, by the page's own "
+        "statement; otherwise by one aggregate statement over every product of the list. It "
+        f"adds {FACETS_COST} to the query cost."
     )
     def facets(self) -> ProductFacets:
         products = self.unpaginated
         assert products is not None  # a root connection's
 
         def count() -> ProductFacets:
-            return ProductFacets.from_facets(selectors.product_facets(products=products))
+            facets = selectors.product_facets(products=products, read_with_page=self.read_with_page)
+            return ProductFacets.from_facets(facets)
 
         return off_event_loop(count)  # type: ignore[return-value]
+
+    @classmethod
+    def page_source(cls, nodes: QuerySet[Any], *, selected: set[str]) -> tuple[QuerySet[Any], Any]:
+        """With ``facets`` selected, a search's page and its facets come from one statement."""
+        if "facets" in selected:
+            with_facets = selectors.product_pages_with_facets(nodes)
+            if with_facets is not None:
+                return with_facets
+        return nodes, None
 
     @classmethod
     def keyset_order(

@@ -1,6 +1,6 @@
 """A product list's facets, search highlights and name suggestions through /graphql/: what
-they answer, what they cost in statements (facets: exactly one more, only when selected;
-highlights: none more) and in the static query cost."""
+they answer, what they cost in statements (facets: exactly one more, only when selected, and
+none more beside a search's page; highlights: none more) and in the static query cost."""
 
 from typing import Any
 
@@ -84,21 +84,29 @@ def statements(gql: GraphQLClient, count_queries: Any, query: str, variables: An
 
 
 @pytest.mark.parametrize(
-    "filter",
+    ("filter", "added"),
     [
-        {},
-        {"search": "lamp"},
-        {"search": 'brass lammp or "table" -stool'},
-        {"inStock": True, "price": {"max": "100"}},
+        ({}, 1),
+        ({"search": "lamp"}, 0),
+        ({"search": 'brass lammp or "table" -stool'}, 0),
+        ({"inStock": True, "price": {"max": "100"}}, 1),
+        ({"inStock": True, "search": "lamp"}, 0),
     ],
-    ids=["everything", "search", "search_syntax_and_typo", "filters"],
+    ids=["everything", "search", "search_syntax_and_typo", "filters", "filtered_search"],
 )
-def test_facets_cost_exactly_one_statement_and_none_unselected(
-    gql: GraphQLClient, shop: dict[str, Category], count_queries: Any, filter: dict[str, Any]
+def test_facets_cost_one_statement_none_beside_a_search_page_and_none_unselected(
+    gql: GraphQLClient,
+    shop: dict[str, Category],
+    count_queries: Any,
+    filter: dict[str, Any],
+    added: int,
 ) -> None:
+    """A search's page statement counts its facets too (decision 0027); another list's page
+    stops early along an index, so its facets are a statement of their own. Without a page,
+    the facets are one statement either way."""
     variables = {"filter": filter}
     without = statements(gql, count_queries, PAGE % "", variables)
-    assert statements(gql, count_queries, PAGE % FACETS, variables) == without + 1
+    assert statements(gql, count_queries, PAGE % FACETS, variables) == without + added
     facets_only = "query($filter: ProductFilter) { products(first: 2, filter: $filter) { %s } }"
     assert statements(gql, count_queries, facets_only % FACETS, variables) == 1
 
@@ -130,6 +138,65 @@ def test_a_search_counts_the_same_facets_on_every_page_in_either_direction(
     assert [facet["count"] for facet in first["facets"]["categories"]] == [3, 2]
     assert first["facets"]["inStock"] == {"count": 3}
     assert sum(price_range["count"] for price_range in first["facets"]["priceRanges"]) == 5
+
+
+FACETS_ONLY = """query($filter: ProductFilter) { products(first: 1, filter: $filter) { %s } }"""
+
+
+@pytest.fixture
+def varied_shop(db: None) -> None:
+    """Sixty products over five categories, of a few words each, prices from 1 to 6,000, some
+    sold out and some unpublished: searches whose lists differ in size, categories and prices."""
+    categories = [category_create(name=f"Aisle {n}") for n in range(5)]
+    words = ["lamp", "chair", "table", "brass", "oak", "wool"]
+    for n in range(60):
+        product_create(
+            name=f"{words[n % 6].title()} {words[(n * 5 + 1) % 6]} {n}",
+            category=categories[n * 7 % 5],
+            price=f"{1 + n * n * 1.7:.2f}",
+            stock_quantity=n % 4,
+            is_published=n % 9 != 0,
+        )
+
+
+@pytest.mark.usefixtures("varied_shop")
+@pytest.mark.parametrize(
+    "filter",
+    [
+        {"search": "lamp"},
+        {"search": "oak or wool"},
+        {"search": "brass -table"},
+        {"search": '"oak brass"'},
+        {"search": "lammp"},
+        {"search": "ch"},
+        {"search": "nothing-matches-this"},
+        {"search": "table", "inStock": True, "price": {"min": "10", "max": "4000"}},
+    ],
+    ids=["word", "or", "exclusion", "phrase", "typo", "prefix", "no_match", "filtered"],
+)
+@pytest.mark.parametrize("viewer", ["anonymous", "staff"])
+def test_facets_read_with_a_search_page_are_those_of_their_own_statement(
+    gql: GraphQLClient, staff_gql: GraphQLClient, filter: dict[str, Any], viewer: str
+) -> None:
+    """Beside a search's page, the page's statement counts the facets (decision 0027): the
+    same facets as their own statement (no page selected), and the same pages as without
+    facets, first, after a cursor and last, for every kind of search."""
+    client = staff_gql if viewer == "staff" else gql
+    alone = client.data(FACETS_ONLY % FACETS, {"filter": filter})["products"]["facets"]
+    pages = [{"first": 4}, {"last": 3}]
+    first = client.data(SEARCH_PAGE % "", {"filter": filter, "first": 4})["products"]
+    if first["pageInfo"]["endCursor"] is not None:
+        pages.append({"first": 4, "after": first["pageInfo"]["endCursor"]})
+    for page in pages:
+        variables = {"filter": filter, **page}
+        with_facets = client.data(SEARCH_PAGE % FACETS, variables)["products"]
+        assert with_facets["facets"] == alone
+        without = client.data(SEARCH_PAGE % "", variables)["products"]
+        assert with_facets["nodes"] == without["nodes"]
+        assert with_facets["pageInfo"] == without["pageInfo"]
+    if filter["search"] != "nothing-matches-this":
+        assert alone["categories"]
+        assert first["nodes"]
 
 
 def test_facet_categories_resolve_like_any_category(
