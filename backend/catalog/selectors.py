@@ -7,6 +7,7 @@ a filter, a default order or a search ranking means the same on every transport
 
 import html
 import re
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -701,13 +702,17 @@ def _price_ranges(price_steps: dict[int, int]) -> list[PriceRangeFacet]:
     total = counted[-1] if counted else 0
     cuts: set[int] = set()
     if len(steps) > 1:  # a cut after the last step would leave nothing after it
-        cuts = {
-            min(
-                range(len(steps) - 1),
-                key=lambda end: (abs(counted[end] * FACET_PRICE_RANGES - total * part), end),
+        ends = len(steps) - 1
+        for part in range(1, FACET_PRICE_RANGES):
+            # Every step holds a product, so running counts rise strictly: the nearest end is
+            # one of the two around where this fifth falls.
+            after = bisect_left(counted, total * part / FACET_PRICE_RANGES, hi=ends)
+            cuts.add(
+                min(
+                    (end for end in (after - 1, after) if 0 <= end < ends),
+                    key=lambda end: (abs(counted[end] * FACET_PRICE_RANGES - total * part), end),
+                )
             )
-            for part in range(1, FACET_PRICE_RANGES)
-        }
     ranges: list[PriceRangeFacet] = []
     start = 0
     for end in [*sorted(cuts), len(steps) - 1] if steps else []:

@@ -2,13 +2,23 @@
 holds once the matching filter is added too."""
 
 from decimal import Decimal
+from itertools import accumulate
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from backend.catalog import selectors
 from backend.catalog.models import Category
-from backend.catalog.selectors import CategoryFacet, PriceRangeFacet, ProductFacets
+from backend.catalog.selectors import (
+    FACET_PRICE_GRID,
+    FACET_PRICE_RANGES,
+    CategoryFacet,
+    PriceRangeFacet,
+    ProductFacets,
+    _price_ranges,
+)
 from tests.factories import category_create, lamp_shop_create, product_create, user_create
 
 pytestmark = pytest.mark.django_db
@@ -155,3 +165,46 @@ def test_the_dearest_possible_price_has_a_range(db: None) -> None:
         Decimal("8000000000.00"),
         Decimal("9999999999.99"),
     )
+
+
+@given(st.lists(st.integers(min_value=1, max_value=50), min_size=1, max_size=40), st.data())
+def test_price_ranges_cut_at_the_step_ends_nearest_each_fifth(
+    counts: list[int], data: st.DataObject
+) -> None:
+    """Any counts over any steps of the grid: the cuts are the step ends whose running count is
+    nearest each fifth of the total, the earlier one on a tie, as a search over every end
+    finds them; the ranges hold every product once, in order."""
+    steps = sorted(
+        data.draw(
+            st.sets(
+                st.integers(min_value=1, max_value=len(FACET_PRICE_GRID) - 1),
+                min_size=len(counts),
+                max_size=len(counts),
+            )
+        )
+    )
+    ranges = _price_ranges(dict(zip(steps, counts, strict=True)))
+
+    running = list(accumulate(counts))
+    total = running[-1]
+    parts = FACET_PRICE_RANGES
+    cuts = (
+        {
+            min(
+                range(len(steps) - 1),
+                key=lambda end: (abs(running[end] * parts - total * part), end),
+            )
+            for part in range(1, parts)
+        }
+        if len(steps) > 1
+        else set()
+    )
+    ends = [*sorted(cuts), len(steps) - 1]
+    assert [r.max for r in ranges] == [
+        FACET_PRICE_GRID[steps[end]] - Decimal("0.01") for end in ends
+    ]
+    assert [r.count for r in ranges] == [
+        running[end] - (running[start - 1] if start else 0)
+        for start, end in zip([0, *(end + 1 for end in ends[:-1])], ends, strict=True)
+    ]
+    assert sum(r.count for r in ranges) == total
