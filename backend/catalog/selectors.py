@@ -557,11 +557,15 @@ class ProductFacets:
 # grouping sets straight over the whole catalog's rows were slower (decision 0027). A search's
 # list is bounded, so its rows are grouped directly, sparing a second aggregate over about as
 # many groups as rows.
-_FACETS_PER_GROUP = """
-WITH per_group AS (
+_FACET_COUNTS = """
     SELECT category_id, width_bucket(price, '{{{grid}}}'::numeric[]) AS price_step,
         count(*) AS products, count(*) FILTER (WHERE stock_quantity > 0) AS in_stock
-    FROM ({matching}) AS matching
+    FROM ({matching}) AS matching"""
+_FACETS_PER_GROUP = (
+    """
+WITH per_group AS ("""
+    + _FACET_COUNTS
+    + """
     GROUP BY 1, 2
 ),
 facets AS (
@@ -570,13 +574,15 @@ facets AS (
     FROM per_group
     GROUP BY GROUPING SETS ((category_id), (price_step), ())
 ),"""
-_FACETS_DIRECT = """
-WITH facets AS (
-    SELECT category_id, width_bucket(price, '{{{grid}}}'::numeric[]) AS price_step,
-        count(*) AS products, count(*) FILTER (WHERE stock_quantity > 0) AS in_stock
-    FROM ({matching}) AS matching
+)
+_FACETS_DIRECT = (
+    """
+WITH facets AS ("""
+    + _FACET_COUNTS
+    + """
     GROUP BY GROUPING SETS ((category_id), (2), ())
 ),"""
+)
 _FACETS_RANKED = """
 ranked AS (
     SELECT facets.*, {category_columns}, row_number() OVER (
