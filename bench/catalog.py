@@ -388,9 +388,11 @@ def post(url: str, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def response_nodes(data: dict[str, Any]) -> Any:
-    """The comparable content of a response: nodes without cursors (cursor encodings differ)."""
+    """The comparable content of a response: nodes without cursors (cursor encodings differ),
+    and a product list's facets."""
     if "products" in data:
-        return [edge["node"] for edge in data["products"]["edges"]]
+        nodes = [edge["node"] for edge in data["products"]["edges"]]
+        return [nodes, data["products"]["facets"]] if "facets" in data["products"] else nodes
     return data
 
 

@@ -40,6 +40,15 @@ SEARCH_QUERY = (
     "query ProductSearch($first: Int!, $search: String!) {\n"
     "  products(first: $first, filter: { search: $search }) {" + _PRODUCT_CARD + "  }\n}\n"
 )
+SEARCH_FACETS_QUERY = (
+    "query ProductSearchFacets($first: Int!, $search: String!) {\n"
+    "  products(first: $first, filter: { search: $search }) {\n"
+    "    facets {\n"
+    "      categories { category { id name } count }\n"
+    "      priceRanges { min max count }\n"
+    "      inStock { count }\n"
+    "    }" + _PRODUCT_CARD + "  }\n}\n"
+)
 SUGGEST_QUERY = "query ProductSuggest($prefix: String!) { productSuggest(prefix: $prefix) }"
 DETAIL_QUERY = """query ProductDetail($slug: String!) {
   product(slug: $slug) {
@@ -66,20 +75,31 @@ def _cursor(order_name: str, key_column: str) -> str:
     return f"translate(encode(convert_to({payload}, 'UTF8'), 'base64'), E'+/\\n', '-_')"
 
 
-def _connection_sql(*, where: str, order_by: str, cursor: str, root_field: str) -> str:
-    """One statement: the page (size + 1 look-ahead row) in a CTE, aggregated to JSON."""
+def _connection_sql(
+    *,
+    where: str,
+    order_by: str,
+    cursor: str,
+    root_field: str,
+    before: str = "",
+    source: str = "catalog_product",
+    fields: str = "",
+) -> str:
+    """One statement: the page (size + 1 look-ahead row) in a CTE, aggregated to JSON. The
+    page reads ``source``; ``before`` holds common tables written ahead of the page's, and
+    ``fields`` more entries of the connection's JSON object (``'name', expression,``)."""
     return f"""
-WITH page AS (
+WITH {before}page AS (
   SELECT p.id, p.name, p.slug, p.price, c.id AS category_id, c.name AS category_name,
          {cursor} AS cursor,
          row_number() OVER (ORDER BY {order_by}) AS position
-  FROM catalog_product p JOIN catalog_category c ON c.id = p.category_id
+  FROM {source} p JOIN catalog_category c ON c.id = p.category_id
   WHERE {where}
   ORDER BY {order_by}
   LIMIT %(size)s::int + 1
 )
 SELECT json_build_object('data', json_build_object('{root_field}', json_build_object(
-  'edges', COALESCE(json_agg(json_build_object(
+  {fields}'edges', COALESCE(json_agg(json_build_object(
       'cursor', cursor,
       'node', json_build_object(
         'id', {_global_id("Product", "id")},
@@ -161,7 +181,7 @@ _SEARCH_RANK_SQL = f"""(
    + ts_rank(p.search_vector, {_CORRECTED}, 32)))"""
 
 
-def _search_sql() -> str:
+def _search_candidates() -> str:
     # Imported here: it needs Django set up, which the harness does after importing this.
     from backend.catalog.models import SEARCH_TIERS
 
@@ -170,16 +190,111 @@ def _search_sql() -> str:
         f" AND search_tier = {tier})"
         for tier in SEARCH_TIERS
     )
-    candidates = f"""
+    return f"""
   ({by_tier} LIMIT %(candidates)s::int)
   UNION
   (SELECT id FROM catalog_product p WHERE {_EXACT_SKU} OR {_EXACT_NAME})"""
+
+
+def _search_sql() -> str:
     return _connection_sql(
-        where=f"p.is_published AND p.id IN ({candidates})",
+        where=f"p.is_published AND p.id IN ({_search_candidates()})",
         order_by=f"{_SEARCH_RANK_SQL} DESC, p.id DESC",
         cursor=_cursor("Product:RELEVANCE:DESC", _SEARCH_RANK_SQL),
         root_field="products",
     )
+
+
+# A search's facets as backend.catalog.selectors counts them: its candidates grouped by
+# category and by price step in one pass; the FACET_CATEGORIES_MAX categories holding the most
+# (then by name, then id); FACET_PRICE_RANGES ranges cut at the step ends whose running count
+# is nearest each fifth of the total (the earlier on a tie, never after the last step), each
+# from its cheapest product's step to a cent below the step after its dearest.
+_FACETS_TABLES = """
+facet_counts AS (
+  SELECT category_id, price_step, GROUPING(category_id) AS all_categories,
+         GROUPING(price_step) AS all_steps, count(*) AS products,
+         count(*) FILTER (WHERE stock_quantity > 0) AS in_stock
+  FROM (SELECT category_id, stock_quantity,
+               width_bucket((price * 100)::bigint, %(grid_cents)s::bigint[]) AS price_step
+        FROM matched) AS matching
+  GROUP BY GROUPING SETS ((category_id), (price_step), ())
+),
+facet_categories AS (
+  SELECT f.products, c.id, c.name
+  FROM facet_counts f JOIN catalog_category c ON c.id = f.category_id
+  WHERE f.all_categories = 0
+  ORDER BY f.products DESC, c.name, c.id
+  LIMIT %(facet_categories)s::int
+),
+facet_steps AS (
+  SELECT price_step, sum(products) OVER (ORDER BY price_step) AS counted,
+         row_number() OVER (ORDER BY price_step) AS n, count(*) OVER () AS steps,
+         sum(products) OVER () AS total
+  FROM facet_counts WHERE all_steps = 0
+),
+facet_ends AS (
+  (SELECT DISTINCT ON (part) n
+   FROM generate_series(1, %(facet_ranges)s::int - 1) AS part CROSS JOIN facet_steps
+   WHERE n < steps
+   ORDER BY part, abs(counted * %(facet_ranges)s::int - total * part), n)
+  UNION
+  SELECT steps FROM facet_steps
+),
+facet_ranges AS (
+  SELECT n, lag(n, 1, 0::bigint) OVER (ORDER BY n) AS previous FROM facet_ends
+),
+"""
+_FACETS_FIELDS = """
+  'facets', json_build_object(
+    'categories', COALESCE((
+      SELECT json_agg(json_build_object(
+          'category', json_build_object('id', {category_id}, 'name', name), 'count', products)
+        ORDER BY products DESC, name, id)
+      FROM facet_categories), '[]'),
+    'priceRanges', COALESCE((
+      SELECT json_agg(json_build_object(
+          'min', ((%(grid)s::numeric[])[first.price_step])::text,
+          'max', ((%(grid)s::numeric[])[last.price_step + 1] - 0.01)::text,
+          'count', last.counted - COALESCE(before.counted, 0)) ORDER BY r.n)
+      FROM facet_ranges r
+      JOIN facet_steps last ON last.n = r.n
+      JOIN facet_steps first ON first.n = r.previous + 1
+      LEFT JOIN facet_steps before ON before.n = r.previous), '[]'),
+    'inStock', json_build_object('count', COALESCE((
+      SELECT in_stock FROM facet_counts WHERE all_categories = 1 AND all_steps = 1), 0))),
+"""
+
+
+def _search_facets_sql() -> str:
+    """Scenario (d)'s statement, its candidates materialized once (as the API's page with
+    facets reads them, decision 0027) and counted into the facets beside the page."""
+    return _connection_sql(
+        before=f"matched AS MATERIALIZED (\n  SELECT p.* FROM catalog_product p"
+        f" WHERE p.is_published AND p.id IN ({_search_candidates()})),{_FACETS_TABLES}",
+        source="matched",
+        where="true",
+        order_by=f"{_SEARCH_RANK_SQL} DESC, p.id DESC",
+        cursor=_cursor("Product:RELEVANCE:DESC", _SEARCH_RANK_SQL),
+        root_field="products",
+        fields=_FACETS_FIELDS.format(category_id=_global_id("Category", "id")),
+    )
+
+
+def _search_facets_params(variables: dict[str, Any]) -> dict[str, Any]:
+    from backend.catalog.selectors import (
+        FACET_CATEGORIES_MAX,
+        FACET_PRICE_GRID,
+        FACET_PRICE_RANGES,
+    )
+
+    return {
+        **_search_params(variables),
+        "grid": [str(step) for step in FACET_PRICE_GRID],
+        "grid_cents": [int(step * 100) for step in FACET_PRICE_GRID],
+        "facet_categories": FACET_CATEGORIES_MAX,
+        "facet_ranges": FACET_PRICE_RANGES,
+    }
 
 
 def _suggest_params(variables: dict[str, Any]) -> dict[str, Any]:
@@ -281,6 +396,13 @@ SCENARIOS: dict[str, Scenario] = {
             query=SEARCH_QUERY,
             baseline_sql=_search_sql,
             baseline_params=_search_params,
+        ),
+        Scenario(
+            key="f",
+            title="full-text search with facets (first 20, by relevance)",
+            query=SEARCH_FACETS_QUERY,
+            baseline_sql=_search_facets_sql,
+            baseline_params=_search_facets_params,
         ),
         Scenario(
             key="e",

@@ -59,6 +59,21 @@ def product_create(
     )
 
 
+def varied_shop_create() -> None:
+    """Sixty products over five categories, of a few words each, prices from 1 to 6,000, some
+    sold out and some unpublished: searches whose lists differ in size, categories and prices."""
+    categories = [category_create(name=f"Aisle {n}") for n in range(5)]
+    words = ["lamp", "chair", "table", "brass", "oak", "wool"]
+    for n in range(60):
+        product_create(
+            name=f"{words[n % 6].title()} {words[(n * 5 + 1) % 6]} {n}",
+            category=categories[n * 7 % 5],
+            price=f"{1 + n * n * 1.7:.2f}",
+            stock_quantity=n % 4,
+            is_published=n % 9 != 0,
+        )
+
+
 def lamp_shop_create() -> dict[str, Category]:
     """The catalog the facet, highlight and suggestion tests read, on every transport: lamps
     and chairs in two leaves of one department (Home), a rug in a category of its own; one lamp

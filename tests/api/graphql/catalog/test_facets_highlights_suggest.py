@@ -11,7 +11,7 @@ from graphql import build_schema, parse
 from backend.api.graphql.analysis import FACETS_COST, query_cost
 from backend.catalog.models import Category
 from tests.api.graphql.catalog.test_catalog_queries import global_id
-from tests.factories import category_create, lamp_shop_create, product_create
+from tests.factories import category_create, lamp_shop_create, product_create, varied_shop_create
 from tests.graphql_client import GraphQLClient
 from tests.paths import REPO_ROOT
 
@@ -145,18 +145,7 @@ FACETS_ONLY = """query($filter: ProductFilter) { products(first: 1, filter: $fil
 
 @pytest.fixture
 def varied_shop(db: None) -> None:
-    """Sixty products over five categories, of a few words each, prices from 1 to 6,000, some
-    sold out and some unpublished: searches whose lists differ in size, categories and prices."""
-    categories = [category_create(name=f"Aisle {n}") for n in range(5)]
-    words = ["lamp", "chair", "table", "brass", "oak", "wool"]
-    for n in range(60):
-        product_create(
-            name=f"{words[n % 6].title()} {words[(n * 5 + 1) % 6]} {n}",
-            category=categories[n * 7 % 5],
-            price=f"{1 + n * n * 1.7:.2f}",
-            stock_quantity=n % 4,
-            is_published=n % 9 != 0,
-        )
+    varied_shop_create()
 
 
 @pytest.mark.usefixtures("varied_shop")
