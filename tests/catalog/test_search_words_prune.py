@@ -1,6 +1,6 @@
 """The search vocabulary loses, by a daily beat task, the words no product's name or SKU holds
 any more, and never one a product holds, even one added while the prune runs; a typo then
-corrects to words that find something."""
+corrects to words that find something. Its table keeps only the indexes its reads use."""
 
 import threading
 
@@ -92,3 +92,17 @@ def test_a_word_a_product_is_adding_while_the_prune_runs_is_kept() -> None:
         pruner.join(10)
     assert pruned == [0]
     assert {"zeppelin", "kit"} <= vocabulary()
+
+
+@pytest.mark.django_db
+def test_the_vocabulary_keeps_one_btree_its_primary_key() -> None:
+    """Its "C" key's btree serves equality and prefixes; the trigram index serves typos. A third
+    index would only make every word the triggers add dearer."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'catalog_searchword'"
+            " ORDER BY indexname"
+        )
+        indexes = dict(cursor.fetchall())
+    assert set(indexes) == {"catalog_searchword_pkey", "catalog_searchword_trgm_idx"}
+    assert "USING gin (word gin_trgm_ops)" in indexes["catalog_searchword_trgm_idx"]
