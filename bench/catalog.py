@@ -235,7 +235,7 @@ def scenario_variables(products: int) -> dict[str, dict[str, Any]]:
     if not subtree_sizes:
         raise BenchError("no seed categories with subcategories; run `manage.py seed` first.")
     category = min(subtree_sizes, key=lambda pk: (abs(subtree_sizes[pk] - total / 50), pk))
-    # (d): a word in many names (the seed's vocabulary). (e): a product in the deepest
+    # (d) and (f): a word in many names (the seed's vocabulary). (e): a product in the deepest
     # category, so the breadcrumbs have several levels.
     detail = (
         published.filter(category__path__startswith="/")
@@ -249,6 +249,7 @@ def scenario_variables(products: int) -> dict[str, dict[str, Any]]:
               "max": "200.00"},
         "c": {"first": 20, "after": cursor_encode(middle, order=order)},
         "d": {"first": 20, "search": "wireless"},
+        "f": {"first": 20, "search": "wireless"},
         "e": {"slug": detail.slug},
         "s": {"prefix": "wir"},
     }  # fmt: skip
@@ -410,7 +411,7 @@ def check_responses(base: str, variables: dict[str, dict[str, Any]]) -> dict[str
         if not same:
             print(f"scenario {key}: API and floor differ:\n{json.dumps(api['data'])[:1500]}\n"
                   f"{json.dumps(floor['data'])[:1500]}", flush=True)  # fmt: skip
-        if key in {"a", "b", "c", "d"} and len(api["data"]["products"]["edges"]) != 20:
+        if key in {"a", "b", "c", "d", "f"} and len(api["data"]["products"]["edges"]) != 20:
             notes[key] += f", {len(api['data']['products']['edges'])} rows"
     return notes
 

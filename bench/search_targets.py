@@ -57,12 +57,14 @@ class Case:
     floor: str | None  # the bench/scenarios.py scenario whose floor answers the same
 
 
+# The same search's page without and with facets: the pair the facets target compares.
+WIRELESS, WIRELESS_FACETS = 'frequent: "wireless" (4 %)', '"wireless" with facets'
 CASES = (
     Case('frequent: "seed" (in every SKU)', SEARCH_QUERY, {"first": 20, "search": "seed"}, "d"),
-    Case('frequent: "wireless" (4 %)', SEARCH_QUERY, {"first": 20, "search": "wireless"}, "d"),
+    Case(WIRELESS, SEARCH_QUERY, {"first": 20, "search": "wireless"}, "d"),
     Case(f'rare: "{RARE_WORD}"', SEARCH_QUERY, {"first": 20, "search": RARE_WORD}, "d"),
     Case('typo: "headphnes"', SEARCH_QUERY, {"first": 20, "search": "headphnes"}, "d"),
-    Case('"wireless" with facets', SEARCH_FACETS_QUERY, {"first": 20, "search": "wireless"}, "f"),
+    Case(WIRELESS_FACETS, SEARCH_FACETS_QUERY, {"first": 20, "search": "wireless"}, "f"),
     Case('suggest "wir"', SUGGEST_QUERY, {"prefix": "wir"}, "s"),
 )
 
@@ -165,6 +167,26 @@ def report(arguments: argparse.Namespace, cases: list[Case], runs: Runs) -> None
             )
 
 
+def facets_share(arguments: argparse.Namespace, runs: Runs) -> None:
+    """What the facets add to the same search's page, by the API and by the floor: a single
+    client's p50, and requests/s at many connections (the target: under 30 %)."""
+    page, facets = WIRELESS, WIRELESS_FACETS
+    for target in ("graphql", "floor"):
+        keys = [(name, target, connections) for name in (page, facets)
+                for connections in (1, arguments.connections)]  # fmt: skip
+        if not all(key in runs for key in keys):
+            continue
+        alone, added = (median_of(runs[(name, target, 1)], "p50_ms") for name in (page, facets))
+        served = [
+            median_of(runs[(name, target, arguments.connections)], "requests_per_second")
+            for name in (page, facets)
+        ]
+        print(
+            f"facets add ({target}): single-client p50 {added / alone - 1:+.0%}, "
+            f"{arguments.connections}-connection requests/s {served[1] / served[0] - 1:+.0%}"
+        )
+
+
 def main() -> None:
     arguments = parse_arguments()
     cases = [case for case in CASES if arguments.cases in case.name]
@@ -194,6 +216,7 @@ def main() -> None:
             stop_server(server)
     print(f"\n{products:,} products; load average {load_before} before, {load_average()} after")
     report(arguments, cases, runs)
+    facets_share(arguments, runs)
 
 
 if __name__ == "__main__":

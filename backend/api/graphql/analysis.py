@@ -45,14 +45,21 @@ from graphql.utilities import get_operation_ast
 # full page, so omitting the argument never makes a query look cheaper than it can be.
 MAX_PAGE_SIZE = 100
 
-# Fields whose work is not their shape, and what they add to it. A product list's facets
-# aggregate every row of the filtered list in one statement, whatever the page
-# (backend/catalog/selectors.py, ``product_facets``): priced as a full page of that list, so a
-# document cannot ask for them many times over (aliases) within the budget. Suggestions are a
-# statement of their own returning scalars, which would otherwise cost nothing: one object's.
-FACETS_COST = MAX_PAGE_SIZE
+# Fields whose work is not their shape, and what they add to it. A product list's facets and
+# its totalCount read every row of the filtered list, whatever the page: the facets in one
+# aggregate statement (backend/catalog/selectors.py, ``product_facets``), the count in a COUNT.
+# Over a whole catalog each costs many pages' reads, the facets several counts'
+# (docs/performance.md, "Search pages"), so the price bounds how often one document reads a
+# list whole, aliases included: the facets at half the default budget (one list's facets per
+# document, beside its page), a count at a fifth. A search's list is bounded and cheaper to read
+# whole; it is priced the same, the price staying a property of the document's shape.
+# Suggestions are a statement of their own returning scalars, which would otherwise cost
+# nothing: one object's.
+FACETS_COST = 500
+PRODUCT_COUNT_COST = 200
 FIELD_COSTS: Mapping[tuple[str, str], int] = {
     ("ProductConnection", "facets"): FACETS_COST,
+    ("ProductConnection", "totalCount"): PRODUCT_COUNT_COST,
     ("Query", "productSuggest"): 1,
 }
 

@@ -14,7 +14,8 @@ resolver runs, so a refused request costs no SQL:
   and ``MAX_ALIASES_EXCEEDED``;
 - introspection (``GRAPHQL_INTROSPECTION``, default ``DEBUG``): ``INTROSPECTION_DISABLED``;
 - static query cost (``GRAPHQL_MAX_COST``; objects 1, connections their page size times their
-  items, plus the fields ``analysis.FIELD_COSTS`` prices: facets): ``MAX_COST_EXCEEDED``;
+  items, plus the fields ``analysis.FIELD_COSTS`` prices: a product list's facets and
+  totalCount, which read the whole list): ``MAX_COST_EXCEEDED``;
   every response reports
   ``extensions.cost = {requestedQueryCost, maximumAvailable}`` as Shopify's API does.
 
@@ -251,8 +252,9 @@ class QueryCostLimiter(SchemaExtension):
                 errors=[
                     GraphQLError(
                         f"Query cost {self.requested} exceeds the maximum of "
-                        f"{self.maximum_available}: request smaller pages (first/last) or "
-                        "fewer nested connections.",
+                        f"{self.maximum_available}: request smaller pages (first/last), "
+                        "fewer nested connections, or a product list's facets and totalCount "
+                        "fewer times.",
                         extensions={
                             "code": MAX_COST_EXCEEDED,
                             "requestedQueryCost": self.requested,

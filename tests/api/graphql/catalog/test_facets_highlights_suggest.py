@@ -5,7 +5,6 @@ none more beside a search's page; highlights: none more) and in the static query
 from typing import Any
 
 import pytest
-from django.conf import settings
 from graphql import build_schema, parse
 
 from backend.api.graphql.analysis import FACETS_COST, query_cost
@@ -235,11 +234,33 @@ def test_facets_add_their_cost_to_the_query_cost(
     # facets 1 + FACETS_COST, and 1 for each of its objects: categories (with its category),
     # priceRanges, inStock.
     assert with_facets == without + 1 + FACETS_COST + (1 + 1) + 1 + 1
-    many = settings.GRAPHQL_MAX_COST // FACETS_COST + 1
-    aliases = " ".join(
-        f"p{i}: products(first: 1) {{ facets {{ inStock {{ count }} }} }}" for i in range(many)
-    )
-    assert gql.error_codes(f"{{ {aliases} }}") == ["MAX_COST_EXCEEDED"]
+
+
+@pytest.mark.parametrize(
+    ("field", "allowed"), [("facets { inStock { count } }", 1), ("totalCount", 4)]
+)
+def test_a_document_reads_a_product_list_whole_only_a_few_times(
+    gql: GraphQLClient,
+    shop: dict[str, Category],
+    count_queries: Any,
+    field: str,
+    allowed: int,
+) -> None:
+    """Facets and totalCount read every product of the list, however small the page: their
+    prices let one document ask for one list's facets and up to four counts, never a list's
+    facets again under another alias. Refused before any SQL."""
+
+    def aliased(copies: int) -> str:
+        lists = (
+            f"p{i}: products(first: 1, filter: {{price: {{min: {i}}}}}) {{ {field} }}"
+            for i in range(copies)
+        )
+        return "{ " + " ".join(lists) + " }"
+
+    assert "errors" not in gql.post(aliased(allowed))
+    with count_queries() as captured:
+        assert gql.error_codes(aliased(allowed + 1)) == ["MAX_COST_EXCEEDED"]
+    assert captured.count == 0
 
 
 def test_the_committed_schema_prices_facets_and_suggestions_as_the_server_does(
