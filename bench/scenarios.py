@@ -166,11 +166,13 @@ def _search_params(variables: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-# The search statement's parts, as backend.catalog.selectors writes them for one word.
-_CORRECTED = (
-    "(SELECT catalog_search_word(%(word)s, true, %(typo_candidates)s::int,"
-    " %(typo_similarity)s::real))"
+# The search statement's parts, as backend.catalog.selectors writes them for one word: the
+# corrected query computed once, in a common table every part reads.
+_CORRECTED_TABLE = (
+    "corrected AS MATERIALIZED (SELECT catalog_search_word(%(word)s, true,"
+    " %(typo_candidates)s::int, %(typo_similarity)s::real) AS query),\n"
 )
+_CORRECTED = "(SELECT query FROM corrected)"
 _EXACT_SKU = "(p.sku IN (%(text)s::text, upper(%(text)s::text)))"
 _EXACT_NAME = '(lower(p.name) COLLATE "C" = lower(%(text)s::text))'
 _SEARCH_RANK_SQL = f"""(
@@ -198,6 +200,7 @@ def _search_candidates() -> str:
 
 def _search_sql() -> str:
     return _connection_sql(
+        before=_CORRECTED_TABLE,
         where=f"p.is_published AND p.id IN ({_search_candidates()})",
         order_by=f"{_SEARCH_RANK_SQL} DESC, p.id DESC",
         cursor=_cursor("Product:RELEVANCE:DESC", _SEARCH_RANK_SQL),
@@ -270,7 +273,7 @@ def _search_facets_sql() -> str:
     """Scenario (d)'s statement, its candidates materialized once (as the API's page with
     facets reads them, decision 0027) and counted into the facets beside the page."""
     return _connection_sql(
-        before=f"matched AS MATERIALIZED (\n  SELECT p.* FROM catalog_product p"
+        before=f"{_CORRECTED_TABLE}matched AS MATERIALIZED (\n  SELECT p.* FROM catalog_product p"
         f" WHERE p.is_published AND p.id IN ({_search_candidates()})),{_FACETS_TABLES}",
         source="matched",
         where="true",
