@@ -521,7 +521,8 @@ FACET_PRICE_GRID: tuple[Decimal, ...] = tuple(
 # an array of numerics compares two numerics, several times dearer than comparing bigints.
 # Prices have cents (Product.price has two decimal places), so a price's cents fall in the same
 # step as its value.
-_FACET_PRICE_GRID_SQL = ",".join(str(int(step / _CENT)) for step in FACET_PRICE_GRID)
+_CENTS_PER_UNIT = int(1 / _CENT)
+_FACET_PRICE_GRID_SQL = ",".join(str(int(step * _CENTS_PER_UNIT)) for step in FACET_PRICE_GRID)
 
 
 @dataclass(frozen=True, slots=True)
@@ -562,7 +563,8 @@ class ProductFacets:
 # list is bounded, so its rows are grouped directly, sparing a second aggregate over about as
 # many groups as rows.
 _FACET_COUNTS = """
-    SELECT category_id, width_bucket((price * 100)::bigint, '{{{grid}}}'::bigint[]) AS price_step,
+    SELECT category_id,
+        width_bucket((price * {cents})::bigint, '{{{grid}}}'::bigint[]) AS price_step,
         count(*) AS products, count(*) FILTER (WHERE stock_quantity > 0) AS in_stock
     FROM ({matching}) AS matching"""
 _FACETS_PER_GROUP = (
@@ -676,6 +678,7 @@ def _facets_sql(matching: str, *, database: str, bounded: bool) -> str:
     return (head + _FACETS_RANKED).format(
         matching=matching,
         grid=_FACET_PRICE_GRID_SQL,
+        cents=_CENTS_PER_UNIT,
         category_columns=", ".join(f"category.{column}" for column in columns),
         category_table=quote_name(Category._meta.db_table),
         ranked_columns=", ".join(columns),
