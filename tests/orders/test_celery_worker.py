@@ -19,6 +19,7 @@ from django.db import connection
 
 from backend.accounts.models import User
 from backend.catalog.models import Product
+from backend.celery import SHUTDOWN_CHECK_SECONDS
 from backend.celery import app as celery_app
 from backend.core.models import OutboxTask
 from backend.orders.models import Order, OrderStatus
@@ -118,3 +119,22 @@ def test_a_real_worker_on_rabbitmq_pays_the_order_and_sends_the_confirmation(
     assert Order.objects.get(pk=order.pk).events.last().to_status == OrderStatus.PAID
     # Both tasks, the payment and the confirmation, were confirmed by the broker.
     assert not OutboxTask.objects.exists()
+
+
+def test_an_idle_worker_stops_soon_after_sigterm(real_celery_broker: str, tmp_path: Path) -> None:
+    """A rolling deploy sends SIGTERM and waits: an idle worker's event loop notices the warm
+    shutdown at its next timer (``PromptShutdown``), not after kombu's ten-second poll."""
+    queue = f"nexus-test-{uuid.uuid4().hex[:12]}"
+    try:
+        with celery_worker(real_celery_broker, queue, tmp_path / "worker.log") as worker:
+            time.sleep(SHUTDOWN_CHECK_SECONDS * 2)  # well into its idle poll
+            signalled = time.monotonic()
+            worker.terminate()
+            worker.wait(timeout=30)
+            stopped_after = time.monotonic() - signalled
+            assert worker.returncode == 0, (tmp_path / "worker.log").read_text()
+            assert "Warm shutdown" in (tmp_path / "worker.log").read_text()
+            assert stopped_after < SHUTDOWN_CHECK_SECONDS + 4, f"stopped after {stopped_after:.1f}s"
+    finally:
+        with celery_app.connection_for_write(real_celery_broker) as broker:
+            broker.default_channel.queue_delete(queue)
