@@ -197,9 +197,16 @@ def product_list(
         products = (
             products.filter(stock_quantity__gt=0) if in_stock else products.filter(stock_quantity=0)
         )
-    if search is not None:
-        products = _product_search(products, search=product_search(text=search))
+    if (text := search_text(search)) is not None:
+        products = _product_search(products, search=product_search(text=text))
     return products
+
+
+def search_text(search: str | None) -> str | None:
+    """The text of a search, or None for no search: absent, empty or only whitespace (a
+    storefront's empty search box). ``product_list`` and ``product_ordering`` both read a
+    search through it, so a blank one neither filters nor orders by relevance."""
+    return search if search is not None and search.strip() else None
 
 
 # --- Products: search -----------------------------------------------------------------------
@@ -218,7 +225,8 @@ SEARCH_SYNTAX = (
     "alternatives; the last word is a prefix; a misspelt word also matches the catalog's most "
     "similar words. An exact SKU, then an exact name, ranks first. A search matching more than "
     f"{SEARCH_CANDIDATES} products ranks {SEARCH_CANDIDATES} of them and the exact matches: the "
-    f"list, its count and its facets hold those. At most {SEARCH_MAX_LENGTH} characters."
+    f"list, its count and its facets hold those. At most {SEARCH_MAX_LENGTH} characters; blank "
+    "text is no search."
 )
 # Typo correction (catalog_search_word, migration 0004): a query word of at least
 # TYPO_MIN_LENGTH letters that no product name or SKU has is OR'd with its TYPO_CANDIDATES
@@ -486,9 +494,10 @@ def product_ordering(*, requested: ProductOrdering | None, search: str | None) -
 
     Relevance only exists for a search: asked for without one, ``ValidationError``.
     """
+    searched = search_text(search) is not None
     if requested is None:
-        return NEWEST_FIRST if search is None else MOST_RELEVANT_FIRST
-    if requested.sort is ProductSort.RELEVANCE and search is None:
+        return MOST_RELEVANT_FIRST if searched else NEWEST_FIRST
+    if requested.sort is ProductSort.RELEVANCE and not searched:
         raise ValidationError(
             "Ordering by relevance needs a search.", code="relevance_without_search"
         )

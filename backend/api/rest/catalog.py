@@ -662,12 +662,12 @@ class PriceFilter(django_filters.Filter):
     {
         "type": "string",
         "maxLength": selectors.SEARCH_MAX_LENGTH,
-        # Empty (no search), or holding a word character: the service searches words only.
+        # Blank (no search), or holding a word character: the service searches words only.
         # Unicode classes, not \w: in the document's regex dialect (ECMA-262) \w is ASCII,
         # while a search's words are Unicode ("café", "日本"), as Python's \w reads them.
-        "pattern": r"^$|[\p{L}\p{N}_]",
+        "pattern": r"^\s*$|[\p{L}\p{N}_]",
         "description": "Full-text search over name, SKU and description: "
-        f"{selectors.SEARCH_SYNTAX} It must hold a letter or digit, or be empty (no search). "
+        f"{selectors.SEARCH_SYNTAX} It must hold a letter or digit, or be blank (no search). "
         "Orders by relevance unless `ordering` says otherwise.",
     }
 )

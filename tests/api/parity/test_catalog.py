@@ -26,6 +26,7 @@ pytestmark = pytest.mark.django_db
 
 STAFF_ROLES = {"staff", "superuser"}
 
+BLANK_SEARCHES = ["", " ", "\t", " \n ", "\u3000", "\xa0"]
 # (name, question, which products match, or None when only the APIs are compared)
 Rule = Callable[[World, Product], bool]
 LIST_SCENARIOS: list[tuple[str, ProductQuery, Rule | None]] = [
@@ -82,6 +83,12 @@ LIST_SCENARIOS: list[tuple[str, ProductQuery, Rule | None]] = [
     ("relevance_without_search", ProductQuery(sort="RELEVANCE"), None),
     ("inverted_price_range", ProductQuery(price_min="9", price_max="1"), None),
     ("search_without_words", ProductQuery(search="%%"), None),
+    # A blank search (a storefront's empty search box) is no search, newest first, on both.
+    *(
+        (f"blank_search_{n}", ProductQuery(search=blank), lambda w, p: True)
+        for n, blank in enumerate(BLANK_SEARCHES)
+    ),
+    ("relevance_with_blank_search", ProductQuery(search=" ", sort="RELEVANCE"), None),
 ]
 ORDERINGS = [
     (sort, descending)
@@ -127,7 +134,12 @@ def test_product_list(
     staff = role in STAFF_ROLES
     if scenario in {"published", "unpublished"} and not staff:
         assert outcome == Outcome(error="FORBIDDEN")
-    elif scenario in {"relevance_without_search", "inverted_price_range", "search_without_words"}:
+    elif scenario in {
+        "relevance_without_search",
+        "relevance_with_blank_search",
+        "inverted_price_range",
+        "search_without_words",
+    }:
         assert outcome == Outcome(error=BAD_INPUT)
     elif rule is not None:
         assert outcome.rows == expected_rows(world, role, rule)

@@ -129,13 +129,29 @@ def test_inverted_price_range_is_refused(gql: GraphQLClient) -> None:
     assert codes == ["BAD_USER_INPUT"]
 
 
-@pytest.mark.parametrize("search", ["", "   ", ":*&|!()", "x" * 201, "lamp " * 2000])
-def test_empty_or_oversized_search_is_refused(gql: GraphQLClient, search: str) -> None:
+@pytest.mark.parametrize("search", [":*&|!()", "-", "x" * 201, "lamp " * 2000])
+def test_wordless_or_oversized_search_is_refused(gql: GraphQLClient, search: str) -> None:
     codes = gql.error_codes(
         "query($s: String) { products(first: 1, filter: {search: $s}) { totalCount } }",
         {"s": search},
     )
     assert codes == ["BAD_USER_INPUT"]
+
+
+@pytest.mark.parametrize("search", ["", "   ", "\t\n", "\u3000"])
+def test_a_blank_search_is_no_search(gql: GraphQLClient, search: str) -> None:
+    """An empty search box lists the catalog, as REST's ``?search=`` does (parity tests)."""
+    product_create(name="Desk lamp", slug="desk-lamp")
+    product_create(name="Floor lamp", slug="floor-lamp")
+    body = gql.post(
+        "query($s: String) {"
+        " products(first: 5, filter: {search: $s}) { totalCount nodes { slug } } }",
+        {"s": search},
+    )
+    assert body["data"]["products"] == {
+        "totalCount": 2,
+        "nodes": [{"slug": "floor-lamp"}, {"slug": "desk-lamp"}],  # newest first, not by rank
+    }
 
 
 @pytest.mark.parametrize(
