@@ -203,10 +203,13 @@ def product_list(
 
 
 def search_text(search: str | None) -> str | None:
-    """The text of a search, or None for no search: absent, empty or only whitespace (a
-    storefront's empty search box). ``product_list`` and ``product_ordering`` both read a
+    """The text of a search, or None for no search: absent, or empty or only whitespace (a
+    storefront's empty search box) within ``SEARCH_MAX_LENGTH``, over which any text is
+    ``product_search``'s to refuse. ``product_list`` and ``product_ordering`` both read a
     search through it, so a blank one neither filters nor orders by relevance."""
-    return search if search is not None and search.strip() else None
+    if search is None or (not search.strip() and len(search) <= SEARCH_MAX_LENGTH):
+        return None
+    return search
 
 
 # --- Products: search -----------------------------------------------------------------------

@@ -672,7 +672,12 @@ class PriceFilter(django_filters.Filter):
     }
 )
 class SearchFilter(django_filters.CharFilter):
-    """The selector refuses the rest (``selectors.product_search``): stated in the document here."""
+    """The selector refuses the rest (``selectors.product_search``): stated in the document here.
+    The text goes to the selector as sent, spaces included, as GraphQL's ``filter.search``
+    does: the length limit and what counts as blank are the selector's."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strip=False, **kwargs)
 
 
 class ProductFilterSet(django_filters.FilterSet):

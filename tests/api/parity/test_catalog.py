@@ -8,6 +8,8 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from backend.accounts.policies import is_staff_user
 from backend.catalog.models import Product
@@ -89,6 +91,10 @@ LIST_SCENARIOS: list[tuple[str, ProductQuery, Rule | None]] = [
         for n, blank in enumerate(BLANK_SEARCHES)
     ),
     ("relevance_with_blank_search", ProductQuery(search=" ", sort="RELEVANCE"), None),
+    # The text reaches the selector as sent on both: spaces count toward the length limit.
+    ("search_padded", ProductQuery(search="  trail  "), None),
+    ("search_too_long_by_its_spaces", ProductQuery(search="trail" + " " * 196), None),
+    ("blank_search_too_long", ProductQuery(search=" " * 201), None),
 ]
 ORDERINGS = [
     (sort, descending)
@@ -139,6 +145,8 @@ def test_product_list(
         "relevance_with_blank_search",
         "inverted_price_range",
         "search_without_words",
+        "search_too_long_by_its_spaces",
+        "blank_search_too_long",
     }:
         assert outcome == Outcome(error=BAD_INPUT)
     elif rule is not None:
@@ -150,6 +158,17 @@ def test_product_list(
         # Exact stock for staff only, on both.
         stocks = {gid("Product", p.pk): p.stock_quantity for p in Product.objects.all()}
         assert outcome.facts == tuple(stocks[row] if staff else None for row in outcome.rows)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=st.text(alphabet=' \t\u3000-"%:*|&!()trailkeo', max_size=12))
+def test_any_search_text_gets_the_same_answer_from_both(world: World, text: str) -> None:
+    """Whatever the text (blank, punctuation, operators, words), the same rows in the same order
+    or the same refusal: what a search means is the selector's alone."""
+    graphql, rest = both(world, "anonymous")
+    assert graphql.products(ProductQuery(search=text)) == rest.products(ProductQuery(search=text))
 
 
 @pytest.mark.parametrize("role", ROLES)
