@@ -42,7 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: make ``backend`` and ``bench`` importable
 
-from bench.scenarios import SCENARIOS  # noqa: E402
+from bench.scenarios import SCENARIOS, SUGGEST_PREFIX  # noqa: E402
 
 PYTHON = sys.executable
 SERVERS = {
@@ -251,7 +251,7 @@ def scenario_variables(products: int) -> dict[str, dict[str, Any]]:
         "d": {"first": 20, "search": "wireless"},
         "f": {"first": 20, "search": "wireless"},
         "e": {"slug": detail.slug},
-        "s": {"prefix": "wir"},
+        "s": {"prefix": SUGGEST_PREFIX},
     }  # fmt: skip
 
 
@@ -413,6 +413,8 @@ def check_responses(base: str, variables: dict[str, dict[str, Any]]) -> dict[str
                   f"{json.dumps(floor['data'])[:1500]}", flush=True)  # fmt: skip
         if key in {"a", "b", "c", "d", "f"} and len(api["data"]["products"]["edges"]) != 20:
             notes[key] += f", {len(api['data']['products']['edges'])} rows"
+        if key == "s" and len(api["data"]["productSuggest"]) != 5:
+            notes[key] += f", {len(api['data']['productSuggest'])} names"
     return notes
 
 

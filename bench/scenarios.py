@@ -50,6 +50,9 @@ SEARCH_FACETS_QUERY = (
     "    }" + _PRODUCT_CARD + "  }\n}\n"
 )
 SUGGEST_QUERY = "query ProductSuggest($prefix: String!) { productSuggest(prefix: $prefix) }"
+# What a shopper has typed of the seed's brand "Virtucon" (backend/catalog/seeding.py BRANDS):
+# a name prefix of about one product in 25, so a suggestion reads 5 names out of many.
+SUGGEST_PREFIX = "vir"
 DETAIL_QUERY = """query ProductDetail($slug: String!) {
   product(slug: $slug) {
     id name slug sku description

@@ -43,7 +43,7 @@ from bench.catalog import (
     start_server,
     stop_server,
 )
-from bench.scenarios import SEARCH_FACETS_QUERY, SEARCH_QUERY, SUGGEST_QUERY
+from bench.scenarios import SEARCH_FACETS_QUERY, SEARCH_QUERY, SUGGEST_PREFIX, SUGGEST_QUERY
 
 RARE_WORD = "theremin"
 RARE_PRODUCTS = 5
@@ -65,7 +65,7 @@ CASES = (
     Case(f'rare: "{RARE_WORD}"', SEARCH_QUERY, {"first": 20, "search": RARE_WORD}, "d"),
     Case('typo: "headphnes"', SEARCH_QUERY, {"first": 20, "search": "headphnes"}, "d"),
     Case(WIRELESS_FACETS, SEARCH_FACETS_QUERY, {"first": 20, "search": "wireless"}, "f"),
-    Case('suggest "wir"', SUGGEST_QUERY, {"prefix": "wir"}, "s"),
+    Case(f'suggest "{SUGGEST_PREFIX}"', SUGGEST_QUERY, {"prefix": SUGGEST_PREFIX}, "s"),
 )
 
 
@@ -108,12 +108,17 @@ def rare_products_ensure() -> int:
 
 
 def check(base: str, cases: list[Case]) -> None:
-    """Every case answers without errors; each floor returns the same nodes."""
+    """Every case answers something, without errors (a search or a prefix matching nothing
+    would measure a request that reads nothing, and its floor would agree with it); each
+    floor returns the same nodes."""
     for case in cases:
         body = {"query": case.query, "variables": case.variables}
         api = post(f"{base}/graphql/", body)
         if api.get("errors") or not api.get("data"):
             raise BenchError(f"{case.name}: errors: {json.dumps(api)[:800]}")
+        data = api["data"]
+        if not (data["products"]["edges"] if "products" in data else data["productSuggest"]):
+            raise BenchError(f"{case.name}: answers nothing on this catalog: {json.dumps(data)}")
         if case.floor:
             floor = post(f"{base}/bench/baseline/{case.floor}", body)
             if response_nodes(api["data"]) != response_nodes(floor["data"]):
