@@ -173,9 +173,20 @@ def _changes_apply(instance: Category | Product, **changes: object) -> None:
             setattr(instance, field, value)
 
 
+# The text a client types into a category or product. Its surrounding whitespace is dropped
+# here, once for every transport: Django's forms (the admin) and DRF's fields (REST) drop it
+# before a service sees it and GraphQL passes it as sent, so without this the same input made
+# "  Lamp  " through one and "Lamp" through the other, and "   " a name only through GraphQL.
+_TYPED_TEXT_FIELDS = ("name", "slug", "sku", "description")
+
+
 def _full_clean_and_save(instance: Category | Product) -> None:
-    """Validate like a form would (fields, uniqueness, named constraints), then write. Text
+    """Validate like a form would (fields, uniqueness, named constraints), then write. Typed
+    text loses its surrounding whitespace first, so a blank name is an empty one; text
     PostgreSQL cannot store (a NUL character) is refused before the uniqueness queries."""
+    for field in _TYPED_TEXT_FIELDS:
+        if isinstance(value := getattr(instance, field, None), str):
+            setattr(instance, field, value.strip())
     text_fields_validate(instance)
     instance.full_clean()
     instance.save()

@@ -120,3 +120,52 @@ def test_products_lock_is_one_statement_locking_in_ascending_id(
         r"ORDER BY 1 ASC FOR UPDATE$"
     )
     assert re.match(locking, statement), statement
+
+
+SPACES = [" ", "\t", "\n", "\u00a0", "\u3000", " \r\n "]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("space", SPACES)
+def test_typed_text_loses_its_surrounding_whitespace_on_create_and_update(space: str) -> None:
+    """What Django's forms and DRF do before a service sees the text, the service does itself,
+    so GraphQL, REST and the admin store the same value."""
+    category = category_create(name="Lamps", slug="lamps")
+    product = product_create(
+        name=f"{space}Desk lamp{space}",
+        slug=f"{space}desk-lamp{space}",
+        sku=f"{space}LAMP-1{space}",
+        price=Decimal("10"),
+        category=category,
+        description=f"{space}Bright.{space}",
+    )
+    stored = Product.objects.values("name", "slug", "sku", "description").get(pk=product.pk)
+    assert stored == {
+        "name": "Desk lamp",
+        "slug": "desk-lamp",
+        "sku": "LAMP-1",
+        "description": "Bright.",
+    }
+    category_update(category=category, name=f"{space}Lighting{space}", slug=f"{space}light")
+    assert Category.objects.values_list("name", "slug").get(pk=category.pk) == (
+        "Lighting",
+        "light",
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("space", SPACES)
+def test_a_name_sku_or_slug_of_whitespace_alone_is_blank(space: str) -> None:
+    category = category_create(name="Lamps", slug="lamps")
+    with pytest.raises(CatalogError) as raised:
+        product_create(name=space * 3, slug=space, sku=space, price=Decimal("1"), category=category)
+    assert sorted((d.field or "", d.code.value) for d in raised.value.details) == [
+        ("name", "INVALID"),
+        ("sku", "INVALID"),
+        ("slug", "INVALID"),
+    ]
+    with pytest.raises(CatalogError) as raised:
+        category_update(category=category, name=space)
+    assert [(d.field, d.code.value) for d in raised.value.details] == [("name", "INVALID")]
+    assert Category.objects.get(pk=category.pk).name == "Lamps"
+    assert not Product.objects.exists()

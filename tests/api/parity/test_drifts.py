@@ -1,16 +1,20 @@
 """Regressions for each way REST and GraphQL used to disagree (docs/decisions/0019), and for
 the domain functions that now decide each rule for both."""
 
+import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
+from django.test import Client
 from django.utils import timezone
 from strawberry.relay import from_base64
 
 from backend.accounts.policies import roles_held
 from backend.accounts.roles import Role
+from backend.accounts.tokens import access_token_create
 from backend.catalog import selectors as catalog_selectors
 from backend.catalog.models import Product
 from backend.orders import selectors as order_selectors
@@ -118,3 +122,67 @@ def test_category_counts_follow_the_viewers_product_visibility() -> None:
 
 def _pks(outcome: Outcome) -> list[str]:
     return [from_base64(row)[1] for row in outcome.rows]
+
+
+_PRODUCT_CREATE = """mutation($input: ProductCreateInput!) {
+  productCreate(input: $input) { product { name slug sku description } errors { field code } } }"""
+
+
+def _both_create(
+    fields: dict[str, str], category: int, headers: dict[str, str], currency: str
+) -> tuple[dict[str, Any], Any]:
+    """The same product created through GraphQL's productCreate and REST's POST, the slug and
+    SKU of each prefixed with "g" and "r"; GraphQL's payload and REST's response."""
+    graphql_input = {
+        **fields,
+        "slug": "g" + fields["slug"].lstrip(),
+        "sku": "G" + fields["sku"].lstrip(),
+        "category": gid("Category", category),
+    }
+    body = json.dumps({"query": _PRODUCT_CREATE, "variables": {"input": graphql_input}})
+    graphql = Client().post("/graphql/", body, content_type="application/json", headers=headers)
+    rest_body = {
+        **fields,
+        "slug": "r" + fields["slug"].lstrip(),
+        "sku": "R" + fields["sku"].lstrip(),
+        "category": category,
+        "price": {"amount": fields["price"], "currency": currency},
+    }
+    rest = Client().post(
+        "/api/v1/products", rest_body, content_type="application/json", headers=headers
+    )
+    return graphql.json()["data"]["productCreate"], rest
+
+
+@pytest.mark.parametrize("space", [" ", "\t\n", "\u3000"])
+def test_a_product_typed_with_surrounding_whitespace_is_stored_alike_by_both(
+    space: str, settings: Any
+) -> None:
+    """REST's fields trimmed the text and GraphQL passed it as sent: "  Lamp  " was stored as
+    typed by one and trimmed by the other, and a name of spaces alone was a name only through
+    GraphQL. The service trims it now, for both."""
+    category = category_create().pk
+    staff = user_create(is_staff=True, is_superuser=True)
+    headers = {"Authorization": f"Bearer {access_token_create(staff)}"}
+    padded = {
+        "name": f"{space}Desk lamp{space}",
+        "slug": f"{space}-lamp{space}",
+        "sku": f"{space}-1{space}",
+        "description": f"{space}Bright.{space}",
+        "price": "10.00",
+    }
+    graphql, rest = _both_create(padded, category, headers, settings.STORE_CURRENCY)
+    assert graphql["errors"] == []
+    assert rest.status_code == 201, rest.content
+    stored = Product.objects.order_by("sku").values_list("name", "slug", "sku", "description")
+    assert list(stored) == [
+        ("Desk lamp", "g-lamp", "G-1", "Bright."),
+        ("Desk lamp", "r-lamp", "R-1", "Bright."),
+    ]
+
+    blank = {"name": space * 2, "slug": "-blank", "sku": "-2", "price": "1.00"}
+    graphql, rest = _both_create(blank, category, headers, settings.STORE_CURRENCY)
+    assert graphql["errors"] == [{"field": "name", "code": "INVALID"}]
+    assert rest.status_code == 400
+    assert [(e["field"], e["code"]) for e in rest.json()["errors"]] == [("name", "INVALID")]
+    assert Product.objects.count() == 2
