@@ -117,7 +117,7 @@ class QuantityField(StrictIntegerField):
 
 
 class OrderLinesSerializer(serializers.ListSerializer):
-    """An order's lines. Their count is the service's rule (EMPTY_ORDER, TOO_MANY_LINES),
+    """An order's lines. Their count is the service's rule (EMPTY_ORDER, TOO_MANY_ITEMS),
     stated in the document by ``OrderLinesSchema`` rather than checked twice."""
 
 
