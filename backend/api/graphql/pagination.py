@@ -40,6 +40,8 @@ from backend.api.graphql.errors import BadUserInputError
 from backend.api.graphql.fields import off_event_loop, query_free
 from backend.api.graphql.optimizer import QuerySetOptimizer
 from backend.api.graphql.rows import page_rows
+from backend.core.numbers import decimal_parse
+from backend.core.text import NUL
 
 MAX_PAGE_SIZE = 100
 
@@ -223,13 +225,13 @@ def _decimal_as_string(value: Any) -> str:
 
 
 def _from_json(raw: Any, kind: KeyKind) -> Any:
+    """A cursor's sort-key value, read as strictly as a client's own input: a cursor is client
+    input too, and a value PostgreSQL refuses (a NUL in text, a numeral beyond what numeric
+    holds) would fail the statement instead of being an invalid cursor."""
     if kind is Decimal:
         if not isinstance(raw, str):
             raise TypeError
-        value = Decimal(raw)
-        if not value.is_finite():
-            raise ValueError
-        return value
+        return decimal_parse(raw)  # ASCII digits, an exponent numeric holds; NaN refused
     if kind is datetime:
         if not isinstance(raw, str):
             raise TypeError
@@ -247,6 +249,8 @@ def _from_json(raw: Any, kind: KeyKind) -> Any:
         return raw
     if not isinstance(raw, str):
         raise TypeError
+    if NUL in raw:
+        raise ValueError
     return raw
 
 

@@ -274,3 +274,48 @@ def catalog_client(db: None, count_queries: Any) -> tuple[Client, Any]:
             stock_quantity=i % 2,
         )
     return Client(), count_queries
+
+
+# A sort-key value a client can put in a cursor it forges for the right order: text PostgreSQL
+# refuses (a NUL), numerals numeric cannot hold or written in other scripts, and other types.
+HOSTILE_KEYS = st.one_of(
+    st.text(max_size=20).map(lambda text: text + "\x00"),
+    st.sampled_from(["1e999999999", "-1e-999999999", "١٢", "NaN", "9" * 200, "2026-13-01"]),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=False),
+    st.booleans(),
+    st.none(),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    field=st.sampled_from(["PRICE", "NAME", "CREATED_AT", "UPDATED_AT"]),
+    descending=st.booleans(),
+    key=HOSTILE_KEYS,
+    row_id=st.one_of(st.integers(min_value=-(2**63), max_value=2**63 - 1), HOSTILE_KEYS),
+)
+def test_a_forged_cursor_for_the_right_order_is_refused_not_a_server_error(
+    catalog_client: tuple[Client, Any], field: str, descending: bool, key: Any, row_id: Any
+) -> None:
+    """A cursor is client input: one naming the list's own order but carrying a value the
+    database cannot compare (a NUL in a name, a price of 1e999999999) was an
+    INTERNAL_SERVER_ERROR. It is an invalid cursor, or an ordinary page when the value is
+    merely unusual."""
+    client, _ = catalog_client
+    direction = "DESC" if descending else "ASC"
+    payload = json.dumps({"o": f"Product:{field}:{direction}", "k": [key, row_id]})
+    cursor = base64.urlsafe_b64encode(payload.encode()).decode()
+    query = """query($after: String, $order: ProductOrder) {
+      products(first: 2, after: $after, order: $order) { nodes { id } } }"""
+    variables = {"after": cursor, "order": {"field": field, "direction": direction}}
+    body = client.post(
+        "/graphql/", {"query": query, "variables": variables}, content_type="application/json"
+    ).json()
+    codes = [error["extensions"]["code"] for error in body.get("errors", [])]
+    assert codes in ([], ["BAD_USER_INPUT"]), body
