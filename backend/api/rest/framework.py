@@ -45,6 +45,7 @@ from backend.core.databases import (
 from backend.core.errors import DomainError
 from backend.core.json_input import JSONInputError, json_input_decode
 from backend.core.numbers import integer_parse
+from backend.core.text import NUL
 
 if TYPE_CHECKING:  # DRF imports this module while rest_framework.views is half-initialised
     from rest_framework.views import APIView
@@ -525,13 +526,44 @@ class StableCursorPagination(CursorPagination):
         chosen = getattr(view, "cursor_ordering", None)
         return tuple(chosen(request)) if chosen else tuple(self.ordering)
 
+    def paginate_queryset(
+        self, queryset: Any, request: Request, view: "APIView | None" = None
+    ) -> list[Any] | None:
+        self.queryset = queryset  # decode_cursor reads the position's field from it
+        return super().paginate_queryset(queryset, request, view)
+
     def decode_cursor(self, request: Request) -> Any:
+        invalid = exceptions.ValidationError({"cursor": ["Invalid cursor."]})
         if request.query_params.get(self.cursor_query_param) == "":  # DRF reads it as page 1
-            raise exceptions.ValidationError({"cursor": ["Invalid cursor."]})
+            raise invalid
         try:
-            return super().decode_cursor(request)
+            cursor = super().decode_cursor(request)
         except exceptions.NotFound:  # DRF says 404; a mangled cursor is the client's input
-            raise exceptions.ValidationError({"cursor": ["Invalid cursor."]}) from None
+            raise invalid from None
+        position = cursor.position if cursor is not None else None
+        if position is not None and not self._position_readable(position):
+            raise invalid
+        return cursor
+
+    def _position_readable(self, position: str) -> bool:
+        """Whether a cursor's position (the first ordering column's value, as text: a client
+        can forge it) is a value of that column, which PostgreSQL can then compare: a NUL in
+        text, a numeral beyond the column's digits or range, or a word where a number goes
+        would otherwise fail the page's statement."""
+        name = self.ordering[0].lstrip("-")
+        query = self.queryset.query
+        field = (
+            query.annotations[name].output_field
+            if name in query.annotations
+            else self.queryset.model._meta.get_field(name)
+        )
+        if NUL in position:
+            return False
+        try:
+            field.clean(position, None)
+        except DjangoValidationError:
+            return False
+        return True
 
     def get_schema_operation_parameters(self, view: "APIView") -> list[dict[str, Any]]:
         """DRF's parameters with the rules ``get_page_size`` and ``decode_cursor`` apply."""

@@ -8,10 +8,11 @@ wrong JSON type (``"slug": 0``); empty and repeated query parameters; URLs under
 no route, with a newline or NUL in them.
 """
 
+import base64
 import json
 import unicodedata
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 from django.test import Client
@@ -262,3 +263,52 @@ def test_nul_anywhere_in_a_json_body_is_a_400(anonymous: RestClient) -> None:
     body = json.dumps({"email": "a@example.com", "password": "x\x00y"})
     response = anonymous.client.post("/api/v1/auth/token", body, content_type="application/json")
     assert_problem(response, 400, "PARSE_ERROR")
+
+
+# A list's first ordering column, per endpoint and ``ordering``: a forged cursor's position must
+# be a value of it. Text with a NUL, numerals the column cannot hold, words where a number goes.
+CURSOR_ORDERINGS = [
+    ("/api/v1/products", {"ordering": "price"}),
+    ("/api/v1/products", {"ordering": "-name"}),
+    ("/api/v1/products", {"ordering": "updated"}),
+    ("/api/v1/products", {"ordering": "relevance", "search": "lamp"}),
+    ("/api/v1/categories", {"ordering": "path"}),
+    ("/api/v1/categories", {"ordering": "position"}),
+    ("/api/v1/orders", {}),
+]
+forged_positions = st.one_of(
+    nul_texts,
+    unreadable_numbers,
+    st.sampled_from(["x", "None", "1.5|2", "[1]", "2026-13-01", "0001-01-01T00:00:00+14:00"]),
+    st.integers(2**31, 2**70).map(str),
+)
+
+
+@pytest.mark.parametrize(("path", "params"), CURSOR_ORDERINGS)
+@given(position=forged_positions, reverse=st.booleans())
+@BOUNDED
+def test_a_forged_cursor_position_is_a_400_not_a_server_error(
+    staff: RestClient, path: str, params: dict[str, str], position: str, reverse: bool
+) -> None:
+    """DRF's cursor carries the first ordering column's value as text, and a client can write
+    its own: a price of 1e999999999, a name holding a NUL or a position of "x" failed the
+    page's statement (500). Such a cursor is invalid, as a mangled one is."""
+    product_create(name="Lamp", price="5.00")
+    token = urlencode({"p": position, **({"r": "1"} if reverse else {})})
+    cursor = base64.b64encode(token.encode("utf-8", "surrogatepass")).decode()
+    response = staff.get(path, {**params, "cursor": cursor})
+    if response.status_code == 200:  # a value of the column, if an odd one: an ordinary page
+        return
+    body = assert_problem(response, 400, "INVALID")
+    assert [error["field"] for error in body["errors"]] == ["cursor"]
+
+
+def test_the_next_cursor_of_every_ordering_still_pages(staff: RestClient) -> None:
+    for n in range(3):
+        product_create(name=f"Lamp {n}", price=f"{n}.50")
+    for path, params in CURSOR_ORDERINGS[:-1]:
+        first = staff.get(path, {**params, "page_size": 1}).json()
+        assert first["next"], (path, params)
+        second = staff.get(first["next"])
+        assert second.status_code == 200, (path, params, second.content[:300])
+        assert second.json()["results"] != first["results"]
