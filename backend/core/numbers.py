@@ -19,6 +19,10 @@ NUMBER_MAX_LENGTH = 64
 DECIMAL_MIN_EXPONENT = -1000
 DECIMAL_MAX_ADJUSTED_EXPONENT = 1000
 
+# The largest primary key: ids are bigint. An id a client sends is read against it on every
+# transport (REST's path segments and bodies, GraphQL's global ids).
+MAX_ID = 2**63 - 1
+
 _INTEGER = re.compile(r"-?[0-9]+", re.ASCII)
 # Anchored, so the OpenAPI document can state it as the pattern of a decimal string.
 DECIMAL_PATTERN = re.compile(r"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$", re.ASCII)

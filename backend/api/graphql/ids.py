@@ -10,14 +10,24 @@ from strawberry_django.relay.utils import resolve_model_node, resolve_model_node
 from strawberry_django.resolvers import django_resolver
 
 from backend.api.graphql.errors import BadUserInputError
+from backend.core.numbers import MAX_ID, NUMBER_MAX_LENGTH
 
 
 def global_id_to_pk(global_id: relay.GlobalID, *, type_name: str, field: str) -> int:
     """The primary key inside ``global_id``; ``BadUserInputError`` when it names another type
-    or carries something other than a positive integer."""
-    node_id = global_id.node_id
-    if global_id.type_name != type_name or not node_id.isascii() or not node_id.isdigit():
+    or carries something other than a primary key."""
+    pk = node_id_pk(global_id.node_id)
+    if global_id.type_name != type_name or pk is None or pk > MAX_ID:
         raise BadUserInputError(f"`{field}` is not a valid {type_name} id.", field=field)
+    return pk
+
+
+def node_id_pk(node_id: str) -> int | None:
+    """The integer a node id carries: ASCII digits, at most ``NUMBER_MAX_LENGTH`` of them (a
+    thousand would reach ``int()``'s digit limit, a server error); None for anything else.
+    It may exceed ``MAX_ID``: no row has such a key."""
+    if len(node_id) > NUMBER_MAX_LENGTH or not (node_id.isascii() and node_id.isdigit()):
+        return None
     return int(node_id)
 
 
@@ -48,7 +58,7 @@ class NodesLimitExtension(FieldExtension):
 
 def _check_node_ids(node_ids: Iterable[str]) -> None:
     for node_id in node_ids:
-        if not (node_id.isascii() and node_id.isdigit()):
+        if node_id_pk(node_id) is None:
             raise BadUserInputError("`id` is not a valid global id.", field="id")
 
 

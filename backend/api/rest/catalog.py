@@ -46,6 +46,7 @@ from backend.catalog.models import Category, Product
 from backend.catalog.policies import stock_visible_to
 from backend.core.numbers import (
     DECIMAL_PATTERN,
+    MAX_ID,
     NUMBER_MAX_LENGTH,
     decimal_parse,
     integer_parse,
@@ -146,7 +147,6 @@ class MoneyInputField(MoneyField):
 # --- Serializers ----------------------------------------------------------------------------
 
 # Column ranges, stated in the OpenAPI document and checked before the services see a value.
-MAX_ID = 2**63 - 1  # bigint primary keys
 MAX_INT32 = 2**31 - 1  # integer columns (stock, position)
 MAX_POSITION = MAX_INT32
 MAX_PRICE = Decimal("9999999999.99")  # numeric(12, 2)

@@ -6,13 +6,14 @@ from typing import Any
 import strawberry
 import strawberry_django
 from django.db.models import QuerySet
-from strawberry import Info, relay
+from strawberry import Info
 
 from backend.accounts.errors import AccountErrorCode
 from backend.accounts.models import User
 from backend.accounts.policies import roles_held
 from backend.accounts.roles import Role
 from backend.api.graphql.enums import graphql_enum
+from backend.api.graphql.ids import ModelNode
 from backend.api.graphql.payloads import errors_field
 from backend.api.graphql.permissions import is_staff_user, viewer
 
@@ -61,7 +62,7 @@ graphql_enum(
     name="User",
     description="A person with an account. Visible only to that person and to staff.",
 )
-class UserType(relay.Node):
+class UserType(ModelNode):
     email: str = strawberry_django.field(description="Email address; the login name.")
     name: str = strawberry_django.field(description="Display name (may be empty).")
     date_joined: datetime = strawberry_django.field(description="When the account was created.")

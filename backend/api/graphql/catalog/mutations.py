@@ -17,6 +17,7 @@ from strawberry import relay
 
 from backend.api.graphql.catalog.types import CategoryType, ProductType
 from backend.api.graphql.enums import graphql_enum
+from backend.api.graphql.ids import node_id_pk
 from backend.api.graphql.payloads import (
     effect_payload,
     errors_field,
@@ -27,8 +28,7 @@ from backend.api.graphql.permissions import requires
 from backend.catalog import services
 from backend.catalog.errors import CatalogError, CatalogErrorCode
 from backend.catalog.models import Category, Product
-
-MAX_PRIMARY_KEY = 2**63 - 1  # bigint: a larger id cannot exist and must not reach the database
+from backend.core.numbers import MAX_ID
 
 graphql_enum(
     CatalogErrorCode,
@@ -178,16 +178,13 @@ def _row[M: Category | Product](model: type[M], global_id: relay.GlobalID, field
     """The row a global id names; INVALID for an id of another type or a malformed one,
     NOT_FOUND when no such row exists. The service locks it again inside its transaction."""
     type_name = model.__name__
-    node_id = global_id.node_id
-    if global_id.type_name != type_name or not (node_id.isascii() and node_id.isdigit()):
+    pk = node_id_pk(global_id.node_id)
+    if global_id.type_name != type_name or pk is None:
         raise CatalogError(
             CatalogErrorCode.INVALID, f"`{field}` is not a {type_name} id.", field=field
         )
-    found = (
-        model._default_manager.filter(pk=int(node_id)).first()
-        if int(node_id) <= MAX_PRIMARY_KEY
-        else None
-    )
+    # A key beyond bigint cannot exist and must not reach the database.
+    found = model._default_manager.filter(pk=pk).first() if pk <= MAX_ID else None
     if found is None:
         raise CatalogError(
             CatalogErrorCode.NOT_FOUND, f"No {type_name} with this id exists.", field=field

@@ -8,6 +8,7 @@ NUL characters in variables and in the document's string literals; text longer t
 directly too.
 """
 
+import base64
 import json
 from typing import Any
 
@@ -215,3 +216,47 @@ def test_order_place_refuses_nul_in_the_idempotency_key(key: str) -> None:
         order_place(customer=customer, lines=[OrderLine(product.pk, 1)], idempotency_key=key)
     assert refused.value.code == OrderErrorCode.IDEMPOTENCY_KEY_INVALID
     assert not Order.objects.exists()
+
+
+# Every field that reads a global id, with the id as $v.
+ID_FIELDS = [
+    "query($v: ID!) { node(id: $v) { id } }",
+    "query($v: ID!) { nodes(ids: [$v]) { id } }",
+    "query($v: ID!) { product(id: $v) { id } }",
+    "query($v: ID!) { category(id: $v) { id } }",
+    "query($v: ID!) { order(id: $v) { id } }",
+    "query($v: ID!) { products(first: 1, filter: {inCategory: $v}) { nodes { id } } }",
+    'mutation($v: ID!) { productUpdate(id: $v, input: {name: "x"}) { errors { code } } }',
+    "mutation($v: ID!) { productStockAdjust(id: $v, delta: 1) { errors { code } } }",
+    "mutation($v: ID!) { categoryUpdate(id: $v, input: {parent: $v}) { errors { code } } }",
+    "mutation($v: ID!) { orderCancel(id: $v) { errors { code } } }",
+    """mutation($v: ID!) { orderCreate(input: {idempotencyKey: "k",
+      lines: [{productId: $v, quantity: 1}]}) { errors { code } } }""",
+]
+# What a global id can carry besides a primary key: digits past int()'s 4,300-digit limit,
+# numerals in other forms, words, a NUL, nothing.
+NODE_ID_PAYLOADS = ["1" * 5000, "1" * 65, "9" * 20, "", "0x1", "1;DROP", " 1", "-1", "1.5", "\x00"]
+ID_TYPES = ["Product", "Category", "Order", "OrderEvent", "User", "Nope"]
+
+
+@pytest.mark.parametrize("document", ID_FIELDS)
+def test_a_global_id_carrying_anything_is_refused_or_found_never_a_server_error(
+    document: str,
+) -> None:
+    """A 5,000-digit id reached ``int()`` (ValueError past its digit limit) and a ``User`` id
+    carrying "0x1" reached the database: INTERNAL_SERVER_ERROR. Every id is now read by one
+    helper (``ids.node_id_pk``) before anything else. Each field, each type, each payload."""
+    staff = user_create(is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(staff)
+    for type_name in ID_TYPES:
+        for payload in NODE_ID_PAYLOADS:
+            global_id = base64.b64encode(f"{type_name}:{payload}".encode()).decode()
+            response = client.post(
+                "/graphql/",
+                json.dumps({"query": document, "variables": {"v": global_id}}),
+                content_type="application/json",
+            )
+            assert response.status_code in {200, 400}
+            found = codes(response.json())
+            assert "INTERNAL_SERVER_ERROR" not in found, (type_name, payload[:20], response.json())
