@@ -175,8 +175,8 @@ def _changes_apply(instance: Category | Product, **changes: object) -> None:
 
 # The text a client types into a category or product. Its surrounding whitespace is dropped
 # here, once for every transport: Django's forms (the admin) and DRF's fields (REST) drop it
-# before a service sees it and GraphQL passes it as sent, so without this the same input made
-# "  Lamp  " through one and "Lamp" through the other, and "   " a name only through GraphQL.
+# before a service sees it, GraphQL passes it as sent, and the same input must be stored alike
+# ("  Lamp  " as "Lamp", "   " a blank name) whichever API sent it.
 _TYPED_TEXT_FIELDS = ("name", "slug", "sku", "description")
 
 
