@@ -14,7 +14,9 @@ the selector's, aggregated to JSON by PostgreSQL in one round trip; for the page
 scenario (f)'s, the same with the candidates materialized once and counted into the same
 facets (``check`` compares them with the API's); for suggestions scenario (s)'s. "errors"
 counts, over every run of a case, non-200 answers, answers holding ``errors`` and wrk's
-socket errors.
+socket errors. The last column gives each round's split of wrk's connections over the server's
+processes and its p99: a worker keeps the connections it accepted, so an uneven split queues
+the crowded worker's requests deeper, and the p99 is theirs.
 
 Not part of ``make test``: speed is measured here, never asserted in tests.
 """
@@ -154,12 +156,17 @@ def measure(arguments: argparse.Namespace, cases: list[Case], base: str, scratch
     return runs
 
 
+def split_text(load: Load) -> str:
+    """wrk's connections per server process in a run, "9/7" (``connection_split``)."""
+    return "/".join(map(str, load.split)) or "?"
+
+
 def report(arguments: argparse.Namespace, cases: list[Case], runs: Runs) -> None:
     print(
         f"| request | | req/s ({arguments.connections} conns) | p50 ms | p99 ms "
-        "| single client p50 ms | single client p99 ms | errors |"
+        "| single client p50 ms | single client p99 ms | errors | each round: split, p99 ms |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
     for case in cases:
         for target in ("graphql", "floor") if case.floor else ("graphql",):
             many = runs[(case.name, target, arguments.connections)]
@@ -168,7 +175,8 @@ def report(arguments: argparse.Namespace, cases: list[Case], runs: Runs) -> None
                 f"| {case.name} | {target} | {median_of(many, 'requests_per_second'):,.0f} "
                 f"| {median_of(many, 'p50_ms'):.1f} | {median_of(many, 'p99_ms'):.1f} "
                 f"| {median_of(one, 'p50_ms'):.2f} | {median_of(one, 'p99_ms'):.2f} "
-                f"| {sum(load.errors for load in many + one)} |"
+                f"| {sum(load.errors for load in many + one)} "
+                f"| {'; '.join(f'{split_text(load)}, {load.p99_ms:.1f}' for load in many)} |"
             )
 
 
