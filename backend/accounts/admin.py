@@ -9,8 +9,10 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.forms import ModelForm
@@ -22,7 +24,7 @@ from backend.accounts import services, throttling
 from backend.accounts.errors import AccountError
 from backend.accounts.models import User
 from backend.accounts.services import account_create_by_staff, account_role_groups_sync
-from backend.core.admin import ServiceAdminMixin
+from backend.core.admin import QueryStringAdminMixin, ServiceAdminMixin
 
 
 class UserCreationAdminForm(AdminUserCreationForm):
@@ -40,7 +42,7 @@ class UserChangeAdminForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(ServiceAdminMixin, DjangoUserAdmin):
+class UserAdmin(QueryStringAdminMixin, ServiceAdminMixin, DjangoUserAdmin):
     """New accounts are made by ``account_create_by_staff``; an edit is the model's save (there
     is no account-update service). After every save the role groups follow the staff and
     superuser flags (``account_role_groups_sync``)."""
@@ -106,6 +108,15 @@ class UserAdmin(ServiceAdminMixin, DjangoUserAdmin):
         # After the form's own group selection is stored, so the flags have the last word.
         super().save_related(request, form, formsets, change)
         account_role_groups_sync(user=form.instance)
+
+
+# Django's own, with the query-string guard every model admin here has.
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(QueryStringAdminMixin, DjangoGroupAdmin):
+    pass
 
 
 class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):

@@ -4,14 +4,48 @@ from collections.abc import Collection
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Model
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
+from django.db import DataError
+from django.db.models import Model, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+
+from backend.core.text import NUL
 
 
 def form_changes(form: ModelForm, *, exclude: Collection[str] = ()) -> dict[str, Any]:
     """The cleaned values of the fields an edit changed: the arguments of an update service."""
     return {name: form.cleaned_data[name] for name in form.changed_data if name not in exclude}
+
+
+class QueryStringAdminMixin:
+    """For every ``ModelAdmin``: a value in a changelist's or autocomplete's query string that
+    the database cannot hold is an invalid lookup, not a server error.
+
+    Django refuses a lookup it cannot build (``IncorrectLookupParameters``: the changelist
+    redirects to itself with ``?e=1``) and a NUL in the search box (its search form). It lets
+    through a NUL in a list filter's value (``?status__exact=%00``), a year out of Python's
+    range (``?created_at__year=0`` fails compiling the statement, a 20-digit one overflows the
+    date hierarchy) and a NUL in an autocomplete's ``term``: each failed as a 500.
+    """
+
+    def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
+        if any(NUL in value for _, values in request.GET.lists() for value in values):
+            raise IncorrectLookupParameters("A lookup value holds a NUL character.")
+        try:
+            return super().get_changelist_instance(request)  # type: ignore[misc]
+        except (ValueError, OverflowError, DataError) as error:
+            # Raised by a value of the query string, as Django's own lookup building assumes
+            # of any error there: the statement is built and run in this call, in autocommit.
+            raise IncorrectLookupParameters(error) from error
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        if NUL in search_term:  # no stored text holds one
+            return queryset.none(), False
+        return super().get_search_results(request, queryset, search_term)  # type: ignore[misc]
 
 
 class ServiceAdminMixin:
