@@ -186,3 +186,37 @@ def test_a_product_typed_with_surrounding_whitespace_is_stored_alike_by_both(
     assert rest.status_code == 400
     assert [(e["field"], e["code"]) for e in rest.json()["errors"]] == [("name", "INVALID")]
     assert Product.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("amount", "graphql_stores"),
+    [
+        ("-1.00", None),  # negative
+        ("1.005", None),  # a third decimal place
+        ("12345678901", None),  # 11 digits before the point
+        ("1e2", "100.00"),  # only spelled otherwise than REST's document says
+        ("10.100", "10.10"),
+        ("-0", "0.00"),
+    ],
+)
+def test_both_refuse_the_same_amounts_and_differ_only_in_spelling(
+    amount: str, graphql_stores: str | None, settings: Any
+) -> None:
+    """Decision 0019: which amounts are prices is the catalog's rule, by value, for both APIs.
+    REST's document states one spelling of them and refuses the others; GraphQL's Decimal
+    reads any numeral."""
+    category = category_create().pk
+    staff = user_create(is_staff=True, is_superuser=True)
+    headers = {"Authorization": f"Bearer {access_token_create(staff)}"}
+    fields = {"name": "Lamp", "slug": "-lamp", "sku": "-1", "price": amount}
+    graphql, rest = _both_create(fields, category, headers, settings.STORE_CURRENCY)
+    assert rest.status_code == 400
+    assert [(e["field"], e["code"]) for e in rest.json()["errors"]] == [
+        ("price.amount", "PRICE_INVALID")
+    ]
+    if graphql_stores is None:
+        assert graphql["errors"] == [{"field": "price", "code": "PRICE_INVALID"}]
+        assert not Product.objects.exists()
+    else:
+        assert graphql["errors"] == []
+        assert str(Product.objects.get().price) == graphql_stores
