@@ -24,7 +24,7 @@ from backend.accounts import services, throttling
 from backend.accounts.errors import AccountError
 from backend.accounts.models import User
 from backend.accounts.services import account_create_by_staff, account_role_groups_sync
-from backend.core.admin import QueryStringAdminMixin, ServiceAdminMixin
+from backend.core.admin import LookupValuesAdminMixin, ServiceAdminMixin
 
 
 class UserCreationAdminForm(AdminUserCreationForm):
@@ -42,7 +42,7 @@ class UserChangeAdminForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(QueryStringAdminMixin, ServiceAdminMixin, DjangoUserAdmin):
+class UserAdmin(LookupValuesAdminMixin, ServiceAdminMixin, DjangoUserAdmin):
     """New accounts are made by ``account_create_by_staff``; an edit is the model's save (there
     is no account-update service). After every save the role groups follow the staff and
     superuser flags (``account_role_groups_sync``)."""
@@ -115,7 +115,7 @@ admin.site.unregister(Group)
 
 
 @admin.register(Group)
-class GroupAdmin(QueryStringAdminMixin, DjangoGroupAdmin):
+class GroupAdmin(LookupValuesAdminMixin, DjangoGroupAdmin):
     pass
 
 

@@ -23,7 +23,7 @@ from backend.catalog.services import (
     product_update,
     products_lock,
 )
-from backend.core.admin import QueryStringAdminMixin, ServiceAdminMixin, form_changes
+from backend.core.admin import LookupValuesAdminMixin, ServiceAdminMixin, form_changes
 
 
 class TopLevelCategoryFilter(admin.SimpleListFilter):
@@ -46,7 +46,7 @@ class TopLevelCategoryFilter(admin.SimpleListFilter):
 
 
 @admin.register(Category)
-class CategoryAdmin(QueryStringAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+class CategoryAdmin(LookupValuesAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     """Moving a category is editing its parent: ``Category.clean`` refuses a cycle as a form
     error and ``category_update`` moves the subtree (the database trigger rewrites its paths in
     the same transaction)."""
@@ -141,7 +141,7 @@ class ProductAdminForm(forms.ModelForm):
 
 
 @admin.register(Product)
-class ProductAdmin(QueryStringAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+class ProductAdmin(LookupValuesAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     form = ProductAdminForm
     service_errors = (CatalogError,)
     list_display = ("name", "sku", "category", "price", "stock_quantity", "is_published")

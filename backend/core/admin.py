@@ -4,8 +4,10 @@ from collections.abc import Collection
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import ValidationError
 from django.db import DataError
 from django.db.models import Model, QuerySet
 from django.forms import ModelForm
@@ -19,15 +21,17 @@ def form_changes(form: ModelForm, *, exclude: Collection[str] = ()) -> dict[str,
     return {name: form.cleaned_data[name] for name in form.changed_data if name not in exclude}
 
 
-class QueryStringAdminMixin:
-    """For every ``ModelAdmin``: a value in a changelist's or autocomplete's query string that
-    the database cannot hold is an invalid lookup, not a server error.
+class LookupValuesAdminMixin:
+    """For every ``ModelAdmin``: a value sent to look rows up that the database cannot hold (in
+    a changelist's query string, an autocomplete's term, the rows an action is run on) is
+    refused as Django refuses the lookups it cannot build, not a server error.
 
     Django refuses a lookup it cannot build (``IncorrectLookupParameters``: the changelist
     redirects to itself with ``?e=1``) and a NUL in the search box (its search form). It lets
     through a NUL in a list filter's value (``?status__exact=%00``), a year out of Python's
     range (``?created_at__year=0`` fails compiling the statement, a 20-digit one overflows the
-    date hierarchy) and a NUL in an autocomplete's ``term``: each failed as a 500.
+    date hierarchy), a NUL in an autocomplete's ``term`` and a selected row's id that is no id
+    (``_selected_action=%00``): each failed as a 500.
     """
 
     def get_changelist_instance(self, request: HttpRequest) -> ChangeList:
@@ -46,6 +50,19 @@ class QueryStringAdminMixin:
         if NUL in search_term:  # no stored text holds one
             return queryset.none(), False
         return super().get_search_results(request, queryset, search_term)  # type: ignore[misc]
+
+    def response_action(
+        self, request: HttpRequest, queryset: QuerySet, **options: Any
+    ) -> HttpResponse | None:
+        primary_key = queryset.model._meta.pk
+        try:
+            for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+                primary_key.to_python(value)
+        except ValidationError:
+            # Django's answer to a selection it cannot use ("Items must be selected...").
+            self.message_user(request, "The selection names no rows.", messages.WARNING)  # type: ignore[attr-defined]
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_action(request, queryset, **options)  # type: ignore[misc]
 
 
 class ServiceAdminMixin:

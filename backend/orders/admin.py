@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from backend.core.admin import QueryStringAdminMixin
+from backend.core.admin import LookupValuesAdminMixin
 from backend.orders.models import Order, OrderEvent, OrderItem
 
 
@@ -46,7 +46,7 @@ class OrderEventInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(QueryStringAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class OrderAdmin(LookupValuesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("number", "email", "customer", "status", "total", "currency", "created_at")
     list_select_related = ("customer",)
     list_filter = ("status", "created_at")
@@ -70,7 +70,7 @@ class OrderAdmin(QueryStringAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(OrderEvent)
-class OrderEventAdmin(QueryStringAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class OrderEventAdmin(LookupValuesAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("order", "from_status", "to_status", "actor", "created_at")
     list_select_related = ("order", "actor")
     list_filter = ("to_status", "created_at")

@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from backend.accounts.models import User
-from backend.core.admin import QueryStringAdminMixin
+from backend.core.admin import LookupValuesAdminMixin
 from tests.factories import order_create, product_create
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +38,7 @@ def _lookup_fields(model_admin: admin.ModelAdmin) -> list[str]:
 def test_every_model_admin_reads_its_query_string_through_the_guard() -> None:
     assert REGISTERED
     for model, model_admin in REGISTERED:
-        assert isinstance(model_admin, QueryStringAdminMixin), model
+        assert isinstance(model_admin, LookupValuesAdminMixin), model
 
 
 @pytest.mark.parametrize(
@@ -92,3 +92,24 @@ def test_an_autocomplete_term_holding_a_nul_finds_nothing(
         assert response.status_code == 200
         assert response.json()["results"] == []
     assert superuser_client.get(reverse("admin:autocomplete"), query).json()["results"]
+
+
+@pytest.mark.parametrize(
+    ("model", "model_admin"), REGISTERED, ids=[model.__name__ for model, _ in REGISTERED]
+)
+def test_an_action_on_rows_that_are_no_ids_is_a_warning(
+    superuser_client: Client, model: type, model_admin: admin.ModelAdmin
+) -> None:
+    """Before, ``_selected_action=%00`` with "delete selected" failed the users' page."""
+    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+    actions = model_admin.get_actions(superuser_client.get(url).wsgi_request)
+    for action in actions:
+        for payload in PAYLOADS:
+            for confirm in ({}, {"post": "yes"}, {"select_across": "1"}):
+                body = {"action": action, "_selected_action": [payload, "1"], **confirm}
+                response = superuser_client.post(url, body)
+                assert response.status_code < 500, (action, payload, confirm)
+    if "delete_selected" in actions:
+        body = {"action": "delete_selected", "_selected_action": ["a\x00b"], "post": "yes"}
+        response = superuser_client.post(url, body, follow=True)
+        assert "The selection names no rows." in response.content.decode()
