@@ -110,7 +110,7 @@ class UserAdmin(LookupValuesAdminMixin, ServiceAdminMixin, DjangoUserAdmin):
         account_role_groups_sync(user=form.instance)
 
 
-# Django's own, with the query-string guard every model admin here has.
+# Django's own, with the lookup guard every model admin here has.
 admin.site.unregister(Group)
 
 
