@@ -292,7 +292,7 @@ class ProductSearch:
                 params.extend([clause.text, clause.prefix])
                 sql = f"catalog_search_word(%s, %s, {TYPO_CANDIDATES}, {TYPO_SIMILARITY}::real)"
             else:
-                params.append(f"'{clause.text}'{':*' if clause.prefix else ''}")
+                params.append(_tsquery_word(clause.text, prefix=clause.prefix))
                 sql = "to_tsquery('english', %s)"
             return f"!!{sql}" if clause.excluded else sql
 
@@ -301,6 +301,12 @@ class ProductSearch:
             for alternative in self.alternatives
         )
         return _SqlSearchQuery(f"(SELECT {sql})", tuple(params))
+
+
+def _tsquery_word(word: str, *, prefix: bool) -> str:
+    """A word (``\\w+``, so no quote) as one tsquery term, matching the words it starts if
+    ``prefix``."""
+    return f"'{word}'{':*' if prefix else ''}"
 
 
 class _SqlSearchQuery(SearchQuery):
@@ -426,6 +432,29 @@ class _SearchRank(Func):
         return sql, (*self.search.exact_params, *as_typed.params)
 
 
+def _candidates_by_tier(
+    products: QuerySet[Product], query: SearchQuery
+) -> tuple[str, tuple[object, ...]] | None:
+    """The SQL and parameters of the ids of the first ``SEARCH_CANDIDATES`` of ``products``
+    matching ``query``, read tier by tier, the smallest sample of the catalog first: PostgreSQL
+    stops reading tiers once it has enough, so a frequent word's long posting lists are never
+    read. None when ``products`` cannot match anything."""
+    try:
+        matches, params = (
+            products.filter(search_vector=query)
+            .order_by()
+            .values("pk", "search_tier")
+            .query.sql_with_params()
+        )
+    except EmptyResultSet:
+        return None
+    by_tier = " UNION ALL ".join(
+        f"(SELECT pk FROM ({matches}) AS matches WHERE search_tier = {tier})"
+        for tier in SEARCH_TIERS
+    )
+    return f"{by_tier} LIMIT {SEARCH_CANDIDATES}", tuple(params) * len(SEARCH_TIERS)
+
+
 def _product_search(products: QuerySet[Product], *, search: ProductSearch) -> QuerySet[Product]:
     # The candidates: the first SEARCH_CANDIDATES matches read tier by tier, the smallest
     # sample of the catalog first, and the exact SKU and name matches. PostgreSQL stops reading
@@ -435,23 +464,11 @@ def _product_search(products: QuerySet[Product], *, search: ProductSearch) -> Qu
     # compiled once, and the candidates are SQL text from then on: as querysets, the five
     # subqueries would be copied again by every later clone (the page, the cursor, the
     # optimizer's columns).
-    try:
-        matches, params = (
-            products.filter(search_vector=_CORRECTED)
-            .order_by()
-            .values("pk", "search_tier")
-            .query.sql_with_params()
-        )
-    except EmptyResultSet:  # a filter that cannot match (an empty subtree): no statement
+    tiered = _candidates_by_tier(products, _CORRECTED)
+    if tiered is None:  # a filter that cannot match (an empty subtree): no statement
         return products.none().annotate(search_rank=Value(0.0, output_field=FloatField()))
-    by_tier = " UNION ALL ".join(
-        f"(SELECT pk FROM ({matches}) AS matches WHERE search_tier = {tier})"
-        for tier in SEARCH_TIERS
-    )
-    candidates = RawSQL(
-        f"({by_tier} LIMIT {SEARCH_CANDIDATES}) UNION ({_EXACT_SQL})",
-        (*params * len(SEARCH_TIERS), *search.exact_params),
-    )
+    matches, params = tiered
+    candidates = RawSQL(f"({matches}) UNION ({_EXACT_SQL})", (*params, *search.exact_params))
     # Prepared on its connection: planning the five parts costs more than running a rare
     # search, and its generic plan is its custom one (the corrected query, the one estimate
     # that matters, is an InitPlan in both).
@@ -811,20 +828,35 @@ def highlighted_html(headline: str) -> str:
 SUGGEST_PREFIX_MAX_LENGTH = 100
 SUGGEST_MAX = 10
 SUGGEST_DEFAULT = 5
+# Letters and digits a prefix needs before names in which a later word starts with it are
+# suggested: "ke" would complete half the catalog's words.
+SUGGEST_WORD_MIN_LENGTH = 3
+# What a suggestion is, as both APIs describe it.
+SUGGEST_RULE = (
+    "Names of products that start with `prefix`, then, once it holds "
+    f"{SUGGEST_WORD_MIN_LENGTH} letters or digits, names in which a later word starts with it "
+    '("kett" completes "Copper Kettle"), ignoring case, for completing a search box as the '
+    "shopper types: each group in alphabetical order, each name once, only products the viewer "
+    "may see. A later word's completions come from a search's first "
+    f"{SEARCH_CANDIDATES} matches, so they are bounded however large the catalog."
+)
 # Served by catalog_prod_name_prefix_idx (the same expression): the "C" collation makes a
 # btree serve both the prefix match and the order, so the scan stops after a few names.
 _SUGGEST_KEY = Collate(Lower("name"), "C")
 
 
 def product_suggest(*, viewer: ViewerType, prefix: str, first: int = SUGGEST_DEFAULT) -> list[str]:
-    """Up to ``first`` names of products ``viewer`` may see that start with ``prefix`` (leading
-    spaces ignored), ignoring case: as-you-type completions, in the order of their lower-case
-    form (byte order), one spelling per lower-case form.
+    """Up to ``first`` names of products ``viewer`` may see, ignoring case and leading spaces:
+    as-you-type completions, one spelling per lower-case form (``SUGGEST_RULE``). First the
+    names that start with ``prefix``, in the order of their lower-case form (byte order); then,
+    while places are left, names in which a later word starts with it
+    (``_word_start_names``), in the same order.
 
-    ONE statement, reading the name prefix index from the prefix on and stopping after
-    ``first`` distinct names, however many products match. A blank prefix suggests nothing,
-    without a statement. ``ValidationError`` (naming ``prefix`` or ``first``) for a prefix over
-    ``SUGGEST_PREFIX_MAX_LENGTH`` characters or ``first`` outside 1..``SUGGEST_MAX``.
+    The first statement reads the name prefix index from the prefix on and stops after
+    ``first`` distinct names, however many products match; the second is sent only when places
+    are left. A blank prefix suggests nothing, without a statement. ``ValidationError``
+    (naming ``prefix`` or ``first``) for a prefix over ``SUGGEST_PREFIX_MAX_LENGTH`` characters
+    or ``first`` outside 1..``SUGGEST_MAX``.
     """
     if len(prefix) > SUGGEST_PREFIX_MAX_LENGTH:
         raise ValidationError(
@@ -842,7 +874,119 @@ def product_suggest(*, viewer: ViewerType, prefix: str, first: int = SUGGEST_DEF
         sql = _suggest_statements[key] = suggest_statement(viewer, database=database, first=first)
     with connections[database].cursor() as cursor:
         cursor.execute(sql, (suggest_pattern(prefix, database=database),))
-        return [name for _, name in cursor.fetchall()]
+        suggestions = dict(cursor.fetchall())
+    if len(suggestions) < first:
+        for lowered, name in _word_start_names(viewer, prefix):
+            suggestions.setdefault(lowered, name)
+            if len(suggestions) == first:
+                break
+    return list(suggestions.values())
+
+
+def _word_start_names(viewer: ViewerType, prefix: str) -> list[tuple[str, str]]:
+    """(lower-case form, name) of products ``viewer`` may see in which a word starts with
+    ``prefix`` (those whose first word does are the first statement's too), in order, one per
+    lower-case form, at most ``2 * SUGGEST_MAX``; none for a prefix of fewer than
+    ``SUGGEST_WORD_MIN_LENGTH`` letters and digits (``word_start_statement``)."""
+    words = _WORD.findall(prefix.lower())[:SEARCH_MAX_WORDS]
+    if sum(map(len, words)) < SUGGEST_WORD_MIN_LENGTH:
+        return []
+    typing = _WORD.fullmatch(prefix[-1]) is not None  # no space or mark after the last word
+    database = router.db_for_read(Product)
+    key = (database, unpublished_visible_to(viewer), len(words), typing)
+    statement = _word_start_statements.get(key)
+    if statement is None:
+        statement = _word_start_statements[key] = word_start_statement(
+            viewer, database=database, words=len(words), typing=typing
+        )
+    if statement is _NO_STATEMENT:
+        return []
+    sql, template = statement
+    values = {_WORD_PLACEHOLDER_PATTERN: word_start_pattern(prefix.lower())}
+    for placeholder, word in zip(_word_placeholders(len(words)), words, strict=True):
+        values[_tsquery_word(placeholder, prefix=False)] = _tsquery_word(word, prefix=False)
+        values[_tsquery_word(placeholder, prefix=True)] = _tsquery_word(word, prefix=True)
+    with connections[database].cursor() as cursor:
+        cursor.execute(sql, tuple(_filled(value, values) for value in template))
+        return cursor.fetchall()
+
+
+# The statement and parameters of each (database, whether the viewer sees unpublished products,
+# number of words, whether the last is a prefix), built with placeholders for the words and the
+# pattern, as the first statement is (``_suggest_statements``).
+_word_start_statements: dict[tuple[str, bool, int, bool], tuple[str, tuple[object, ...]]] = {}
+_WORD_PLACEHOLDER_PATTERN = "\x00pattern"
+# A filter that cannot match anything compiles to no statement.
+_NO_STATEMENT: tuple[str, tuple[object, ...]] = ("", ())
+
+
+def word_start_queryset(
+    viewer: ViewerType, words: list[str], typing: bool, pattern: str
+) -> QuerySet[Any] | None:
+    """``word_start_statement``'s query for ``words`` (the last a prefix if ``typing``) and
+    the regular expression ``pattern``; None where the viewer's products cannot match."""
+    clauses = [_SearchClause(word, is_word=True) for word in words[:-1]]
+    clauses.append(_SearchClause(words[-1], is_word=True, prefix=typing))
+    search = ProductSearch(text="", alternatives=(tuple(clauses),))
+    tiered = _candidates_by_tier(products_visible_to(viewer), search.query(corrected=False))
+    if tiered is None:
+        return None
+    return (
+        Product.objects.filter(pk__in=RawSQL(*tiered))
+        .annotate(word_key=Lower("name"), suggest_key=_SUGGEST_KEY)
+        .filter(word_key__regex=pattern)
+        .order_by("suggest_key")
+        .distinct("suggest_key")
+        .values_list("suggest_key", "name")
+    )[: 2 * SUGGEST_MAX]
+
+
+def _filled(value: object, values: dict[str, str]) -> object:
+    return values.get(value, value) if isinstance(value, str) else value
+
+
+def _word_placeholders(count: int) -> list[str]:
+    return [f"\x00word{n}" for n in range(count)]
+
+
+def word_start_statement(
+    viewer: ViewerType, *, database: str, words: int, typing: bool
+) -> tuple[str, tuple[object, ...]]:
+    """The SQL of ``_word_start_names`` for ``viewer`` and a prefix of ``words`` words, the
+    last a prefix if ``typing``, and its parameters with placeholders for the words' tsquery
+    terms and the pattern; ``_NO_STATEMENT`` where the viewer's products cannot match.
+
+    Bounded whatever the prefix: the candidates are a search's first ``SEARCH_CANDIDATES``
+    matches of the prefix's words as typed (every word, the last a prefix unless a space
+    follows it; no typo correction), read tier by tier as a search page reads them; only their
+    names are matched against the prefix, by a regular expression on ``lower(name)``, which no
+    index serves (the trigram index on names would: it cannot tell a word's start from a
+    word's middle, and rechecks every name holding the letters, docs/decisions/0027).
+    """
+    placeholders = _word_placeholders(words)
+    names = word_start_queryset(viewer, placeholders, typing, _WORD_PLACEHOLDER_PATTERN)
+    if names is None:
+        return _NO_STATEMENT
+    sql, params = names.query.get_compiler(database).as_sql()
+    expected = {_WORD_PLACEHOLDER_PATTERN} | {
+        _tsquery_word(placeholder, prefix=placeholder == placeholders[-1] and typing)
+        for placeholder in placeholders
+    }
+    if not expected <= set(params):
+        raise AssertionError(f"the word-start statement lacks a placeholder: {params!r}")
+    return sql, tuple(params)
+
+
+# What a PostgreSQL regular expression gives a meaning to; a backslash before any of them makes
+# it literal. Only these: a backslash before a letter or digit would be an escape (\m, \d).
+_REGEX_SPECIAL = re.compile(r"[\\^$.|?*+()\[\]{}]")
+
+
+def word_start_pattern(prefix: str) -> str:
+    """The PostgreSQL regular expression of a word starting with ``prefix``: ``\\m`` (a
+    word's start), then the prefix with the expression's special characters escaped, so every
+    character matches itself."""
+    return "\\m" + _REGEX_SPECIAL.sub(r"\\\g<0>", prefix)
 
 
 # The statement of each (database, whether the viewer sees unpublished products, first): the

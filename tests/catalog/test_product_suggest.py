@@ -1,6 +1,8 @@
-"""Suggestions complete what a shopper types: visible names starting with it, in order, few,
-from one statement on the name prefix index."""
+"""Suggestions complete what a shopper types: visible names starting with it, in order, from
+one statement on the name prefix index; then, while places are left, names in which a later
+word starts with it, from a second statement bounded as a search's candidates are."""
 
+import re
 from typing import Any
 
 import pytest
@@ -24,10 +26,35 @@ def suggest(prefix: str, first: int = 5, viewer: Any = None) -> list[str]:
 def test_names_starting_with_the_prefix_in_order_ignoring_case() -> None:
     for name in ["Lamp shade", "lamp", "Lampe", "Desk lamp", "LAMINATOR", "Lantern"]:
         product_create(name=name)
-    assert suggest("lam") == ["LAMINATOR", "lamp", "Lamp shade", "Lampe"]
-    assert suggest("LAMP") == ["lamp", "Lamp shade", "Lampe"]
+    assert suggest("lam", first=4) == ["LAMINATOR", "lamp", "Lamp shade", "Lampe"]
+    assert suggest("LAMP", first=3) == ["lamp", "Lamp shade", "Lampe"]
     assert suggest("lamp ") == ["Lamp shade"]  # a space typed is part of the prefix
     assert suggest("  lan") == ["Lantern"]  # leading spaces are not
+
+
+def test_then_names_in_which_a_later_word_starts_with_the_prefix() -> None:
+    for name in ["Kettle", "Soylent Copper Kettle", "Brass kettles", "Nettle tea", "Ket-pot",
+                 "Big KETCHUP", "Pocket knife"]:  # fmt: skip
+        product_create(name=name)
+    product_create(name="Steel pan", description="Not a kettle.")
+    assert suggest("kett") == ["Kettle", "Brass kettles", "Soylent Copper Kettle"]
+    assert suggest("ket") == ["Ket-pot", "Kettle", "Big KETCHUP", "Brass kettles",
+                              "Soylent Copper Kettle"]  # fmt: skip
+    assert suggest("ket", first=2) == ["Ket-pot", "Kettle"]
+    assert suggest("copper ket") == ["Soylent Copper Kettle"]  # across words
+    assert suggest("pot") == ["Ket-pot"]  # after a hyphen: a word starts there
+    assert suggest("ettle") == []  # inside a word: "Kettle" and "Nettle" are not suggested
+    assert suggest("ke") == ["Ket-pot", "Kettle"]  # under three letters: names' starts only
+
+
+def test_a_later_words_completions_come_from_a_searchs_candidates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for i in range(6):
+        product_create(name=f"Brand{i} kettle")
+    monkeypatch.setattr(selectors, "SEARCH_CANDIDATES", 3)
+    monkeypatch.setattr(selectors, "_word_start_statements", {})  # built with the new bound
+    assert len(suggest("kettle", first=10)) == 3
 
 
 def test_at_most_first_names_each_once() -> None:
@@ -42,9 +69,10 @@ def test_at_most_first_names_each_once() -> None:
 def test_only_products_the_viewer_may_see() -> None:
     product_create(name="Prototype lamp", is_published=False)
     product_create(name="Pro lamp")
+    product_create(name="Unreleased prototype", is_published=False)
     assert suggest("pro") == ["Pro lamp"]
     staff = user_create(is_staff=True)
-    assert suggest("pro", viewer=staff) == ["Pro lamp", "Prototype lamp"]
+    assert suggest("pro", viewer=staff) == ["Pro lamp", "Prototype lamp", "Unreleased prototype"]
 
 
 def test_like_wildcards_in_the_prefix_match_themselves() -> None:
@@ -64,12 +92,36 @@ def test_a_blank_prefix_suggests_nothing_without_a_statement(count_queries: Any)
     assert queries.count == 0
 
 
-def test_one_statement(count_queries: Any) -> None:
+def test_one_statement_when_the_names_starting_with_the_prefix_fill_the_places(
+    count_queries: Any,
+) -> None:
     for i in range(30):
         product_create(name=f"Lamp {i:02d}")
+    product_create(name="Desk lamp")
     with count_queries() as queries:
         assert suggest("lamp", first=10) == [f"Lamp {i:02d}" for i in range(10)]
-    assert queries.count == 1
+        assert suggest("de") == ["Desk lamp"]  # places left, but too short for a later word
+    assert queries.count == 1 + 1
+    with count_queries() as queries:
+        assert suggest("lamp 29") == ["Lamp 29"]  # places left: a second statement
+    assert queries.count == 2
+
+
+def test_a_later_words_completions_read_the_search_tiers(count_queries: Any) -> None:
+    """The second statement reads a search's candidates tier by tier, through the tiers'
+    indexes, at most SEARCH_CANDIDATES of them, whatever the number of matches."""
+    for i in range(50):
+        product_create(name=f"Brand{i} kettle")
+    with count_queries() as queries:
+        suggest("kettle")
+    _, statement = queries.captured_queries
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE catalog_product")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + statement["sql"])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "catalog_product_search_t" in plan
+    assert f"LIMIT {selectors.SEARCH_CANDIDATES}" in statement["sql"]
 
 
 @pytest.mark.parametrize(
@@ -129,7 +181,8 @@ def reference_suggestions(viewer: Any, prefix: str, first: int) -> QuerySet[Any]
 @pytest.fixture
 def tricky_names() -> None:
     for name in ["50% off", "5_0 off", "a\\b", "A\\B lamp", "Ölkanne", "ölkanne", "x", "X-ray",
-                 "Lamp", "lamp", "LAMPE", "ß-set", "Ärmel", "_under", "%pct"]:  # fmt: skip
+                 "Lamp", "lamp", "LAMPE", "ß-set", "Ärmel", "_under", "%pct", "Learn c++ fast",
+                 "A big (x) box", "a.b test", "Tee-kanne", "Old lamp", "Das Öl"]:  # fmt: skip
         product_create(name=name)
     product_create(name="Lampion", is_published=False)
 
@@ -143,7 +196,39 @@ def tricky_names() -> None:
         min_size=1,
         max_size=6,
     )
-    | st.sampled_from(["5", "50%", "5_", "a\\", "%", "_", "öl", "LA", "lamp", "x"]),
+    | st.sampled_from(
+        [
+            "5",
+            "50%",
+            "5_",
+            "a\\",
+            "%",
+            "_",
+            "öl",
+            "LA",
+            "lamp",
+            "x",
+            "off",
+            "kanne",
+            "lamp ",
+            "rmel",
+            "c++",
+            "a.b",
+            "(x",
+            "x)",
+            "[a",
+            "a|b",
+            "\\m",
+            "^a",
+            "a$",
+            "{2}",
+            "ray",
+            "-ray",
+            "set",
+            "learn c",
+            "big (x",
+        ]
+    ),
     first=st.integers(min_value=1, max_value=selectors.SUGGEST_MAX),
     staff=st.booleans(),
 )
@@ -159,5 +244,27 @@ def test_the_statement_built_once_is_the_one_the_orm_builds_for_every_prefix(
     kept = selectors.suggest_statement(viewer, database=DEFAULT_DB_ALIAS, first=first)
     assert kept == sql
     assert (selectors.suggest_pattern(prefix.lstrip(), database=DEFAULT_DB_ALIAS),) == params
-    expected = [name for _, name in reference] if prefix.strip() else []
-    assert selectors.product_suggest(viewer=viewer, prefix=prefix, first=first) == expected
+    starting = [name for _, name in reference] if prefix.strip() else []
+    answer = selectors.product_suggest(viewer=viewer, prefix=prefix, first=first)
+    assert answer[: len(starting)] == starting
+    later = [name.lower() for name in answer[len(starting) :]]
+    assert later == sorted(set(later))  # in order, each once
+    assert not {name.lower() for name in starting} & set(later)
+    word_start = re.compile(r"(?<!\w)" + re.escape(prefix.lstrip().lower()))
+    visible = {
+        name.lower()
+        for name in selectors.products_visible_to(viewer).values_list("name", flat=True)
+    }
+    for name in later:
+        assert name in visible
+        assert word_start.search(name), name
+    # The second statement, kept per shape with placeholders, answers what the ORM's statement
+    # for the prefix's own words and pattern answers.
+    words = selectors._WORD.findall(prefix.lower())[: selectors.SEARCH_MAX_WORDS]
+    if sum(map(len, words)) >= selectors.SUGGEST_WORD_MIN_LENGTH:
+        typing = selectors._WORD.fullmatch(prefix[-1]) is not None
+        pattern = selectors.word_start_pattern(prefix.lstrip().lower())
+        reference_later = selectors.word_start_queryset(viewer, words, typing, pattern)
+        assert selectors._word_start_names(viewer, prefix.lstrip()) == list(reference_later)
+    if later or len(starting) < first:
+        assert len(answer) <= first

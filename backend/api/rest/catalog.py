@@ -800,10 +800,7 @@ _VISIBILITY = "Unpublished products are visible to staff only. "
     ),
     suggest=extend_schema(
         summary="Suggest product names",
-        description="Names of products that start with `prefix`, ignoring case, for "
-        "completing a search box as the shopper types: in alphabetical order, each name once. "
-        + _VISIBILITY
-        + requirement_text(None),
+        description=f"{selectors.SUGGEST_RULE} " + _VISIBILITY + requirement_text(None),
         parameters=[
             OpenApiParameter(
                 "prefix",
@@ -914,7 +911,7 @@ class ProductViewSet(_CatalogViewSet[Product]):
 
     @action(detail=False, methods=["get"])
     def suggest(self, request: Request) -> Response:
-        """``selectors.product_suggest``: one statement on the name prefix index."""
+        """``selectors.product_suggest``."""
         if "prefix" not in request.query_params:
             raise serializers.ValidationError({"prefix": ["Give a prefix (it may be blank)."]})
         parameters = ProductSuggestParameters(request.query_params)

@@ -109,10 +109,15 @@ def test_suggest_completes_visible_names(
     assert response.json() == {"results": ["Brass bell"]}
 
 
-def test_suggest_is_one_statement(
+def test_suggest_is_one_statement_and_a_second_while_places_are_left(
     anonymous: RestClient, shop: dict[str, Category], count_queries: Callable[[], Any]
 ) -> None:
-    assert _statements(count_queries, anonymous, "/api/v1/products/suggest?prefix=lamp") == 1
+    url = "/api/v1/products/suggest?prefix=lamp"
+    assert _statements(count_queries, anonymous, url + "&first=1") == 1
+    assert _statements(count_queries, anonymous, url) == 2
+    assert anonymous.get(url).json() == {
+        "results": ["Lamp <b>table</b> & stool", "Brass lamp", "Desk lamp", "Floor lamp"]
+    }
 
 
 @pytest.mark.parametrize(

@@ -180,11 +180,7 @@ class CatalogQuery:
             return off_event_loop(compose)  # type: ignore[return-value]
         return compose()
 
-    @strawberry.field(
-        description="Names of products that start with `prefix`, ignoring case, for completing "
-        "a search box as the shopper types: in alphabetical order, each name once, only "
-        "products the viewer may see. One indexed statement, however large the catalog."
-    )
+    @strawberry.field(description=selectors.SUGGEST_RULE)
     def product_suggest(
         self,
         info: Info,
