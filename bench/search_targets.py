@@ -48,6 +48,7 @@ from bench.catalog import (
 from bench.scenarios import SEARCH_FACETS_QUERY, SEARCH_QUERY, SUGGEST_PREFIX, SUGGEST_QUERY
 
 RARE_WORD = "theremin"
+LATER_WORD_PREFIX = "kett"
 RARE_PRODUCTS = 5
 
 
@@ -68,6 +69,14 @@ CASES = (
     Case('typo: "headphnes"', SEARCH_QUERY, {"first": 20, "search": "headphnes"}, "d"),
     Case(WIRELESS_FACETS, SEARCH_FACETS_QUERY, {"first": 20, "search": "wireless"}, "f"),
     Case(f'suggest "{SUGGEST_PREFIX}"', SUGGEST_QUERY, {"prefix": SUGGEST_PREFIX}, "s"),
+    # The start of the seed's product type Kettle, which is never a name's first word: no name
+    # starts with it, so its names are a later word's, from the second statement (no floor).
+    Case(
+        f'suggest "{LATER_WORD_PREFIX}" (a later word)',
+        SUGGEST_QUERY,
+        {"prefix": LATER_WORD_PREFIX},
+        None,
+    ),
 )
 
 
