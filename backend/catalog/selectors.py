@@ -438,7 +438,13 @@ def _candidates_by_tier(
     """The SQL and parameters of the ids of the first ``SEARCH_CANDIDATES`` of ``products``
     matching ``query``, read tier by tier, the smallest sample of the catalog first: PostgreSQL
     stops reading tiers once it has enough, so a frequent word's long posting lists are never
-    read. None when ``products`` cannot match anything."""
+    read. None when ``products`` cannot match anything.
+
+    Each tier is a literal in the statement's text, not a parameter: a generic plan of the
+    prepared statement must still prove the tier's partial index usable. The matches are
+    compiled once, and the candidates are SQL text from then on: as querysets, the five
+    subqueries would be copied again by every later clone (the page, the cursor, the
+    optimizer's columns)."""
     try:
         matches, params = (
             products.filter(search_vector=query)
@@ -456,14 +462,7 @@ def _candidates_by_tier(
 
 
 def _product_search(products: QuerySet[Product], *, search: ProductSearch) -> QuerySet[Product]:
-    # The candidates: the first SEARCH_CANDIDATES matches read tier by tier, the smallest
-    # sample of the catalog first, and the exact SKU and name matches. PostgreSQL stops reading
-    # tiers once it has enough, so a frequent word's long posting lists are never read. Each
-    # tier is a literal in the statement's text, not a parameter: a generic plan of the
-    # prepared statement must still prove the tier's partial index usable. The matches are
-    # compiled once, and the candidates are SQL text from then on: as querysets, the five
-    # subqueries would be copied again by every later clone (the page, the cursor, the
-    # optimizer's columns).
+    # The candidates: the first matches read tier by tier, and the exact SKU and name matches.
     tiered = _candidates_by_tier(products, _CORRECTED)
     if tiered is None:  # a filter that cannot match (an empty subtree): no statement
         return products.none().annotate(search_rank=Value(0.0, output_field=FloatField()))
@@ -899,13 +898,10 @@ def _word_start_names(viewer: ViewerType, prefix: str) -> list[tuple[str, str]]:
         statement = _word_start_statements[key] = word_start_statement(
             viewer, database=database, words=len(words), typing=typing
         )
-    if statement is _NO_STATEMENT:
-        return []
     sql, template = statement
-    values = {_WORD_PLACEHOLDER_PATTERN: word_start_pattern(prefix.lower())}
-    for placeholder, word in zip(_word_placeholders(len(words)), words, strict=True):
-        values[_tsquery_word(placeholder, prefix=False)] = _tsquery_word(word, prefix=False)
-        values[_tsquery_word(placeholder, prefix=True)] = _tsquery_word(word, prefix=True)
+    terms = _word_terms(_word_placeholders(len(words)), typing)
+    values = dict(zip(terms, _word_terms(words, typing), strict=True))
+    values[_WORD_PLACEHOLDER_PATTERN] = word_start_pattern(prefix.lower())
     with connections[database].cursor() as cursor:
         cursor.execute(sql, tuple(_filled(value, values) for value in template))
         return cursor.fetchall()
@@ -916,21 +912,19 @@ def _word_start_names(viewer: ViewerType, prefix: str) -> list[tuple[str, str]]:
 # pattern, as the first statement is (``_suggest_statements``).
 _word_start_statements: dict[tuple[str, bool, int, bool], tuple[str, tuple[object, ...]]] = {}
 _WORD_PLACEHOLDER_PATTERN = "\x00pattern"
-# A filter that cannot match anything compiles to no statement.
-_NO_STATEMENT: tuple[str, tuple[object, ...]] = ("", ())
 
 
 def word_start_queryset(
     viewer: ViewerType, words: list[str], typing: bool, pattern: str
-) -> QuerySet[Any] | None:
+) -> QuerySet[Any]:
     """``word_start_statement``'s query for ``words`` (the last a prefix if ``typing``) and
-    the regular expression ``pattern``; None where the viewer's products cannot match."""
+    the regular expression ``pattern``."""
     clauses = [_SearchClause(word, is_word=True) for word in words[:-1]]
     clauses.append(_SearchClause(words[-1], is_word=True, prefix=typing))
     search = ProductSearch(text="", alternatives=(tuple(clauses),))
     tiered = _candidates_by_tier(products_visible_to(viewer), search.query(corrected=False))
-    if tiered is None:
-        return None
+    if tiered is None:  # only a filter such as an empty subtree compiles to nothing
+        raise AssertionError("a viewer's visible products compiled to no statement")
     return (
         Product.objects.filter(pk__in=RawSQL(*tiered))
         .annotate(word_key=Lower("name"), suggest_key=_SUGGEST_KEY)
@@ -949,12 +943,19 @@ def _word_placeholders(count: int) -> list[str]:
     return [f"\x00word{n}" for n in range(count)]
 
 
+def _word_terms(words: list[str], typing: bool) -> list[str]:
+    """The tsquery terms of a prefix's ``words``, as ``ProductSearch.query`` writes them: the
+    last one a prefix if ``typing``."""
+    last = len(words) - 1
+    return [_tsquery_word(word, prefix=typing and n == last) for n, word in enumerate(words)]
+
+
 def word_start_statement(
     viewer: ViewerType, *, database: str, words: int, typing: bool
 ) -> tuple[str, tuple[object, ...]]:
     """The SQL of ``_word_start_names`` for ``viewer`` and a prefix of ``words`` words, the
     last a prefix if ``typing``, and its parameters with placeholders for the words' tsquery
-    terms and the pattern; ``_NO_STATEMENT`` where the viewer's products cannot match.
+    terms and the pattern.
 
     Bounded whatever the prefix: the candidates are a search's first ``SEARCH_CANDIDATES``
     matches of the prefix's words as typed (every word, the last a prefix unless a space
@@ -965,14 +966,8 @@ def word_start_statement(
     """
     placeholders = _word_placeholders(words)
     names = word_start_queryset(viewer, placeholders, typing, _WORD_PLACEHOLDER_PATTERN)
-    if names is None:
-        return _NO_STATEMENT
     sql, params = names.query.get_compiler(database).as_sql()
-    expected = {_WORD_PLACEHOLDER_PATTERN} | {
-        _tsquery_word(placeholder, prefix=placeholder == placeholders[-1] and typing)
-        for placeholder in placeholders
-    }
-    if not expected <= set(params):
+    if not {_WORD_PLACEHOLDER_PATTERN, *_word_terms(placeholders, typing)} <= set(params):
         raise AssertionError(f"the word-start statement lacks a placeholder: {params!r}")
     return sql, tuple(params)
 
