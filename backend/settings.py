@@ -395,6 +395,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0 * 60 * 24,
         "options": {"expires": 60.0 * 60 * 23},
     },
+    # A facets read sums every change row since the last run (catalog.ProductFacetCount).
+    "catalog-product-facet-counts-compact": {
+        "task": "catalog.product_facet_counts_compact",
+        "schedule": 60.0 * 5,
+        "options": {"expires": 60.0 * 4},
+    },
 }
 
 # --- Orders and payments --------------------------------------------------------------------

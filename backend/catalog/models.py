@@ -220,3 +220,33 @@ class SearchWord(models.Model):
 
     def __str__(self) -> str:
         return self.word
+
+
+class ProductFacetCount(models.Model):
+    """A change to how many products one category holds at one step of the facets' price grid
+    (``selectors.FACET_PRICE_GRID``), published or not, and how many of them are in stock: the
+    sum of a key's rows is its count, read by ``selectors.product_facets``.
+
+    Written by PostgreSQL triggers on every product insert and delete and every change of what
+    is counted (migration 0008), so bulk loads and raw SQL keep it current too. Writers only
+    append rows (+1 and -1), so none waits on another's count; ``services.product_facet_counts_
+    compact`` folds each key's rows into one on the beat schedule.
+    """
+
+    # No foreign key: a category whose last product moved away may be deleted while its rows
+    # still sum to zero.
+    category_id = models.BigIntegerField()
+    price_step = models.IntegerField()  # catalog_price_step(price), migration 0008
+    is_published = models.BooleanField()
+    products = models.IntegerField()
+    in_stock = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["category_id"], name="catalog_facetcount_category")]
+
+    def __str__(self) -> str:
+        return (
+            f"category {self.category_id}, price step {self.price_step}, "
+            f"{'published' if self.is_published else 'unpublished'}: {self.products:+d} products, "
+            f"{self.in_stock:+d} in stock"
+        )

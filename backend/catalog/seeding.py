@@ -353,5 +353,7 @@ def catalog_seed(
         )
         if categories_created or products_created:
             with connection.cursor() as cursor:
-                cursor.execute("ANALYZE catalog_category, catalog_product")
+                cursor.execute(
+                    "ANALYZE catalog_category, catalog_product, catalog_productfacetcount"
+                )
     return SeedResult(categories_created, products_created, rebuilt)

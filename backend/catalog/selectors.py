@@ -34,11 +34,13 @@ from django.db.models import (
     TextField,
     Value,
 )
-from django.db.models.expressions import RawSQL
+from django.db.models.expressions import Col, RawSQL
 from django.db.models.functions import Collate, Lower
+from django.db.models.lookups import Lookup
+from django.db.models.sql.where import AND, WhereNode
 
 from backend.accounts.policies import ViewerType
-from backend.catalog.models import SEARCH_TIERS, Category, Product
+from backend.catalog.models import SEARCH_TIERS, Category, Product, ProductFacetCount
 from backend.catalog.policies import unpublished_visible_to
 from backend.core.postgres.compiler import (
     RowsBeside,
@@ -545,12 +547,9 @@ FACET_PRICE_GRID: tuple[Decimal, ...] = tuple(
         PRICE_BOUND_LIMIT,
     )
 )
-# The grid in cents: width_bucket finds a price's step by bisecting the array, and a probe of
-# an array of numerics compares two numerics, several times dearer than comparing bigints.
-# Prices have cents (Product.price has two decimal places), so a price's cents fall in the same
-# step as its value.
-_CENTS_PER_UNIT = int(1 / _CENT)
-_FACET_PRICE_GRID_SQL = ",".join(str(int(step * _CENTS_PER_UNIT)) for step in FACET_PRICE_GRID)
+# PostgreSQL's catalog_price_step(price) (migration 0008) is a price's step number on this grid:
+# step i holds prices from FACET_PRICE_GRID[i - 1] up to FACET_PRICE_GRID[i].
+_STEP_STARTING_AT = {price: step for step, price in enumerate(FACET_PRICE_GRID, start=1)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -582,8 +581,8 @@ class ProductFacets:
 
 
 # One statement over the list, however large. ``facets`` counts the matching rows (the list's
-# own SELECT, inlined) by category, by step of the price grid (``width_bucket``: step i holds
-# prices from grid[i - 1] up to grid[i]) and in total (the grouping set ``()``, present even
+# own SELECT, inlined) by category, by step of the price grid (``catalog_price_step``) and in
+# total (the grouping set ``()``, present even
 # when nothing matches). The categories come back joined to their rows, the
 # FACET_CATEGORIES_MAX largest only. A list of any size is first counted per category and
 # step in ``per_group``, one hash aggregate, whose few groups the grouping sets then sum:
@@ -591,23 +590,37 @@ class ProductFacets:
 # list is bounded, so its rows are grouped directly, sparing a second aggregate over about as
 # many groups as rows.
 _FACET_COUNTS = """
-    SELECT category_id,
-        width_bucket((price * {cents})::bigint, '{{{grid}}}'::bigint[]) AS price_step,
+    SELECT category_id, catalog_price_step(price) AS price_step,
         count(*) AS products, count(*) FILTER (WHERE stock_quantity > 0) AS in_stock
     FROM ({matching}) AS matching"""
-_FACETS_PER_GROUP = (
-    """
-WITH per_group AS ("""
-    + _FACET_COUNTS
-    + """
-    GROUP BY 1, 2
-),
+_FACETS_OVER_GROUPS = """
 facets AS (
     SELECT category_id, price_step, sum(products)::bigint AS products,
         sum(in_stock)::bigint AS in_stock
     FROM per_group
     GROUP BY GROUPING SETS ((category_id), (price_step), ())
 ),"""
+_FACETS_PER_GROUP = (
+    """
+WITH per_group AS ("""
+    + _FACET_COUNTS
+    + """
+    GROUP BY 1, 2
+),"""
+    + _FACETS_OVER_GROUPS
+)
+# A list the facet counts answer (``_counted_list``): its groups are the sums of their keys'
+# rows of ``ProductFacetCount``, kept by triggers, however many products the list holds.
+_FACETS_FROM_COUNTS = (
+    """
+WITH per_group AS (
+    SELECT category_id, price_step, sum({products}) AS products, sum({in_stock}) AS in_stock
+    FROM {counts_table}
+    WHERE {counted}
+    GROUP BY 1, 2
+    HAVING sum({products}) > 0
+),"""
+    + _FACETS_OVER_GROUPS
 )
 _FACETS_DIRECT = (
     """
@@ -649,16 +662,21 @@ def product_facets(
     """
     if read_with_page is not None and read_with_page.rows is not None:
         return _facets_from_rows(read_with_page.rows, database=products.db)
+    counted = _counted_list(products)
     try:
-        matching, params = (
-            products.order_by()
-            .values("category_id", "price", "stock_quantity")
-            .query.sql_with_params()
-        )
+        if counted is not None:
+            sql, params = counted.facets_sql(database=products.db)
+        else:
+            matching, params = (
+                products.order_by()
+                .values("category_id", "price", "stock_quantity")
+                .query.sql_with_params()
+            )
+            head = _FACETS_DIRECT if _searched(products) else _FACETS_PER_GROUP
+            sql = _facets_sql(head, database=products.db, matching=matching)
+            preparable_around(products, sql)  # a search's facets: prepared as its page is
     except EmptyResultSet:  # a filter that cannot match (an empty subtree): no statement
         return ProductFacets(categories=[], price_ranges=[], in_stock=0)
-    sql = _facets_sql(matching, database=products.db, bounded=_searched(products))
-    preparable_around(products, sql)  # a search's facets: prepared as its page is
     with connections[products.db].cursor() as cursor:
         cursor.execute(sql, params)
         return _facets_from_rows(cursor.fetchall(), database=products.db)
@@ -683,12 +701,28 @@ def product_pages_with_facets(
         products,
         table=matched,
         sql=_facets_sql(
-            f"SELECT category_id, price, stock_quantity FROM {matched}",
+            _FACETS_DIRECT,
             database=products.db,
-            bounded=True,
+            matching=f"SELECT category_id, price, stock_quantity FROM {matched}",
         ),
         width=3 + len(Category._meta.concrete_fields),
     )
+
+
+def product_count(*, products: QuerySet[Product]) -> int:
+    """How many products ``products`` holds (a ``product_list`` as ``products_visible_to``
+    restricts it): summed from the facet counts where they are kept for the list (a category,
+    a price range of the facets, stock, published state), else one ``COUNT``."""
+    counted = _counted_list(products)
+    if counted is None:
+        return products.order_by().count()
+    try:
+        sql, params = counted.count_sql(database=products.db)
+    except EmptyResultSet:  # no category: no statement, as Django's COUNT takes none
+        return 0
+    with connections[products.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.fetchone()[0])
 
 
 def _searched(products: QuerySet[Product]) -> bool:
@@ -697,21 +731,142 @@ def _searched(products: QuerySet[Product]) -> bool:
     return isinstance(products.query.annotations.get("search_rank"), _SearchRank)
 
 
-def _facets_sql(matching: str, *, database: str, bounded: bool) -> str:
-    """The facets' statement over ``matching``, a SELECT of the list's category_id, price and
-    stock_quantity; ``bounded`` for a search's list."""
+def _facets_sql(head: str, *, database: str, **parts: str) -> str:
+    """The facets' statement: ``head`` (``_FACETS_DIRECT`` or ``_FACETS_PER_GROUP`` over
+    ``matching``, a SELECT of the list's category_id, price and stock_quantity, a search's list
+    directly; or ``_FACETS_FROM_COUNTS``) with its ``parts`` filled in, then the ranking."""
     quote_name = connections[database].ops.quote_name
     columns = [quote_name(f.column) for f in Category._meta.concrete_fields]
-    head = _FACETS_DIRECT if bounded else _FACETS_PER_GROUP
     return (head + _FACETS_RANKED).format(
-        matching=matching,
-        grid=_FACET_PRICE_GRID_SQL,
-        cents=_CENTS_PER_UNIT,
+        **parts,
         category_columns=", ".join(f"category.{column}" for column in columns),
         category_table=quote_name(Category._meta.db_table),
         ranked_columns=", ".join(columns),
         categories=FACET_CATEGORIES_MAX,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _CountedList:
+    """A product list that is a union of the facet counts' keys (``ProductFacetCount``): the
+    products of some categories, published or not, in stock or not, between two steps of the
+    price grid. A storefront's category page and a price range it offers are such lists."""
+
+    published: bool | None = None
+    category_ids: frozenset[int] | None = None
+    in_stock: bool | None = None
+    first_step: int | None = None
+    last_step: int | None = None
+
+    def facets_sql(self, *, database: str) -> tuple[str, list[object]]:
+        """The facets' statement, summing the list's keys."""
+        counted, params = self._where()
+        products, in_stock = self._sums()
+        sql = _facets_sql(
+            _FACETS_FROM_COUNTS,
+            database=database,
+            products=products,
+            in_stock=in_stock,
+            counts_table=_quoted_counts_table(database),
+            counted=counted,
+        )
+        return sql, params
+
+    def count_sql(self, *, database: str) -> tuple[str, list[object]]:
+        """The statement of the list's length."""
+        counted, params = self._where()
+        products, _ = self._sums()
+        table = _quoted_counts_table(database)
+        return f"SELECT coalesce(sum({products}), 0) FROM {table} WHERE {counted}", params
+
+    def _where(self) -> tuple[str, list[object]]:
+        """The condition on the keys and its parameters; ``EmptyResultSet`` when no key is the
+        list's (no category), as Django's compiler raises it for an empty ``IN``."""
+        if self.category_ids == frozenset():
+            raise EmptyResultSet
+        conditions, params = ["TRUE"], list[object]()
+        if self.published is not None:
+            conditions.append("is_published = %s")
+            params.append(self.published)
+        if self.category_ids is not None:
+            conditions.append("category_id = ANY(%s)")
+            params.append(sorted(self.category_ids))
+        for bound, operator in ((self.first_step, ">="), (self.last_step, "<=")):
+            if bound is not None:
+                conditions.append(f"price_step {operator} %s")
+                params.append(bound)
+        return " AND ".join(conditions), params
+
+    def _sums(self) -> tuple[str, str]:
+        """What a key's rows add up to the list's products and to those in stock."""
+        return {
+            None: ("products", "in_stock"),
+            True: ("in_stock", "in_stock"),
+            False: ("products - in_stock", "0"),
+        }[self.in_stock]
+
+
+def _quoted_counts_table(database: str) -> str:
+    return connections[database].ops.quote_name(ProductFacetCount._meta.db_table)
+
+
+def _counted_list(products: QuerySet[Product]) -> _CountedList | None:
+    """``products`` as a ``_CountedList``, or None when its conditions are not all ones the
+    counts are kept by (a search, a date range, a price bound between two grid steps, any
+    condition this does not read): those lists are counted row by row.
+
+    Reads the queryset's WHERE clause: a conjunction of ``exact``, ``in``, ``gt``, ``gte`` and
+    ``lte`` lookups of plain values on the product's own columns, as ``product_list`` and
+    ``products_visible_to`` write them."""
+    query = products.query
+    if query.model is not Product or query.combinator or query.distinct or query.is_sliced:
+        return None
+    lookups = _conjunction(query.where, alias=query.get_initial_alias())
+    if lookups is None:
+        return None
+    counted: dict[str, Any] = {}
+    for column, operator, value in lookups:
+        match column, operator, value:
+            case "is_published", "exact", bool():
+                key, read = "published", value
+            case "category_id", "exact" | "in", _:
+                key, read = "category_ids", frozenset(value if operator == "in" else [value])
+            case "stock_quantity", "gt" | "exact", 0:
+                key, read = "in_stock", operator == "gt"
+            case "price", "gte", Decimal() if value in _STEP_STARTING_AT:
+                key, read = "first_step", _STEP_STARTING_AT[value]
+            case "price", "lte", Decimal() if value + _CENT in _STEP_STARTING_AT:
+                key, read = "last_step", _STEP_STARTING_AT[value + _CENT] - 1
+            case _:
+                return None
+        if key in counted and key != "category_ids" and counted[key] != read:
+            return None  # two bounds or flags at once: rare enough to count row by row
+        counted[key] = read if key != "category_ids" else counted.get(key, read) & read
+    return _CountedList(**counted)
+
+
+def _conjunction(where: WhereNode, *, alias: str) -> list[tuple[str, str, Any]] | None:
+    """The (column, lookup, value) triples ANDed by ``where``, or None for anything else."""
+    if where.connector != AND or where.negated:
+        return None
+    lookups = []
+    for child in where.children:
+        if isinstance(child, WhereNode):
+            nested = _conjunction(child, alias=alias)
+            if nested is None:
+                return None
+            lookups.extend(nested)
+        elif (
+            isinstance(child, Lookup)
+            and isinstance(child.lhs, Col)
+            and child.lhs.alias == alias
+            and not hasattr(child.rhs, "resolve_expression")
+            and not (child.lookup_name == "in" and not isinstance(child.rhs, Iterable))
+        ):
+            lookups.append((child.lhs.target.column, child.lookup_name, child.rhs))
+        else:
+            return None
+    return lookups
 
 
 def _facets_from_rows(rows: list[tuple[Any, ...]], *, database: str) -> ProductFacets:

@@ -406,3 +406,34 @@ def search_words_prune() -> int:
         cursor.execute("LOCK TABLE catalog_searchword IN SHARE ROW EXCLUSIVE MODE")
         cursor.execute(_SEARCH_WORDS_PRUNE_SQL)
         return cursor.rowcount
+
+
+# Each key's rows of ``ProductFacetCount`` folded into one, keys summing to nothing dropped; the
+# number of rows it removed. The DELETE's snapshot decides what moves: a change committed after
+# it, or still uncommitted, is left as it is and counted beside the folded row.
+_FACET_COUNTS_COMPACT_SQL = """
+WITH moved AS (
+    DELETE FROM catalog_productfacetcount
+    RETURNING category_id, price_step, is_published, products, in_stock
+),
+kept AS (
+    INSERT INTO catalog_productfacetcount
+        (category_id, price_step, is_published, products, in_stock)
+    SELECT category_id, price_step, is_published, sum(products), sum(in_stock)
+    FROM moved
+    GROUP BY 1, 2, 3
+    HAVING sum(products) <> 0 OR sum(in_stock) <> 0
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM moved) - (SELECT count(*) FROM kept)
+"""
+
+
+def product_facet_counts_compact() -> int:
+    """Fold the facet counts' change rows (``ProductFacetCount``, appended by triggers on every
+    product write that changes a count) into one row per key, so a facets read sums a row per
+    category, price step and published state rather than every change since; the number of rows
+    removed. One statement, safe beside writers and beside another compaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(_FACET_COUNTS_COMPACT_SQL)
+        return int(cursor.fetchone()[0])

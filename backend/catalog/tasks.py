@@ -8,3 +8,10 @@ search_words_prune = clean_up_task(
     "backend.catalog.services.search_words_prune",
     deleted="words",
 )
+
+# The facet counts' change rows, folded into one row per key.
+product_facet_counts_compact = clean_up_task(
+    "catalog.product_facet_counts_compact",
+    "backend.catalog.services.product_facet_counts_compact",
+    deleted="facet count rows",
+)

@@ -410,6 +410,11 @@ class KeysetConnection(relay.Connection[NodeType]):
         return await self.count_total()
 
     @classmethod
+    def count_of(cls, nodes: QuerySet[Any]) -> int:
+        """``totalCount``: how many items the whole list ``nodes`` holds; one ``COUNT``."""
+        return nodes.order_by().count()
+
+    @classmethod
     def keyset_order(cls, **kwargs: Any) -> KeysetOrder:
         """The order for these field arguments; may raise ``BadUserInputError``."""
         if cls.fixed_order is None:
@@ -479,7 +484,7 @@ class KeysetConnection(relay.Connection[NodeType]):
         unpaginated = nodes
 
         async def count_total() -> int:
-            return await unpaginated.order_by().acount()
+            return await sync_to_async(cls.count_of)(unpaginated)
 
         selected = requested_fields(info)
         if not selected & {"edges", "nodes", "pageInfo"}:

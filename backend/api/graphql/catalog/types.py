@@ -404,7 +404,9 @@ class ProductConnection(KeysetConnection[ProductType]):
     @strawberry.field(
         description="Counts over the whole filtered list, for refining it (categories, price "
         "ranges, stock). Computed only when selected: beside a search's page, by the page's own "
-        "statement; otherwise by one aggregate statement over every product of the list. It "
+        "statement; otherwise by one aggregate statement, over counts kept per category, price "
+        "step and published state when the filter is only categories, facet price ranges and "
+        "stock, else over every product of the list. It "
         f"adds {FACETS_COST} to the query cost."
     )
     def facets(self) -> ProductFacets:
@@ -416,6 +418,10 @@ class ProductConnection(KeysetConnection[ProductType]):
             return ProductFacets.from_facets(facets)
 
         return off_event_loop(count)  # type: ignore[return-value]
+
+    @classmethod
+    def count_of(cls, nodes: QuerySet[Any]) -> int:
+        return selectors.product_count(products=nodes)
 
     @classmethod
     def page_source(cls, nodes: QuerySet[Any], *, selected: set[str]) -> tuple[QuerySet[Any], Any]:

@@ -137,8 +137,12 @@ def test_total_count_is_computed_only_when_selected(gql: GraphQLClient, count_qu
         gql.data("{ products(first: 5) { totalCount nodes { name } } }")
     with count_queries() as only_count:
         gql.data("{ products(first: 5) { totalCount } }")
+    with count_queries() as searched_count:
+        gql.data('{ products(first: 5, filter: {search: "product"}) { totalCount } }')
     assert (without_count.count, with_count.count, only_count.count) == (1, 2, 1)
-    assert "COUNT(*)" in only_count.captured_queries[0]["sql"]
+    # The whole catalog's length is summed from the facet counts, a search's counted.
+    assert '"catalog_productfacetcount"' in only_count.captured_queries[0]["sql"]
+    assert "COUNT(*)" in searched_count.captured_queries[0]["sql"]
     assert all("OFFSET" not in q["sql"] for q in with_count.captured_queries)
 
 
