@@ -9,7 +9,8 @@ runs: one, or two for a suggestion completing later words), then run again under
 ``EXPLAIN (ANALYZE)``; the table shows the median of their summed execution time over the
 rounds, all statements interleaved in every round, each after one warm-up run. Next to the
 facets: the count of the same list (``totalCount``), and for a list the facet counts keep (a
-category, the whole catalog), both counted from its products as any other list is; next to
+category, the whole catalog), both counted from its products as any other list is; a menu's
+``Category.productCount`` (each subtree's products, summed from the same counts); next to
 suggestions: the same prefix through the trigram index (``name ILIKE 'prefix%'``, btree index
 scans off), the alternative decision 0027 rejects; next to a search page's rows highlighted:
 the same rows plain.
@@ -107,6 +108,11 @@ def cases() -> dict[str, Callable[[], Any]]:
                 selectors.product_facets, p
             )
             found[f"  count from its products: {name}"] = lambda p=listed: p.count()
+    roots = list(Category.objects.filter(parent__isnull=True).values_list("id", flat=True))
+    for name, ids in (("the roots", roots), ("every category", all_categories())):
+        found[f"productCount: {name}"] = lambda i=ids: selectors.category_product_counts(
+            category_ids=i, viewer=None
+        )
     for search in ("steel", "steel candle"):
         found[f'page rows "{search}", highlighted'] = page_rows(search, highlights=True)
         found[f'  page rows "{search}", plain'] = page_rows(search, highlights=False)
@@ -143,6 +149,10 @@ def _trigram_suggest(prefix: str) -> list[str]:
 
 def _a_category_with_products() -> int:
     return Product.objects.order_by("category_id").values_list("category_id", flat=True)[0]
+
+
+def all_categories() -> list[int]:
+    return list(Category.objects.values_list("id", flat=True))
 
 
 def _a_department() -> int:

@@ -27,8 +27,6 @@ from django.db.models import (
     F,
     FloatField,
     Func,
-    IntegerField,
-    OuterRef,
     QuerySet,
     Subquery,
     TextField,
@@ -87,22 +85,34 @@ def category_subtree_ids(*, category_id: int) -> list[int]:
     )
 
 
+# Each category's subtree (its path a prefix of theirs, itself included) and the facet counts
+# of the subtree's categories, summed: as many rows as the subtrees hold categories and count
+# keys, whatever the number of products. The paths hold digits and slashes only, so a path is
+# a LIKE pattern as it is.
+_CATEGORY_PRODUCT_COUNTS = """
+SELECT category.id, coalesce(sum(counts.products), 0)
+FROM {categories} AS category
+JOIN {categories} AS member ON member.path LIKE category.path || '%%'
+LEFT JOIN {counts} AS counts ON counts.category_id = member.id {visible}
+WHERE category.id = ANY(%s)
+GROUP BY category.id
+"""
+
+
 def category_product_counts(*, category_ids: list[int], viewer: ViewerType) -> dict[int, int]:
     """Products ``viewer`` may see in each category's whole subtree, for many categories in
-    ONE statement.
-
-    A correlated subquery per category row (``path LIKE parent_path || '%'`` on the path
-    index); categories absent from the database are absent from the result.
-    """
-    in_subtree = products_visible_to(
-        viewer, Product.objects.filter(category__path__startswith=OuterRef("path"))
+    ONE statement, summed from the facet counts (``ProductFacetCount``) of the subtree's
+    categories; categories absent from the database are absent from the result."""
+    database = router.db_for_read(Category)
+    quote_name = connections[database].ops.quote_name
+    sql = _CATEGORY_PRODUCT_COUNTS.format(
+        categories=quote_name(Category._meta.db_table),
+        counts=_quoted_counts_table(database),
+        visible="" if unpublished_visible_to(viewer) else "AND counts.is_published",
     )
-    count = in_subtree.order_by().annotate(n=Func(F("id"), function="COUNT")).values("n")
-    return dict(
-        Category.objects.filter(pk__in=category_ids)
-        .annotate(product_count=Subquery(count[:1], output_field=IntegerField()))
-        .values_list("pk", "product_count")
-    )
+    with connections[database].cursor() as cursor:
+        cursor.execute(sql, [list(category_ids)])
+        return dict(cursor.fetchall())
 
 
 def category_children_counts(*, parent_ids: list[int]) -> dict[int, int]:

@@ -1,7 +1,8 @@
 """A category page's facets and ``totalCount`` are summed from counts kept by PostgreSQL
 triggers (``ProductFacetCount``), not by reading the list's products: the counts follow every
 kind of product write, fold together without losing a change, and answer exactly what counting
-the products answers, for every list they are kept for."""
+the products answers, for every list they are kept for and for every category's subtree
+(``Category.productCount``)."""
 
 import threading
 from collections import Counter
@@ -306,10 +307,22 @@ def test_the_counts_answer_what_counting_the_products_answers(
     filter_sets: list[dict[str, Any]],
 ) -> None:
     with transaction.atomic():
-        categories = [category_create() for _ in range(CATEGORIES)]
+        categories = [category_create()]  # a root, its child and a second root
+        categories += [category_create(parent=categories[0]), category_create()]
         for operation in [*catalog, *operations]:
             apply(operation, categories)
         staff = user_create(is_staff=True)
+        for viewer in (None, staff):
+            # Category.productCount: the visible products of each subtree.
+            counts = selectors.category_product_counts(
+                category_ids=[category.pk for category in categories], viewer=viewer
+            )
+            assert counts == {
+                category.pk: selectors.products_visible_to(
+                    viewer, Product.objects.filter(category__path__startswith=category.path)
+                ).count()
+                for category in Category.objects.filter(pk__in=[c.pk for c in categories])
+            }
         for filters in filter_sets:
             filters = dict(filters)
             viewer = staff if filters.pop("staff", False) else None
