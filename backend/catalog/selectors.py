@@ -592,13 +592,12 @@ class ProductFacets:
 
 # One statement over the list, however large. ``facets`` counts the matching rows (the list's
 # own SELECT, inlined) by category, by step of the price grid (``catalog_price_step``) and in
-# total (the grouping set ``()``, present even
-# when nothing matches). The categories come back joined to their rows, the
-# FACET_CATEGORIES_MAX largest only. A list of any size is first counted per category and
-# step in ``per_group``, one hash aggregate, whose few groups the grouping sets then sum:
-# grouping sets straight over the whole catalog's rows were slower (decision 0027). A search's
-# list is bounded, so its rows are grouped directly, sparing a second aggregate over about as
-# many groups as rows.
+# total (the grouping set ``()``, present even when nothing matches). The categories come back
+# joined to their rows, the FACET_CATEGORIES_MAX largest only. A list of any size is first
+# counted per category and step in ``per_group``, one hash aggregate, whose few groups the
+# grouping sets then sum: grouping sets straight over the whole catalog's rows were slower
+# (decision 0027). A search's list is bounded, so its rows are grouped directly, sparing a
+# second aggregate over about as many groups as rows.
 _FACET_COUNTS = """
     SELECT category_id, catalog_price_step(price) AS price_step,
         count(*) AS products, count(*) FILTER (WHERE stock_quantity > 0) AS in_stock
@@ -899,7 +898,7 @@ def _facets_from_rows(rows: list[tuple[Any, ...]], *, database: str) -> ProductF
 
 
 def _price_ranges(price_steps: dict[int, int]) -> list[PriceRangeFacet]:
-    """The ranges of grid steps (``width_bucket`` numbers, each with its count): cut at the
+    """The ranges of grid steps (``catalog_price_step`` numbers, each with its count): cut at the
     step ends whose running count is nearest each fifth of the total (the earlier one on a
     tie), so one crowded step stays a range of its own and the cheapest and dearest few are
     not swallowed by it."""
