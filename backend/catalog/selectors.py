@@ -830,7 +830,8 @@ def _counted_list(products: QuerySet[Product]) -> _CountedList | None:
     query = products.query
     if query.model is not Product or query.combinator or query.distinct or query.is_sliced:
         return None
-    lookups = _conjunction(query.where, alias=query.get_initial_alias())
+    # The product table's alias, read without registering a reference (get_initial_alias would).
+    lookups = _conjunction(query.where, alias=next(iter(query.alias_map), ""))
     if lookups is None:
         return None
     counted: dict[str, Any] = {}
