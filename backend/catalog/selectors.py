@@ -849,9 +849,11 @@ def _counted_list(products: QuerySet[Product]) -> _CountedList | None:
                 key, read = "last_step", _STEP_STARTING_AT[value + _CENT] - 1
             case _:
                 return None
-        if key in counted and key != "category_ids" and counted[key] != read:
-            return None  # two bounds or flags at once: rare enough to count row by row
-        counted[key] = read if key != "category_ids" else counted.get(key, read) & read
+        if key == "category_ids" and key in counted:
+            read = counted[key] & read  # two category filters: the categories of both
+        elif counted.get(key, read) != read:
+            return None  # two different bounds or flags: rare enough to count row by row
+        counted[key] = read
     return _CountedList(**counted)
 
 

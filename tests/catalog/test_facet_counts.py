@@ -29,28 +29,35 @@ pytestmark = pytest.mark.django_db
 CENT = Decimal("0.01")
 
 
-def kept() -> Counter[tuple[int, int, bool, str]]:
+Sums = Counter[tuple[int, int, bool, str]]
+
+
+def nonzero(sums: Sums) -> Sums:
+    return Counter({key: count for key, count in sums.items() if count})
+
+
+def kept() -> Sums:
     """The counts' sums per key, keys summing to nothing left out."""
-    sums: Counter[tuple[int, int, bool, str]] = Counter()
+    sums: Sums = Counter()
     for row in ProductFacetCount.objects.all():
         key = (row.category_id, row.price_step, row.is_published)
         sums[(*key, "products")] += row.products
         sums[(*key, "in stock")] += row.in_stock
-    return Counter({key: count for key, count in sums.items() if count})
+    return nonzero(sums)
 
 
-def held() -> Counter[tuple[int, int, bool, str]]:
+def held() -> Sums:
     """The same sums, from the products themselves."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT category_id, catalog_price_step(price), is_published, count(*),"
             " count(*) FILTER (WHERE stock_quantity > 0) FROM catalog_product GROUP BY 1, 2, 3"
         )
-        sums: Counter[tuple[int, int, bool, str]] = Counter()
+        sums: Sums = Counter()
         for category_id, step, published, products, in_stock in cursor.fetchall():
             sums[(category_id, step, published, "products")] = products
             sums[(category_id, step, published, "in stock")] = in_stock
-    return Counter({key: count for key, count in sums.items() if count})
+    return nonzero(sums)
 
 
 def change_rows() -> int:
