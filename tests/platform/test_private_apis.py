@@ -82,6 +82,12 @@ PRIVATE_SYMBOLS: list[tuple[str, str]] = [
     ("strawberry_django.fields.field:StrawberryDjangoField._can_run_qs_hook_inline", "inline"),
     # The database pool gauges (backend/core/metrics.py).
     ("django.db.backends.postgresql.base:DatabaseWrapper._connection_pools", "pool gauges"),
+    # Extension hooks looked up once per class (backend/api/graphql/hooks.py).
+    ("strawberry.extensions.context:ExtensionContextManagerBase.hooks", "cached hooks"),
+    ("strawberry.extensions.context:ExtensionContextManagerBase.get_hook", "cached hooks"),
+    ("strawberry.extensions.context:WrappedHook", "cached hooks"),
+    ("strawberry.extensions.runner:SchemaExtensionsRunner.get_extensions_results_sync", "hooks"),
+    ("strawberry.schema.schema:Schema.create_extensions_runner", "cached hooks"),
     # The process's event loop for DataLoader documents (backend/api/graphql/schema.py).
     ("asgiref.sync:SyncToAsync.threadlocal", "process event loop"),
 ]
@@ -135,6 +141,13 @@ SIGNATURES: dict[str, list[str]] = {
     "strawberry_django.fields.field:StrawberryDjangoField._can_run_qs_hook_inline": [
         "self",
         "queryset",
+    ],
+    "strawberry.extensions.context:ExtensionContextManagerBase.__init__": ["self", "extensions"],
+    "strawberry.extensions.context:WrappedHook": ["extension", "hook", "is_async"],
+    "strawberry.schema.schema:Schema.create_extensions_runner": [
+        "self",
+        "execution_context",
+        "extensions",
     ],
 }
 

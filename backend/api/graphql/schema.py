@@ -45,9 +45,10 @@ from graphql import (
     is_abstract_type,
 )
 from strawberry.extensions import SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
 from strawberry.schema.schema_converter import GraphQLCoreConverter
-from strawberry.types import ExecutionResult
+from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.field import StrawberryField
 from strawberry.types.graphql import OperationType as StrawberryOperationType
@@ -60,6 +61,7 @@ from backend.api.graphql.documents import (
     query_digest,
     unparsable_query_error,
 )
+from backend.api.graphql.hooks import CachedHooksRunner
 from backend.api.graphql.logs import errors_log
 from backend.api.graphql.metrics import errors_record
 from backend.core.tracing import in_dropped_trace, tracing_active
@@ -253,6 +255,13 @@ class NexusSchema(strawberry.Schema):
         """Client errors at INFO without a traceback, server faults at ERROR with one, instead
         of Strawberry's ERROR and traceback for every error (``backend.api.graphql.logs``)."""
         errors_log(errors)
+
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        if not settings.NEXUS_FAST_PATHS:
+            return super().create_extensions_runner(execution_context, extensions)
+        return CachedHooksRunner(execution_context=execution_context, extensions=extensions)
 
     def get_extensions(self, sync: bool = False) -> list[SchemaExtension]:
         extensions = super().get_extensions(sync=sync)
