@@ -33,9 +33,7 @@ FoundHook = tuple[HookFactory, bool]  # and whether the hook is async
 
 
 @cache
-def _hook_factory(
-    extension_class: type[SchemaExtension], name: str
-) -> tuple[HookFactory, bool] | None:
+def _hook_factory(extension_class: type[SchemaExtension], name: str) -> FoundHook | None:
     """What Strawberry's ``ExtensionContextManagerBase.get_hook`` finds for every instance of
     ``extension_class``: a factory of the hook's context manager and whether it is async;
     None when the class keeps ``SchemaExtension``'s empty hook."""
