@@ -44,6 +44,7 @@ from backend.core.postgres.compiler import (
     RowsBeside,
     preparable,
     preparable_around,
+    preparable_text,
     read_beside,
     with_common_table,
 )
@@ -1069,6 +1070,7 @@ def _word_start_names(viewer: ViewerType, prefix: str) -> list[tuple[str, str]]:
     terms = _word_terms(_word_placeholders(len(words)), typing)
     values = dict(zip(terms, _word_terms(words, typing), strict=True))
     values[_WORD_PLACEHOLDER_PATTERN] = word_start_pattern(prefix.lower())
+    preparable_text(sql)
     with connections[database].cursor() as cursor:
         cursor.execute(sql, tuple(_filled(value, values) for value in template))
         return cursor.fetchall()
@@ -1130,6 +1132,9 @@ def word_start_statement(
     names are matched against the prefix, by a regular expression on ``lower(name)``, which no
     index serves (the trigram index on names would: it cannot tell a word's start from a
     word's middle, and rechecks every name holding the letters, docs/decisions/0027).
+    Prepared on its connection, as a search page is (``_product_search``): the tiers are
+    literals, so no estimate in its plan depends on the words, and planning it cost more than
+    running it for most prefixes.
     """
     placeholders = _word_placeholders(words)
     names = word_start_queryset(viewer, placeholders, typing, _WORD_PLACEHOLDER_PATTERN)

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backend.catalog import selectors
+from backend.core.postgres import compiler
 from tests.factories import product_create, user_create
 
 pytestmark = pytest.mark.django_db
@@ -122,6 +123,36 @@ def test_a_later_words_completions_read_the_search_tiers(count_queries: Any) -> 
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "catalog_product_search_t" in plan
     assert f"LIMIT {selectors.SEARCH_CANDIDATES}" in statement["sql"]
+
+
+def prepared_word_start_runs() -> int:
+    """How many times this connection has run a later-word statement prepared."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(generic_plans + custom_plans), 0) FROM pg_prepared_statements"
+            " WHERE statement LIKE %s",
+            ["SELECT DISTINCT ON%search_tier = 3%"],
+        )
+        return int(cursor.fetchone()[0])
+
+
+@pytest.mark.parametrize("fast_paths", [True, False], ids=["fast paths on", "off"])
+def test_a_later_words_statement_is_prepared_only_with_the_fast_paths(
+    fast_paths: bool, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its tiers are literals, so its generic plan is as good as its custom ones (decision
+    0029): psycopg prepares it from its fifth run, as a search page's statement, and the
+    answers do not change. (Prepared statements outlive a test's transaction on the
+    connection, hence the count of prepared runs rather than of statements.)"""
+    request.getfixturevalue("settings").NEXUS_FAST_PATHS = fast_paths  # pytest-django's
+    monkeypatch.setattr(compiler, "preparable_statements", set())  # none from earlier tests
+    for name in ["Soylent Copper Kettle", "Brass kettles"]:
+        product_create(name=name)
+    before = prepared_word_start_runs()
+    answers = [suggest("kett") for _ in range(7)]
+    assert answers == [["Brass kettles", "Soylent Copper Kettle"]] * 7
+    prepared_runs = prepared_word_start_runs() - before
+    assert prepared_runs >= 2 if fast_paths else prepared_runs == 0
 
 
 @pytest.mark.parametrize(

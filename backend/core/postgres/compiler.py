@@ -182,6 +182,15 @@ def preparable_around(queryset: QuerySet[Any], sql: str) -> None:
         _preparable_add(sql)
 
 
+def preparable_text(sql: str) -> None:
+    """Let psycopg prepare ``sql``, a statement compiled once from a ``preparable`` queryset
+    and kept as text (a suggestion's later-word statement): registered on every use, since the
+    set of preparable statements is bounded and may have been emptied since. Only with
+    ``NEXUS_FAST_PATHS`` on."""
+    if settings.NEXUS_FAST_PATHS:
+        _preparable_add(sql)
+
+
 def _preparable_add(sql: str) -> None:
     if len(preparable_statements) >= PREPARABLE_STATEMENTS_SIZE:
         preparable_statements.clear()
