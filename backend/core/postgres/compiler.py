@@ -178,15 +178,15 @@ def read_beside[M: Model](
 def preparable_around(queryset: QuerySet[Any], sql: str) -> None:
     """Let psycopg prepare ``sql``, a statement written around ``queryset``'s own SQL, when
     ``queryset`` is ``preparable``: its estimates are as independent of the parameters."""
-    if settings.NEXUS_FAST_PATHS and getattr(queryset.query, "preparable", False):
-        _preparable_add(sql)
+    if getattr(queryset.query, "preparable", False):
+        preparable_text(sql)
 
 
 def preparable_text(sql: str) -> None:
-    """Let psycopg prepare ``sql``, a statement compiled once from a ``preparable`` queryset
-    and kept as text (a suggestion's later-word statement): registered on every use, since the
-    set of preparable statements is bounded and may have been emptied since. Only with
-    ``NEXUS_FAST_PATHS`` on."""
+    """Let psycopg prepare ``sql``, a statement whose estimates do not depend on its
+    parameters, kept as text by its caller (a suggestion's later-word statement): registered
+    on every use, since the set of preparable statements is bounded and may have been emptied
+    since. Only with ``NEXUS_FAST_PATHS`` on."""
     if settings.NEXUS_FAST_PATHS:
         _preparable_add(sql)
 
